@@ -1,0 +1,3 @@
+from dvc_synced_plugin.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""Settings: built once per command from the team file, git config and the environment.
+
+Precedence, highest first (the same key names everywhere):
+  1. environment  DVC_SYNCED_<KEY>   (e.g. DVC_SYNCED_CENTRAL, DVC_SYNCED_SSH_COMMAND)
+  2. git config   dvc-synced.<key>   (`git config [--global] dvc-synced.central ...`)
+  3. team file    .dvc-synced         (git-config syntax, committed at the repository root)
+  4. built-in defaults
+Our settings never go into DVC's config files: DVC rejects every command on an unknown key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from dvc_synced_plugin.errors import ConfigError
+
+TEAM_FILE = ".dvc-synced"
+SECTION = "dvc-synced"
+TRANSPORTS = ("rsync", "rclone")
+KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command")
+DEFAULTS = {"transport": "rsync", "remote": "synced-storage", "jobs": "4", "timeout": "30"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path  # repository work tree
+    central: str  # where the team's objects live: a path, [user@]host:path, or rclone name:path
+    transport: str  # rsync | rclone
+    remote: str  # name of the local-directory DVC remote that is the local storage
+    local: Path  # default local storage path when the DVC remote is not set up yet
+    jobs: int  # parallel copies
+    timeout: int  # seconds before a network step gives up
+    ssh_command: str  # the ssh program and options (like git's core.sshCommand)
+    sources: dict[str, str]  # key -> where its value came from, for `doctor`
+
+
+def _git_config_values(root: Path, file: Optional[Path]) -> dict[str, str]:
+    args = ["git", "config", "-z", "--get-regexp", rf"^{SECTION}\."]
+    if file is not None:
+        args[2:2] = ["--file", str(file)]
+    proc = subprocess.run(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode == 1:  # no such key
+        return {}
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        where = file.name if file else "git config"
+        raise ConfigError(
+            f"{where} is malformed ({detail[-1] if detail else 'unreadable'}): "
+            f"fix it or re-create it with `dvc-synced init`"
+        )
+    values: dict[str, str] = {}
+    for item in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if not item:
+            continue
+        key, _, value = item.partition("\n")
+        values[key[len(SECTION) + 1 :]] = value  # later (more specific) scopes win
+    return values
+
+
+def default_local_path(root: Path, central: str) -> str:
+    """Per user and per project: one local storage shared by every clone of the project."""
+    digest = hashlib.sha256(central.encode()).hexdigest()[:8]
+    name = os.path.basename(central.rstrip("/").split(":")[-1]) or root.name
+    return f"~/.cache/dvc-synced/{name}-{digest}"
+
+
+def load(root: Path, env: Optional[dict[str, str]] = None) -> Settings:
+    """Build the settings for the repository at `root`; errors name the fix."""
+    env = os.environ if env is None else env
+    team_file = root / TEAM_FILE
+    layers = [
+        ("default", dict(DEFAULTS)),
+        (TEAM_FILE, _git_config_values(root, team_file) if team_file.is_file() else {}),
+        ("git config", _git_config_values(root, None)),
+        ("environment", {
+            k: env[f"DVC_SYNCED_{k.upper().replace('-', '_')}"]
+            for k in KEYS
+            if f"DVC_SYNCED_{k.upper().replace('-', '_')}" in env
+        }),
+    ]
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for source, layer in layers:
+        for key, value in layer.items():
+            if key not in KEYS:
+                raise ConfigError(
+                    f"unknown setting {SECTION}.{key} in {source}: known are {', '.join(KEYS)}"
+                )
+            values[key] = value
+            sources[key] = source
+    central = values.get("central", "").strip()
+    if not central:
+        raise ConfigError(
+            "no central storage is configured: run `dvc-synced init --central URL` "
+            f"and commit {TEAM_FILE}"
+        )
+    if "\n" in central or "\0" in central:
+        raise ConfigError("the central URL contains a newline: fix dvc-synced.central")
+    transport = values["transport"]
+    if transport not in TRANSPORTS:
+        raise ConfigError(
+            f"unknown transport {transport!r} ({sources['transport']}): use rsync or rclone"
+        )
+    remote = values["remote"]
+    if not remote or any(c in remote for c in "\"'\n[]\\") or remote.startswith("-"):
+        raise ConfigError(f"dvc-synced.remote {remote!r} is not a usable DVC remote name")
+    local = values.get("local") or default_local_path(root, central)
+    return Settings(
+        root=root,
+        central=central,
+        transport=transport,
+        remote=remote,
+        local=_resolve(root, local),
+        jobs=_positive_int(values, "jobs", sources),
+        timeout=_positive_int(values, "timeout", sources),
+        ssh_command=values.get("ssh-command", "ssh"),
+        sources=sources,
+    )
+
+
+def _resolve(root: Path, path: str) -> Path:
+    return Path(os.path.abspath(root / os.path.expanduser(path)))
+
+
+def _positive_int(values: dict[str, str], key: str, sources: dict[str, str]) -> int:
+    try:
+        number = int(values[key])
+        if number <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"dvc-synced.{key} = {values[key]!r} ({sources[key]}) is not a positive whole number"
+        ) from None
+    return number
+
+
+def write_team_file(root: Path, settings: dict[str, str]) -> Path:
+    """Write keys into .dvc-synced through `git config --file` (which quotes correctly)."""
+    path = root / TEAM_FILE
+    for key, value in settings.items():
+        subprocess.run(
+            ["git", "config", "--file", str(path), f"{SECTION}.{key}", value],
+            cwd=root,
+            check=True,
+        )
+    return path

@@ -1,0 +1,239 @@
+"""What git says: repository paths, revisions, and which DVC pointer files changed.
+
+Plain `git` subprocess calls: this module sits on the hooks' fast path, where importing
+GitPython or DVC would cost more than the git calls themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+from dvc_synced_plugin.errors import ConfigError, SyncError
+
+NULL_SHA = "0" * 40
+# Git pathspecs: `*` matches `/` here, so these reach pointer files at any depth.
+POINTER_PATHSPECS = ("*.dvc", "dvc.lock", "*/dvc.lock")
+
+
+@dataclass(frozen=True)
+class PointerChange:
+    """One pointer file (.dvc or dvc.lock) that differs between two trees."""
+
+    path: str
+    old_blob: Optional[str]  # None: the file is new
+    new_blob: Optional[str]  # None: the file was deleted
+    commit: str = ""  # the commit that introduced the change, for messages
+
+
+def is_pointer_path(path: str) -> bool:
+    """A .dvc file or a dvc.lock, not anything inside DVC's own .dvc/ directory."""
+    if path.startswith(".dvc/") or "/.dvc/" in path:
+        return False
+    name = path.rsplit("/", 1)[-1]
+    return name == "dvc.lock" or (name.endswith(".dvc") and name != ".dvc")
+
+
+def git(
+    root: Path | str, *args: str, input: Optional[bytes] = None, check: bool = True
+) -> bytes:
+    """Run git in `root` and return stdout; a failure becomes one SyncError line."""
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=root,
+        input=input,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    if check and proc.returncode != 0:
+        msg = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = msg[-1] if msg else f"exit {proc.returncode}"
+        raise SyncError(f"git {args[0]} failed: {detail}")
+    return proc.stdout
+
+
+def toplevel(cwd: Path | str = ".") -> Path:
+    """The work tree root; a clear error outside a git repository."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out = proc.stdout.decode().strip()
+    if proc.returncode != 0 or not out:
+        raise ConfigError(
+            f"{os.path.abspath(cwd)} is not inside a git work tree: "
+            "run dvc-synced from your project's clone"
+        )
+    return Path(out)
+
+
+def git_dir(root: Path) -> Path:
+    """This work tree's own git directory (differs per linked worktree)."""
+    return Path(os.path.abspath(root / git(root, "rev-parse", "--git-dir").decode().strip()))
+
+
+def rev_parse(root: Path, rev: str) -> str:
+    """Full sha of a commit; a clear error for an unknown revision or an empty repository."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    sha = proc.stdout.decode().strip()
+    if proc.returncode != 0 or not sha:
+        if rev == "HEAD":
+            raise ConfigError("the repository has no commits yet: commit your .dvc files first")
+        raise ConfigError(f"unknown revision {rev!r}: name a commit, branch or tag that exists")
+    return sha
+
+
+def has_commit(root: Path, sha: str) -> bool:
+    """Whether the object database holds this commit (a remote's tip may be unknown here)."""
+    if not sha or sha == NULL_SHA:
+        return False
+    proc = subprocess.run(
+        ["git", "cat-file", "-e", f"{sha}^{{commit}}"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc.returncode == 0
+
+
+def _parse_raw_z(out: bytes, with_commits: bool) -> list[PointerChange]:
+    """Parse `git diff-tree -r -z --raw` output (optionally with commit lines from --stdin)."""
+    changes: list[PointerChange] = []
+    fields = out.split(b"\0")
+    commit = ""
+    i = 0
+    while i < len(fields):
+        field = fields[i]
+        if not field:
+            i += 1
+            continue
+        if not field.startswith(b":"):
+            if with_commits:
+                commit = field.decode()
+            i += 1
+            continue
+        meta = field[1:].decode().split(" ")
+        old_blob, new_blob, status = meta[2], meta[3], meta[4]
+        path = fields[i + 1].decode("utf-8", "surrogateescape")
+        i += 2
+        if not is_pointer_path(path):
+            continue
+        # Only regular files carry pointers; a symlink or submodule at that path does not.
+        old_mode, new_mode = meta[0], meta[1]
+        old = None if status == "A" or not old_mode.startswith("100") else old_blob
+        new = None if status == "D" or not new_mode.startswith("100") else new_blob
+        if old != new:
+            changes.append(PointerChange(path, old, new, commit))
+    return changes
+
+
+def changes_between(root: Path, old: Optional[str], new: str) -> list[PointerChange]:
+    """Pointer files that differ between two commits (old None: every pointer of `new`)."""
+    if old is None or old == NULL_SHA:
+        return [PointerChange(path, None, blob, new) for path, blob in pointers_at(root, new)]
+    out = git(
+        root, "diff-tree", "-r", "-z", "--no-abbrev", "--no-renames", old, new, "--",
+        *POINTER_PATHSPECS,
+    )
+    return _parse_raw_z(out, with_commits=False)
+
+
+def changes_to_index(root: Path) -> list[PointerChange]:
+    """Pointer files staged but not committed (a squash merge leaves its result there)."""
+    out = git(
+        root, "diff-index", "--cached", "-r", "-z", "--no-abbrev", "--no-renames", "HEAD", "--",
+        *POINTER_PATHSPECS,
+    )
+    return _parse_raw_z(out, with_commits=False)
+
+
+def changes_in_commits(
+    root: Path, tips: Iterable[str], exclude: Iterable[str] = (), exclude_remote: str = ""
+) -> list[PointerChange]:
+    """Pointer changes each new commit makes against its first parent.
+
+    A commit is new when it is reachable from `tips` and not from `exclude` nor from the
+    remote-tracking refs of `exclude_remote`. Every pointer blob of a new commit is either
+    inherited from an old commit or introduced by one of these diffs, so their union is
+    exactly what must reach the storage (git-lfs walks pushes the same way).
+    """
+    tips = [t for t in tips if t and t != NULL_SHA]
+    if not tips:
+        return []
+    args = ["rev-list", *tips, "--not", *[e for e in exclude if e and e != NULL_SHA]]
+    if exclude_remote:
+        args.append(f"--remotes={exclude_remote}")
+    commits = git(root, *args)
+    if not commits.strip():
+        return []
+    out = git(
+        root, "diff-tree", "--stdin", "-r", "-z", "--no-abbrev", "--no-renames", "--root",
+        "--diff-merges=first-parent", "--", *POINTER_PATHSPECS, input=commits,
+    )
+    return _parse_raw_z(out, with_commits=True)
+
+
+def empty_tree(root: Path) -> str:
+    """The empty tree's id in this repository's hash algorithm."""
+    return git(root, "hash-object", "-t", "tree", "--stdin", input=b"").decode().strip()
+
+
+def pointers_at(root: Path, rev: str) -> list[tuple[str, str]]:
+    """(path, blob) of every pointer file in a commit's tree.
+
+    `ls-tree` takes no wildcards, so this diffs the commit against the empty tree.
+    """
+    out = git(
+        root, "diff-tree", "-r", "-z", "--no-abbrev", "--no-renames", empty_tree(root), rev,
+        "--", *POINTER_PATHSPECS,
+    )
+    return [(c.path, c.new_blob) for c in _parse_raw_z(out, with_commits=False) if c.new_blob]
+
+
+def read_blobs(root: Path, blobs: Iterable[str]) -> dict[str, bytes]:
+    """Contents of many objects (`<sha>` or `<rev>:<path>`) in one `git cat-file --batch`.
+
+    Names git cannot resolve are left out of the result.
+    """
+    wanted = sorted({b for b in blobs if b})
+    if not wanted:
+        return {}
+    out = git(root, "cat-file", "--batch", input="".join(f"{b}\n" for b in wanted).encode())
+    result: dict[str, bytes] = {}
+    pos = 0
+    for blob in wanted:
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].decode().split(" ")
+        if header[-1] == "missing" or len(header) < 3:
+            pos = header_end + 1
+            continue
+        size = int(header[2])
+        start = header_end + 1
+        result[blob] = out[start : start + size]
+        pos = start + size + 1
+    return result
+
+
+def commit_parents(root: Path, rev: str) -> list[str]:
+    """Parents of a commit (two or more for a merge)."""
+    return git(root, "rev-list", "--parents", "-n", "1", rev).decode().split()[1:]
+
+
+def is_shallow(root: Path) -> bool:
+    return git(root, "rev-parse", "--is-shallow-repository").decode().strip() == "true"
+
+
+def rebase_in_progress(root: Path) -> bool:
+    """git checks out commits during a rebase; we sync once, in post-rewrite, instead."""
+    gd = git_dir(root)
+    return (gd / "rebase-merge").exists() or (gd / "rebase-apply").exists()

@@ -1,0 +1,48 @@
+"""One lock per local storage, so a hook and a manual command never interleave.
+
+flock(2) is released by the kernel when its holder dies, so a crashed run never leaves
+a stale lock behind; the pid written inside is only for the waiting message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from dvc_synced_plugin.errors import SyncError
+
+
+@contextmanager
+def storage_lock(storage: Path, timeout: float) -> Iterator[None]:
+    path = storage / ".dvc-synced" / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o664)
+    try:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                    raise SyncError(
+                        f"the local storage {storage} is busy (pid {holder}) for over "
+                        f"{timeout:.0f}s: wait for it, or raise dvc-synced.timeout"
+                    ) from None
+                if not told:
+                    print("dvc-synced: waiting for another dvc-synced on this storage...",
+                          file=sys.stderr)
+                    told = True
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock

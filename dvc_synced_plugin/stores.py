@@ -1,0 +1,171 @@
+"""Object stores on this machine: the DVC cache and the local storage (a DVC local remote).
+
+Objects are immutable: a new object is written to a temporary name in its final
+directory, checked against its hash, made read-only, then linked to its final name,
+which fails rather than replace an object that is already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO, Iterable, Optional
+
+from dvc_synced_plugin.errors import CorruptObjectError, SyncError
+from dvc_synced_plugin.objects import ObjectRef
+
+CHUNK = 1 << 20
+WORK_DIR = ".dvc-synced"  # our scratch space inside a store, never an object path
+
+
+def content_hash(fobj: BinaryIO, legacy: bool, copy_to: Optional[BinaryIO] = None) -> str:
+    """md5 as DVC names the object; legacy 2.x files hash text with CRLF folded to LF."""
+    if legacy:
+        from dvc_data.hashfile.hash import fobj_md5
+
+        if copy_to is not None:
+            shutil.copyfileobj(fobj, copy_to, CHUNK)
+            copy_to.flush()
+            fobj.seek(0)
+        return fobj_md5(fobj, name="md5-dos2unix")
+    md5 = hashlib.md5(usedforsecurity=False)
+    while chunk := fobj.read(CHUNK):
+        md5.update(chunk)
+        if copy_to is not None:
+            copy_to.write(chunk)
+    return md5.hexdigest()
+
+
+def expected_hash(ref: ObjectRef) -> str:
+    return ref.oid[:-4] if ref.is_dir else ref.oid
+
+
+class ObjectStore:
+    """A directory in DVC's object layout."""
+
+    def __init__(self, root: Path, label: str) -> None:
+        self.root = root
+        self.label = label  # "cache", "local storage": used in messages
+
+    def path(self, ref: ObjectRef) -> Path:
+        return self.root / ref.relpath
+
+    def has(self, ref: ObjectRef) -> bool:
+        return os.path.isfile(self.path(ref))
+
+    def missing(self, refs: Iterable[ObjectRef]) -> list[ObjectRef]:
+        return [r for r in refs if not self.has(r)]
+
+    def read(self, ref: ObjectRef) -> Optional[bytes]:
+        try:
+            return self.path(ref).read_bytes()
+        except OSError:
+            return None
+
+    def size(self, ref: ObjectRef) -> int:
+        return os.path.getsize(self.path(ref))
+
+    def work_dir(self, name: str) -> Path:
+        path = self.root / WORK_DIR / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def add_copy(self, src: Path, ref: ObjectRef, verify: bool = True) -> bool:
+        """Copy `src` in as `ref`; False when the object was there already."""
+        final = self.path(ref)
+        if final.exists():
+            return False
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(src, "rb") as fin, open(tmp, "wb") as fout:
+                if verify:
+                    got = content_hash(fin, ref.legacy, copy_to=fout)
+                    if got != expected_hash(ref):
+                        raise CorruptObjectError(
+                            f"{src} does not hash to {ref.oid} (got {got}); it belongs to "
+                            f"{ref.owner or ref.oid}: restore it with `dvc add` or re-fetch it"
+                        )
+                else:
+                    shutil.copyfileobj(fin, fout, CHUNK)
+                fout.flush()
+                os.fsync(fout.fileno())
+            return self._publish(tmp, final)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+    def adopt(self, staged: Path, ref: ObjectRef) -> bool:
+        """Verify a file already on this store's filesystem and link it in as `ref`."""
+        with open(staged, "rb") as fin:
+            got = content_hash(fin, ref.legacy)
+        if got != expected_hash(ref):
+            staged.unlink()
+            raise CorruptObjectError(
+                f"central's copy of {ref.relpath} is corrupt (hashes to {got}); it belongs to "
+                f"{ref.owner or ref.oid}: run `dvc-synced verify` and re-push it from a clone "
+                "that has it"
+            )
+        final = self.path(ref)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._publish(staged, final)
+        finally:
+            if staged.exists():
+                staged.unlink()
+
+    @staticmethod
+    def _publish(tmp: Path, final: Path) -> bool:
+        os.chmod(tmp, 0o444)
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            return False  # a concurrent writer got there first; objects are immutable
+        except OSError:
+            # Filesystems without hard links: rename, but never over an existing object.
+            if final.exists():
+                return False
+            os.replace(tmp, final)
+        return True
+
+
+def copy_objects(
+    src: ObjectStore, dst: ObjectStore, refs: list[ObjectRef], jobs: int, verify: bool
+) -> tuple[int, int]:
+    """Copy objects dst lacks, files before manifests; returns (count, bytes) copied."""
+    todo = [r for r in refs if not dst.has(r)]
+    missing = [r for r in todo if not src.has(r)]
+    if missing:
+        first = missing[0]
+        raise SyncError(
+            f"{len(missing)} object(s) are missing from the {src.label}, e.g. {first.oid} of "
+            f"{first.owner or '?'}: run `dvc commit` or `dvc add` for it, or fetch it first"
+        )
+    files = [r for r in todo if not r.is_dir]
+    dirs = [r for r in todo if r.is_dir]
+    count = size = 0
+    for batch in (files, dirs):
+        if not batch:
+            continue
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            done = list(pool.map(lambda r: dst.add_copy(src.path(r), r, verify), batch))
+        count += sum(done)
+        size += sum(src.size(r) for r, d in zip(batch, done) if d)
+    return count, size
+
+
+def remove_tree(path: Path) -> None:
+    """Remove our own scratch directories (never objects): read-only files included."""
+    def onerror(func, p, _exc):  # type: ignore[no-untyped-def]
+        try:
+            os.chmod(os.path.dirname(p), 0o755)
+            os.chmod(p, 0o644)
+            func(p)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=onerror)

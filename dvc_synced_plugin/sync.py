@@ -1,0 +1,276 @@
+"""The push and pull flows: objects -> local storage -> central, and back -> cache -> workspace."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from dvc_synced_plugin import dvcrepo, gitinfo
+from dvc_synced_plugin.config import Settings
+from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError, SyncError
+from dvc_synced_plugin.lock import storage_lock
+from dvc_synced_plugin.objects import ObjectRef, ObjectSet, expand_dirs, needed_for_changes
+from dvc_synced_plugin.pointers import Out
+from dvc_synced_plugin.stores import ObjectStore, copy_objects, remove_tree
+from dvc_synced_plugin.transports import Transport, open_transport
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+@dataclass
+class Report:
+    """What one push or pull did, for the one-line summary and for --json."""
+
+    needed: int = 0  # objects the change involves
+    moved: int = 0  # objects that crossed to or from central
+    moved_bytes: int = 0
+    skipped: int = 0  # objects the receiving side had already
+    seconds: float = 0.0
+    checkout_failed: list[str] = field(default_factory=list)
+
+    def line(self, verb: str, where: str) -> str:
+        return (
+            f"{verb} {self.moved} object(s) ({human_bytes(self.moved_bytes)}) "
+            f"{where} central, {self.skipped} already there, {self.seconds:.1f}s"
+        )
+
+
+class Engine:
+    """The stores and the transport of one command, each opened once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.root
+        dvcrepo.require_dvc_repo(self.root)
+        self.cache = ObjectStore(dvcrepo.cache_dir(self.root), "DVC cache")
+        self.local = ObjectStore(dvcrepo.local_storage(settings), "local storage")
+        self._transport: Optional[Transport] = None
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = open_transport(self.settings)
+        return self._transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def lock(self):  # type: ignore[no-untyped-def]
+        return storage_lock(self.local.root, max(300, self.settings.timeout))
+
+    def read_manifest(self, ref: ObjectRef) -> Optional[bytes]:
+        return self.cache.read(ref) or self.local.read(ref)
+
+    def staging(self) -> Path:
+        return self.local.work_dir("incoming")
+
+    def fetch_into_local(self, refs: list[ObjectRef]) -> tuple[int, int]:
+        """Download objects the local storage lacks; verify each before it gets its name."""
+        if not refs:
+            return 0, 0
+        staging = self.staging()
+        moved = size = 0
+        for batch in ([r for r in refs if not r.is_dir], [r for r in refs if r.is_dir]):
+            if not batch:
+                continue
+            self.transport.download([r.relpath for r in batch], staging)
+            for ref in batch:
+                staged = staging / ref.relpath
+                if not staged.is_file():
+                    raise MissingObjectsError(
+                        f"central did not deliver {ref.relpath} ({ref.owner}): "
+                        "run `dvc-synced verify` to see what central lacks"
+                    )
+                size += staged.stat().st_size
+                moved += self.local.adopt(staged, ref)
+        return moved, size
+
+
+def _describe_missing(refs: list[ObjectRef], where: str) -> str:
+    owners = sorted({r.owner or r.oid for r in refs})
+    shown = ", ".join(owners[:3]) + (f" and {len(owners) - 3} more" if len(owners) > 3 else "")
+    return f"{len(refs)} object(s) of {shown} {where}"
+
+
+def resolve_manifests(engine: Engine, objs: ObjectSet, unresolved: list[Out]) -> None:
+    """Directory manifests not on this machine come from central (verified), then expand."""
+    if not unresolved:
+        return
+    refs = [ObjectRef(o.oid, o.legacy, o.path) for o in unresolved]
+    on_central = engine.transport.probe([r.relpath for r in refs])
+    absent = [r for r in refs if r.relpath not in on_central]
+    if absent:
+        raise MissingObjectsError(
+            _describe_missing(absent, "are in no cache, local storage nor central") +
+            ": push them from a clone that has the data (`dvc-synced push`)"
+        )
+    # Stage the manifests so the local storage gets them only after their files.
+    staging = engine.staging()
+    engine.transport.download([r.relpath for r in refs], staging)
+    fetched: dict[str, bytes] = {}
+    for ref in refs:
+        staged = staging / ref.relpath
+        with open(staged, "rb") as fobj:
+            from dvc_synced_plugin.stores import content_hash, expected_hash
+
+            if content_hash(fobj, ref.legacy) != expected_hash(ref):
+                staged.unlink()
+                raise CorruptObjectError(
+                    f"central's manifest {ref.relpath} of {ref.owner} is corrupt: "
+                    "run `dvc-synced verify` and re-push it from a clone that has it"
+                )
+        fetched[ref.relpath] = staged.read_bytes()
+
+    def reader(ref: ObjectRef) -> Optional[bytes]:
+        return fetched.get(ref.relpath) or engine.read_manifest(ref)
+
+    expand_dirs(objs, unresolved, reader)
+
+
+def push_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
+    """Make central hold every object in `objs`, complete; raise when it cannot."""
+    refs = objs.all()
+    report.needed = len(refs)
+    if not refs:
+        return
+    local_missing = engine.local.missing(refs)
+    in_cache = [r for r in local_missing if engine.cache.has(r)]
+    nowhere = [r for r in local_missing if not engine.cache.has(r)]
+    copy_objects(engine.cache, engine.local, in_cache, engine.settings.jobs, verify=True)
+
+    central = engine.transport.probe([r.relpath for r in refs])
+    lost = [r for r in nowhere if r.relpath not in central]
+    if lost:
+        raise MissingObjectsError(
+            _describe_missing(lost, "are missing from the DVC cache and from central") +
+            ": run `dvc commit` (or `dvc add`) for them, or push from the clone that made them"
+        )
+    bad = [
+        r for r in refs
+        if r.relpath in central and engine.local.has(r)
+        and central[r.relpath] != engine.local.size(r)
+    ]
+    if bad:
+        raise CorruptObjectError(
+            _describe_missing(bad, "have the wrong size on central") +
+            ": run `dvc-synced verify` and ask the storage's admin to remove the bad copies"
+        )
+    todo = [r for r in refs if r.relpath not in central]
+    report.skipped = len(refs) - len(todo)
+    files = [r.relpath for r in todo if not r.is_dir]
+    dirs = [r.relpath for r in todo if r.is_dir]
+    # File objects first: a .dir on a DVC remote makes DVC assume its files are there too.
+    engine.transport.upload(engine.local.root, files)
+    engine.transport.upload(engine.local.root, dirs)
+    after = engine.transport.probe([r.relpath for r in todo])
+    short = [r for r in todo if after.get(r.relpath) != engine.local.size(r)]
+    if short:
+        raise MissingObjectsError(
+            _describe_missing(short, "did not arrive complete on central") +
+            ": run the push again"
+        )
+    report.moved = len(todo)
+    report.moved_bytes = sum(engine.local.size(r) for r in todo)
+
+
+def pull_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
+    """Bring every object in `objs` into the DVC cache, via the local storage."""
+    refs = objs.all()
+    report.needed = len(refs)
+    cache_missing = engine.cache.missing(refs)
+    to_fetch = engine.local.missing(cache_missing)
+    if to_fetch:
+        central = engine.transport.probe([r.relpath for r in to_fetch])
+        absent = [r for r in to_fetch if r.relpath not in central]
+        if absent:
+            raise MissingObjectsError(
+                _describe_missing(absent, "are not on central") +
+                ": whoever committed them must push again (`dvc-synced push`)"
+            )
+        report.moved, report.moved_bytes = engine.fetch_into_local(to_fetch)
+    report.skipped = len(refs) - len(to_fetch)
+    copy_objects(engine.local, engine.cache, cache_missing, engine.settings.jobs, verify=False)
+
+
+def collect(
+    engine: Engine, changes: list[gitinfo.PointerChange]
+) -> ObjectSet:
+    objs, unresolved = needed_for_changes(engine.root, changes, engine.read_manifest)
+    resolve_manifests(engine, objs, unresolved)
+    return objs
+
+
+def push_changes(
+    settings: Settings, changes: Callable[[], list[gitinfo.PointerChange]]
+) -> Report:
+    start = time.monotonic()
+    report = Report()
+    with Engine(settings) as engine, engine.lock():
+        push_objects(engine, collect(engine, changes()), report)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def push_revisions(settings: Settings, revs: Iterable[str]) -> Report:
+    """Everything the revisions need, on central (the manual `dvc-synced push`)."""
+    shas = [gitinfo.rev_parse(settings.root, r) for r in revs]
+
+    def changes() -> list[gitinfo.PointerChange]:
+        result: list[gitinfo.PointerChange] = []
+        for sha in shas:
+            result += gitinfo.changes_between(settings.root, None, sha)
+        return result
+
+    return push_changes(settings, changes)
+
+
+def pull_changes(
+    settings: Settings,
+    changes: list[gitinfo.PointerChange],
+    checkout: bool = True,
+    full_checkout: bool = False,
+) -> Report:
+    """Fetch what `changes` add, then `dvc checkout` the outputs involved."""
+    start = time.monotonic()
+    report = Report()
+    with Engine(settings) as engine, engine.lock():
+        objs = collect(engine, changes)
+        pull_objects(engine, objs, report)
+        try:
+            remove_tree(engine.staging())
+        except OSError:
+            pass
+    if checkout and (objs.targets or full_checkout):
+        targets = None if full_checkout else sorted(objs.targets)
+        report.checkout_failed = dvcrepo.checkout(settings.root, targets)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
+    """Everything the revision needs into the cache; the workspace too when it is HEAD."""
+    sha = gitinfo.rev_parse(settings.root, rev)
+    head = gitinfo.rev_parse(settings.root, "HEAD")
+    changes = gitinfo.changes_between(settings.root, None, sha)
+    return pull_changes(settings, changes, checkout=sha == head, full_checkout=sha == head)
+
+
+def warn(message: str) -> None:
+    print(f"dvc-synced: {message}", file=sys.stderr)

@@ -1,0 +1,223 @@
+"""rsync to a local/mounted path or over SSH (`[user@]host:path`, `ssh://[user@]host[:port]/path`).
+
+Choices that matter (see FIELD-NOTES): `--files-from` so neither side scans a store;
+`--ignore-existing` so an object on central is never replaced; no `--partial` (a cut-off
+file would sit under its final name): interrupted data goes to a partial dir instead;
+`-t` so times are kept. One SSH master connection serves every rsync call of a command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from dvc_synced_plugin.config import Settings
+from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.transports.lists import files_from
+
+PARTIAL_DIR = ".dvc-synced/partial"  # under the storage root, outside the object layout
+_HOST_RE = re.compile(r"^(?:[A-Za-z0-9._+-]+@)?(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.%a-z]+\])$")
+
+
+def parse_url(url: str, root: Path) -> tuple[Optional[str], Optional[int], str]:
+    """(host spec or None for a local path, ssh port, path)."""
+    if url.startswith("file://"):
+        return None, None, url[len("file://") :]
+    if url.startswith("ssh://"):
+        rest = url[len("ssh://") :]
+        hostport, slash, path = rest.partition("/")
+        if not slash:
+            raise ConfigError(f"central URL {url!r} has no path: use ssh://[user@]host[:port]/path")
+        port = None
+        if re.search(r":\d+$", hostport):
+            hostport, _, port_s = hostport.rpartition(":")
+            port = int(port_s)
+        return _check_host(hostport, url), port, "/" + path
+    head, colon, path = url.partition(":")
+    if colon and "/" not in head and head:
+        return _check_host(head, url), None, path or "."
+    return None, None, os.path.abspath(root / os.path.expanduser(url))
+
+
+def _check_host(host: str, url: str) -> str:
+    if not _HOST_RE.match(host) or host.startswith("-") or "@-" in host:
+        raise ConfigError(
+            f"central URL {url!r} has an invalid host part {host!r}: use [user@]host:path"
+        )
+    return host
+
+
+def _rsync_quote(arg: str) -> str:
+    """rsync splits its -e string on spaces and honours quotes (not backslashes)."""
+    if arg and not re.search(r"[\s'\"]", arg):
+        return arg
+    if "'" not in arg:
+        return f"'{arg}'"
+    if '"' not in arg:
+        return f'"{arg}"'
+    raise ConfigError(f"ssh option {arg!r} mixes both quote kinds: simplify dvc-synced.ssh-command")
+
+
+class SshSession:
+    """A master connection opened once; every ssh/rsync call of the command reuses it."""
+
+    def __init__(self, settings: Settings, host: str, port: Optional[int]) -> None:
+        self.host = host
+        try:
+            self.base = shlex.split(settings.ssh_command)
+        except ValueError as exc:
+            raise ConfigError(f"dvc-synced.ssh-command does not parse: {exc}") from exc
+        if not self.base:
+            raise ConfigError("dvc-synced.ssh-command is empty: set it to `ssh` or unset it")
+        self.tmp = tempfile.mkdtemp(prefix="dvcs-")  # short: socket paths are length-limited
+        self.options = [
+            "-o", "BatchMode=yes",  # a hook must never wait on a password prompt
+            "-o", f"ConnectTimeout={settings.timeout}",
+            "-o", "ServerAliveInterval=10",
+            "-o", f"ServerAliveCountMax={max(1, settings.timeout // 10)}",
+            "-o", f"ControlPath={self.tmp}/cm",
+        ]
+        if port:
+            self.options += ["-p", str(port)]
+        self.opened = False
+
+    def open(self) -> None:
+        if self.opened:
+            return
+        proc = subprocess.run(
+            [*self.base, *self.options, "-o", "ControlMaster=yes", "-o", "ControlPersist=yes",
+             "-f", "-N", "--", self.host],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        if proc.returncode != 0:
+            lines = proc.stderr.decode(errors="replace").strip().splitlines()
+            detail = lines[-1] if lines else f"exit {proc.returncode}"
+            raise SyncError(
+                f"cannot reach central over ssh at {self.host} ({detail}): check that "
+                f"`ssh {self.host}` logs in without a prompt (key, ssh-agent, ~/.ssh/config)"
+            )
+        self.opened = True
+
+    def rsh(self) -> str:
+        """The -e value for rsync: our ssh with the shared control socket."""
+        return " ".join(_rsync_quote(a) for a in [*self.base, *self.options,
+                                                    "-o", "ControlMaster=no"])
+
+    def close(self) -> None:
+        if self.opened:
+            subprocess.run(
+                [*self.base, *self.options, "-O", "exit", "--", self.host],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self.opened = False
+        try:
+            os.rmdir(self.tmp)
+        except OSError:
+            pass
+
+
+class RsyncTransport:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        host, port, path = parse_url(settings.central, settings.root)
+        self.path = path.rstrip("/") or "/"
+        self.ssh = SshSession(settings, host, port) if host else None
+        self.location = f"{host}:{self.path}/" if host else f"{self.path}/"
+        where = f"over ssh to {host}:{self.path}" if host else f"to {self.path}"
+        self.description = f"rsync {where}"
+
+    def _rsync(self, args: list[str], what: str) -> str:
+        import sh
+
+        base = ["--timeout", str(max(self.settings.timeout, 1) * 4)]
+        if self.ssh:
+            self.ssh.open()
+            base += ["-e", self.ssh.rsh()]
+        elif not os.path.isdir(self.path):
+            raise ConfigError(
+                f"central storage {self.path} does not exist: create it or mount it, "
+                "or fix dvc-synced.central"
+            )
+        try:
+            rsync = sh.Command("rsync")
+        except sh.CommandNotFound:
+            raise ConfigError("rsync is not installed: install it (apt-get install rsync)") from None
+        try:
+            return str(rsync(*base, *args, _err_to_out=False, _tty_out=False))
+        except sh.ErrorReturnCode as exc:
+            lines = exc.stderr.decode(errors="replace").strip().splitlines()
+            detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
+            raise SyncError(
+                f"{what} failed ({self.description}, rsync exit {exc.exit_code}: {detail}): "
+                "fix the cause and run the command again"
+            ) from None
+
+    @staticmethod
+    def _partial(root: str) -> str:
+        """An absolute partial dir keeps resumable data out of the object directories."""
+        return f"{root.rstrip('/')}/{PARTIAL_DIR}" if root.startswith("/") else PARTIAL_DIR
+
+    def probe(self, relpaths: list[str]) -> dict[str, int]:
+        if not relpaths:
+            return {}
+        empty = tempfile.mkdtemp(prefix="dvc-synced-probe-")
+        try:
+            with files_from(relpaths) as listing:
+                out = self._rsync(
+                    ["-n", "--ignore-missing-args", f"--files-from={listing}",
+                     "--out-format=%l %n", "--", self.location, empty + "/"],
+                    "checking central",
+                )
+        finally:
+            os.rmdir(empty)
+        sizes: dict[str, int] = {}
+        for line in out.splitlines():
+            size, _, name = line.partition(" ")
+            if name and not name.endswith("/") and size.isdigit():
+                sizes[name] = int(size)
+        return sizes
+
+    def upload(self, src_root: Path, relpaths: list[str]) -> None:
+        if not relpaths:
+            return
+        with files_from(relpaths) as listing:
+            self._rsync(
+                ["-t", "--ignore-existing", f"--files-from={listing}",
+                 "--chmod=Du=rwx,Dgo=rx,Fu=r,Fgo=r", f"--partial-dir={self._partial(self.path)}",
+                 "--", f"{src_root}/", self.location],
+                "uploading to central",
+            )
+
+    def download(self, relpaths: list[str], dest_root: Path) -> None:
+        if not relpaths:
+            return
+        with files_from(relpaths) as listing:
+            self._rsync(
+                ["-t", f"--files-from={listing}", f"--partial-dir={self._partial(str(dest_root))}",
+                 "--", self.location, f"{dest_root}/"],
+                "downloading from central",
+            )
+
+    def check_writable(self) -> None:
+        marker = tempfile.mkdtemp(prefix="dvc-synced-check-")
+        try:
+            os.makedirs(os.path.join(marker, ".dvc-synced"))
+            Path(marker, ".dvc-synced", "writable-check").write_text("dvc-synced\n")
+            self._rsync(["-r", "--", f"{marker}/", self.location], "writing to central")
+        finally:
+            import shutil
+
+            shutil.rmtree(marker, ignore_errors=True)
+
+    def close(self) -> None:
+        if self.ssh:
+            self.ssh.close()
