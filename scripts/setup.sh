@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for dvc-synced: OS tools (as root), a virtualenv, the package.
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in git:git rsync:rsync ssh:openssh-client sshd:openssh-server rclone:rclone; do
+    cmd=${tool%%:*} pkg=${tool##*:}
+    if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+        need+=("$pkg")
+    fi
+done
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing ${need[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    else
+        echo "setup: please install ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
+        exit 1
+    fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+if ! .venv/bin/python -c "import dvc_synced_plugin, dvc, pytest, moto, dvc_ssh" 2>/dev/null; then
+    echo "setup: installing dvc-synced and its test tools into .venv"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e ".[test]"
+fi

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test suite on a fresh machine: set up, lint, then every test (slow ones included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
