@@ -28,6 +28,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import dvc_synced_plugin, dvc, pytest, moto, dvc_ssh" 2>/dev/null; then
     echo "setup: installing dvc-synced and its test tools into .venv"
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[test]"
+    # This machine's pip config names extra local indexes; their "ignored" notes are noise.
+    .venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+    .venv/bin/python -c "import dvc_synced_plugin, dvc, pytest, moto, dvc_ssh"
 fi
