@@ -86,9 +86,11 @@ def checkout(root: Path, targets: list[str] | None) -> list[str]:
     from dvc.exceptions import CheckoutError, DvcException
     from dvc.repo import Repo
 
+    # DVC resolves targets against the current directory: make them absolute.
+    absolute = [str(root / t) for t in targets] if targets else None
     try:
         with Repo(str(root)) as repo:
-            repo.checkout(targets=targets or None, force=False, allow_missing=False)
+            repo.checkout(targets=absolute, force=False, allow_missing=False)
     except CheckoutError as exc:
         return [str(t) for t in getattr(exc, "target_infos", [])] or [str(exc)]
     except DvcException as exc:
