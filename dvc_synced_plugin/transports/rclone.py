@@ -46,7 +46,8 @@ class RcloneTransport:
         except sh.CommandNotFound:
             raise ConfigError("rclone is not installed: install it (apt-get install rclone)") from None
         try:
-            return str(rclone(*args, *base, _tty_out=False))
+            # Flags before the args: every call ends in `--`, after which all is positional.
+            return str(rclone(*base, *args, _tty_out=False))
         except sh.ErrorReturnCode as exc:
             lines = [ln for ln in exc.stderr.decode(errors="replace").strip().splitlines()
                      if "NOTICE" not in ln]
