@@ -57,6 +57,13 @@ def local_storage(settings: Settings, create: bool = True) -> Path:
         if not path.is_absolute():  # DVC resolves relative remote URLs against the config dir
             path = settings.root / ".dvc" / path
         path = Path(os.path.abspath(path))
+        if not path.exists() and any(":" in part for part in path.parts):
+            # DVC reads an scp-style `host:path` as a relative directory; we would create it.
+            raise ConfigError(
+                f"DVC remote {settings.remote!r} is {path}, a directory that does not exist "
+                f"(DVC read an ssh `host:path` as a local path?): point it at a local directory "
+                f"with `dvc remote modify --local {settings.remote} url PATH`"
+            )
     else:
         if not create:
             raise ConfigError(

@@ -50,7 +50,9 @@ def git(
     )
     if check and proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip().splitlines()
-        detail = msg[-1] if msg else f"exit {proc.returncode}"
+        # git's first fatal/error line says what is wrong; its last is often generic advice.
+        errors = [m for m in msg if m.startswith(("fatal:", "error:"))]
+        detail = (errors or msg or [f"exit {proc.returncode}"])[0 if errors else -1]
         raise SyncError(f"git {args[0]} failed: {detail}")
     return proc.stdout
 

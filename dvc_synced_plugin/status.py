@@ -92,7 +92,13 @@ def status(settings: Settings, rev: str = "HEAD") -> Status:
 
 def remote_revisions(root: Path, remote: str) -> list[str]:
     """Tips of every branch and tag on the git remote that this clone knows."""
-    out = gitinfo.git(root, "ls-remote", "--heads", "--tags", "--", remote).decode()
+    try:
+        out = gitinfo.git(root, "ls-remote", "--heads", "--tags", "--", remote).decode()
+    except SyncError as exc:
+        raise SyncError(
+            f"cannot list the branches and tags of git remote {remote!r} ({exc}): "
+            "fix the remote (`git remote -v`), or name revisions with --rev"
+        ) from None
     shas = []
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")

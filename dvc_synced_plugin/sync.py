@@ -153,7 +153,6 @@ def push_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
     local_missing = engine.local.missing(refs)
     in_cache = [r for r in local_missing if engine.cache.has(r)]
     nowhere = [r for r in local_missing if not engine.cache.has(r)]
-    copy_objects(engine.cache, engine.local, in_cache, engine.settings.jobs, verify=True)
 
     central = engine.transport.probe([r.relpath for r in refs])
     lost = [r for r in nowhere if r.relpath not in central]
@@ -162,6 +161,8 @@ def push_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
             _describe_missing(lost, "are missing from the DVC cache and from central") +
             ": run `dvc commit` (or `dvc add`) for them, or push from the clone that made them"
         )
+    # Only now that central answered and nothing is lost: a refused push changes nothing.
+    copy_objects(engine.cache, engine.local, in_cache, engine.settings.jobs, verify=True)
     bad = [
         r for r in refs
         if r.relpath in central and engine.local.has(r)
