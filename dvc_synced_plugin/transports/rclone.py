@@ -3,17 +3,30 @@
 `copy --files-from --no-traverse --ignore-existing`: only the listed objects, no listing of
 the destination, nothing replaced, never `sync` (it deletes). rclone exits 0 when a listed
 source file is missing, so callers check presence on both sides themselves.
+
+rclone 1.60 writes files on local and sftp remotes (any backend that is not an object
+store) under their final name as bytes arrive, so a cut upload left a truncated object
+that `--ignore-existing` then kept for good. Uploads to such backends land in a scratch
+directory on central first and are renamed in (a server-side move) once whole.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import uuid
 from pathlib import Path
+from typing import Optional
 
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.transports.lists import files_from
+
+UPLOAD_DIR = ".dvc-synced/upload"  # on central, outside the object layout
+# rclone's own remote-name characters; `name,opt=val:path` overrides backend options, which
+# a committed team file must not be able to do.
+_REMOTE_RE = re.compile(r"^[\w.+@-][\w.+@ -]*$")
 
 
 def parse_url(url: str, root: Path) -> str:
@@ -21,6 +34,11 @@ def parse_url(url: str, root: Path) -> str:
     if colon and "/" not in head and head:
         if head.startswith("-"):
             raise ConfigError(f"rclone remote name in {url!r} may not start with '-'")
+        if not _REMOTE_RE.match(head):
+            raise ConfigError(
+                f"rclone remote name {head!r} in {url!r} is not a plain remote name: "
+                "configure options in `rclone config`, not in the central URL"
+            )
         return url
     return os.path.abspath(root / os.path.expanduser(url))
 
@@ -30,6 +48,7 @@ class RcloneTransport:
         self.settings = settings
         self.location = parse_url(settings.central, settings.root)
         self.description = f"rclone to {self.location}"
+        self._in_place: Optional[bool] = None
 
     def _rclone(self, args: list[str], what: str) -> str:
         import sh
@@ -37,17 +56,22 @@ class RcloneTransport:
         t = self.settings.timeout
         base = [
             "--ask-password=false",  # a hook must never wait on a prompt
-            f"--contimeout={t}s", f"--timeout={t * 4}s",
-            "--retries=3", "--low-level-retries=5",
+            # A silent server costs low-level-retries x --timeout before rclone gives up.
+            f"--contimeout={t}s", f"--timeout={t}s",
+            "--retries=3", "--low-level-retries=3",
             f"--transfers={self.settings.jobs}", f"--checkers={self.settings.jobs * 2}",
         ]
         try:
             rclone = sh.Command("rclone")
         except sh.CommandNotFound:
-            raise ConfigError("rclone is not installed: install it (apt-get install rclone)") from None
+            raise ConfigError(
+                "rclone is not installed: install it (apt-get install rclone)"
+            ) from None
         try:
             # Flags before the args: every call ends in `--`, after which all is positional.
-            return str(rclone(*base, *args, _tty_out=False))
+            # stdin at EOF: a backend that asks for a password (sftp `ask_password`) fails
+            # instead of waiting for an answer that never comes.
+            return str(rclone(*base, *args, _tty_out=False, _in=""))
         except sh.ErrorReturnCode as exc:
             lines = [ln for ln in exc.stderr.decode(errors="replace").strip().splitlines()
                      if "NOTICE" not in ln]
@@ -72,15 +96,62 @@ class RcloneTransport:
             raise SyncError(f"rclone printed an unreadable listing of {self.location}") from None
         return {e["Path"]: int(e["Size"]) for e in entries if not e.get("IsDir")}
 
+    def _join(self, rel: str) -> str:
+        base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"
+        return base + rel
+
+    def _writes_in_place(self) -> bool:
+        """Whether a cut upload would leave a truncated file under the final name.
+
+        Object stores (rclone's `BucketBased`) publish an upload only when it is whole;
+        local, sftp and the other file backends do not. Unknown means yes.
+        """
+        if self._in_place is None:
+            self._in_place = True
+            if not os.path.isabs(self.location):
+                try:
+                    out = self._rclone(["backend", "features", "--", self.location],
+                                       "checking central")
+                    features = json.loads(out).get("Features", {})
+                    self._in_place = not features.get("BucketBased", False)
+                except (SyncError, ValueError, AttributeError):
+                    pass
+        return self._in_place
+
     def upload(self, src_root: Path, relpaths: list[str]) -> None:
         if not relpaths:
             return
+        if not self._writes_in_place():
+            with files_from(relpaths) as listing:
+                self._rclone(
+                    ["copy", "--no-traverse", "--ignore-existing", f"--files-from={listing}",
+                     "--", f"{src_root}", self.location],
+                    "uploading to central",
+                )
+            return
+        # One scratch dir per local storage (its runs are serialised by the storage lock):
+        # whole files a cut run left there are skipped by the next copy (same size and time).
+        scratch = self._join(f"{UPLOAD_DIR}/{upload_id(src_root)}")
         with files_from(relpaths) as listing:
             self._rclone(
-                ["copy", "--no-traverse", "--ignore-existing", f"--files-from={listing}",
-                 "--", f"{src_root}", self.location],
+                ["copy", "--no-traverse", f"--files-from={listing}",
+                 "--", f"{src_root}", scratch],
                 "uploading to central",
             )
+        # rclone refuses to move into a directory that contains the source, so each
+        # object directory (`files/md5`, or a legacy `ab`) is moved into on its own.
+        groups: dict[str, list[str]] = {}
+        for rel in relpaths:
+            parts = rel.split("/")
+            cut = len(parts) - 2 if len(parts) > 2 else 1
+            groups.setdefault("/".join(parts[:cut]), []).append("/".join(parts[cut:]))
+        for group, names in groups.items():
+            with files_from(names) as listing:
+                self._rclone(
+                    ["move", "--no-traverse", "--ignore-existing", f"--files-from={listing}",
+                     "--", f"{scratch}/{group}", self._join(group)],
+                    "publishing uploads on central",
+                )
 
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         if not relpaths:
@@ -99,3 +170,22 @@ class RcloneTransport:
 
     def close(self) -> None:
         pass
+
+
+def upload_id(store: Path) -> str:
+    """A stable random name for this local storage's scratch dir on central."""
+    path = store / ".dvc-synced" / "upload-id"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = uuid.uuid4().hex
+        tmp = path.with_name(f"upload-id.{new}")
+        tmp.write_text(new + "\n")
+        try:
+            os.link(tmp, path)  # never replaces: a concurrent first run's id wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    text = path.read_text().strip()
+    return text if re.fullmatch(r"[0-9a-f]{32}", text) else uuid.uuid5(
+        uuid.NAMESPACE_URL, text).hex
