@@ -24,6 +24,9 @@ SECTION = "dvc-synced"
 TRANSPORTS = ("rsync", "rclone")
 KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command")
 DEFAULTS = {"transport": "rsync", "remote": "synced-storage", "jobs": "4", "timeout": "30"}
+# Commands to run: like git's core.sshCommand, never taken from a committed file, or any
+# clone (and its hooks, on `git pull`) would run what the last committer chose.
+PERSONAL_KEYS = ("ssh-command",)
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def _git_config_values(root: Path, file: Optional[Path]) -> dict[str, str]:
     args = ["git", "config", "-z", "--get-regexp", rf"^{SECTION}\."]
     if file is not None:
         args[2:2] = ["--file", str(file)]
-    proc = subprocess.run(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run(args, cwd=root, capture_output=True)
     if proc.returncode == 1:  # no such key
         return {}
     if proc.returncode != 0:
@@ -90,6 +93,13 @@ def load(root: Path, env: Optional[dict[str, str]] = None) -> Settings:
             if key not in KEYS:
                 raise ConfigError(
                     f"unknown setting {SECTION}.{key} in {source}: known are {', '.join(KEYS)}"
+                )
+            if source == TEAM_FILE and key in PERSONAL_KEYS:
+                raise ConfigError(
+                    f"{SECTION}.{key} may not be set in {TEAM_FILE} (a file from git must not "
+                    f"choose a program to run): remove it there and set it with "
+                    f"`git config {SECTION}.{key} ...` or "
+                    f"DVC_SYNCED_{key.upper().replace('-', '_')}"
                 )
             values[key] = value
             sources[key] = source

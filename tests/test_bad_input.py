@@ -214,6 +214,19 @@ def test_malformed_team_file(clone: Clone) -> None:
     clone.refused("pull", words=("jobs", "positive whole number"))
 
 
+def test_team_file_cannot_choose_a_command(clone: Clone, tmp_path: Path) -> None:
+    """A committed file runs nothing: ssh-command there is refused, before any ssh runs."""
+    marker = tmp_path / PWNED
+    run(["git", "config", "--file", ".dvc-synced", "dvc-synced.central", "dvc-server:/srv/x"],
+        clone.user.repo)
+    run(["git", "config", "--file", ".dvc-synced", "dvc-synced.ssh-command",
+         f"sh -c 'touch {marker}' --"], clone.user.repo)
+    for cmd in ("push", "pull", "status"):
+        clone.refused(cmd, words=("ssh-command may not be set in .dvc-synced",
+                                  "git config dvc-synced.ssh-command"))
+    assert not marker.exists()
+
+
 def test_bad_values_in_environment(clone: Clone) -> None:
     clone.refused("push", env={"DVC_SYNCED_TIMEOUT": "0"}, words=("timeout",))
     clone.refused("push", env={"DVC_SYNCED_REMOTE": "-x"}, words=("not a usable DVC remote",))
