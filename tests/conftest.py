@@ -284,3 +284,47 @@ def rclone_env(name: str, settings: dict[str, str]) -> dict[str, str]:
     env = {f"RCLONE_CONFIG_{name.upper()}_{k.upper()}": v for k, v in settings.items()}
     env["RCLONE_CONFIG"] = "/dev/null"
     return env
+
+
+# ------------------------------------------------------------------------------- unit helpers
+
+
+class GitRepo:
+    """A throw-away git repository for unit tests: real git, isolated from the user's config."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        home = root.parent / f"{root.name}-home"
+        home.mkdir(parents=True, exist_ok=True)
+        self.env = make_env(home, {"GIT_AUTHOR_DATE": "2020-01-01T00:00:00Z",
+                                   "GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z"})
+        run(["git", "init", "-q", "-b", "main", str(root)], root.parent, self.env)
+        self.git("config", "user.name", "t")
+        self.git("config", "user.email", "t@example.com")
+
+    def git(self, *args: str, check: bool = True) -> str:
+        return run(["git", *args], self.root, self.env, check=check).stdout.strip()
+
+    def write(self, rel: str, data: bytes | str) -> str:
+        """Write a file and return the blob id git gives it."""
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return self.git("hash-object", "--", rel)
+
+    def commit(self, message: str, **files: bytes | str | None) -> str:
+        """Commit after writing (or, for None, deleting) `files`; keys use `__` for `/`."""
+        for key, data in files.items():
+            rel = key.replace("__", "/")
+            if data is None:
+                self.git("rm", "-q", "--", rel)
+            else:
+                self.write(rel, data)
+                self.git("add", "--", rel)
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> GitRepo:
+    return GitRepo(tmp_path / "repo")

@@ -1,0 +1,240 @@
+"""Object sets: which objects a pointer change adds, `.dir` deltas, hostile manifests,
+and the object stores' never-overwrite, verify-before-naming rules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from dvc_synced_plugin import gitinfo
+from dvc_synced_plugin.errors import CorruptObjectError, SyncError
+from dvc_synced_plugin.objects import (
+    ObjectRef,
+    ObjectSet,
+    expand_dirs,
+    needed_for_changes,
+    needed_for_revision,
+    parse_manifest,
+)
+from dvc_synced_plugin.stores import ObjectStore, content_hash
+from tests.conftest import GitRepo
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def manifest(entries: dict[str, bytes]) -> bytes:
+    return json.dumps([{"md5": md5(v), "relpath": k} for k, v in sorted(entries.items())]).encode()
+
+
+def dir_oid(data: bytes) -> str:
+    return md5(data) + ".dir"
+
+
+def pointer(oid: str, path: str = "data", legacy: bool = False) -> str:
+    return f"outs:\n- md5: {oid}\n  path: {path}\n" + ("" if legacy else "  hash: md5\n")
+
+
+class Manifests:
+    """A fake manifest reader (what the cache/local storage would hold), counting reads."""
+
+    def __init__(self, *blobs: bytes) -> None:
+        self.by_oid = {dir_oid(b): b for b in blobs}
+        self.reads: list[str] = []
+
+    def __call__(self, ref: ObjectRef) -> Optional[bytes]:
+        self.reads.append(ref.oid)
+        return self.by_oid.get(ref.oid)
+
+
+def test_relpaths() -> None:
+    oid = md5(b"x")
+    assert ObjectRef(oid, False).relpath == f"files/md5/{oid[:2]}/{oid[2:]}"
+    assert ObjectRef(oid, True).relpath == f"{oid[:2]}/{oid[2:]}"
+    assert ObjectRef(oid + ".dir", False).relpath.endswith(".dir")
+    assert ObjectRef(oid, False, "a") == ObjectRef(oid, False, "b")  # owner is only a label
+
+
+def test_object_set_puts_manifests_last() -> None:
+    objs = ObjectSet()
+    d, f = ObjectRef(md5(b"d") + ".dir", False), ObjectRef(md5(b"f"), False)
+    objs.add(d)
+    objs.add(f)
+    objs.add(ObjectRef(md5(b"f"), False, "other owner"))
+    assert objs.all() == [f, d] and len(objs) == 2
+
+
+# ------------------------------------------------------------------------- manifests
+
+
+def test_parse_manifest() -> None:
+    data = manifest({"a": b"1", "sub/b c": b"2"})
+    entries = parse_manifest(data, legacy=False, owner="data")
+    assert {k: v.oid for k, v in entries.items()} == {"a": md5(b"1"), "sub/b c": md5(b"2")}
+    assert entries["sub/b c"].owner == "data/sub/b c"
+    assert all(not v.legacy for v in entries.values())
+    assert all(v.legacy for v in parse_manifest(data, legacy=True, owner="x").values())
+
+
+@pytest.mark.parametrize("entry", [
+    {"md5": "../x", "relpath": "x"},
+    {"md5": "../../../../etc/passwd", "relpath": "x"},
+    {"md5": md5(b"1").upper(), "relpath": "x"},
+    {"md5": md5(b"1") + ".dir", "relpath": "x"},  # a manifest may only list files
+    {"md5": md5(b"1")[:31], "relpath": "x"},
+    {"md5": 12, "relpath": "x"},
+    {"md5": md5(b"1")},
+    {"relpath": "x"},
+    "a string",
+])
+def test_hostile_manifest_entries_are_refused(entry: object) -> None:
+    data = json.dumps([{"md5": md5(b"ok"), "relpath": "ok"}, entry]).encode()
+    with pytest.raises(SyncError, match="not a file hash") as err:
+        parse_manifest(data, legacy=False, owner="data")
+    assert "dvc add" in str(err.value)
+
+
+def test_entry_names_never_become_object_paths() -> None:
+    """`relpath` is only a label: the object path comes from the validated hash alone."""
+    data = json.dumps([{"md5": md5(b"1"), "relpath": "../../outside"}]).encode()
+    [ref] = parse_manifest(data, legacy=False, owner="data").values()
+    assert ref.relpath == ObjectRef(md5(b"1"), False).relpath
+    assert ".." not in ref.relpath.split("/")
+
+
+@pytest.mark.parametrize("data", [b"not json", b'{"md5": "x"}', b"\xff\xfe", b"null"])
+def test_unreadable_manifests(data: bytes) -> None:
+    with pytest.raises(SyncError, match="manifest of data"):
+        parse_manifest(data, legacy=False, owner="data")
+
+
+# ------------------------------------------------------------------------- needed objects
+
+
+def needed(repo: GitRepo, old: Optional[str], new: str, reader: Manifests
+           ) -> tuple[ObjectSet, list]:  # type: ignore[type-arg]
+    return needed_for_changes(repo.root, gitinfo.changes_between(repo.root, old, new), reader)
+
+
+def test_dir_delta_needs_only_changed_entries(git_repo: GitRepo) -> None:
+    v1 = manifest({"a": b"A", "b": b"B", "sub/c": b"C"})
+    v2 = manifest({"a": b"A", "b": b"B2", "sub/c": b"C", "new": b"N", "copy of a": b"C"})
+    reader = Manifests(v1, v2)
+    r1 = git_repo.commit("v1", **{"data.dvc": pointer(dir_oid(v1))})
+    r2 = git_repo.commit("v2", **{"data.dvc": pointer(dir_oid(v2))})
+    objs, unresolved = needed(git_repo, r1, r2, reader)
+    assert unresolved == []
+    got = {r.oid for r in objs.all()}
+    # A new name for content v1 had may be listed (it costs a probe, never a transfer).
+    assert got - {md5(b"C")} == {dir_oid(v2), md5(b"B2"), md5(b"N")}
+    assert objs.all()[-1].oid == dir_oid(v2)  # the manifest goes last
+    assert objs.targets == {"data.dvc"}
+    # The whole revision needs everything of v2 once (the duplicate entry is one object).
+    full, _ = needed_for_revision(git_repo.root, r2, reader)
+    assert {r.oid for r in full.all()} == {
+        dir_oid(v2), md5(b"A"), md5(b"B2"), md5(b"C"), md5(b"N")}
+
+
+def test_unchanged_renamed_and_deleted_outputs_need_nothing(git_repo: GitRepo) -> None:
+    reader = Manifests()
+    r1 = git_repo.commit("v1", **{"a.dvc": pointer(md5(b"a"), "a")})
+    r2 = git_repo.commit("touch", **{"a.dvc": pointer(md5(b"a"), "a") + "# comment\n"})
+    assert len(needed(git_repo, r1, r2, reader)[0]) == 0
+    r3 = git_repo.commit("delete", **{"a.dvc": None})
+    assert len(needed(git_repo, r2, r3, reader)[0]) == 0
+    r4 = git_repo.commit("two outputs", **{
+        "b.dvc": pointer(md5(b"a"), "b") + pointer(md5(b"b"), "c")[len("outs:\n"):]})
+    assert {r.oid for r in needed(git_repo, r3, r4, reader)[0].all()} == {md5(b"a"), md5(b"b")}
+
+
+def test_legacy_outputs_keep_the_legacy_layout(git_repo: GitRepo) -> None:
+    inner = manifest({"f": b"F"})
+    reader = Manifests(inner)
+    rev = git_repo.commit("legacy", **{"old.dvc": pointer(dir_oid(inner), "old", legacy=True)})
+    objs, _ = needed(git_repo, None, rev, reader)
+    assert {r.relpath for r in objs.all()} == {
+        f"{md5(b'F')[:2]}/{md5(b'F')[2:]}", f"{dir_oid(inner)[:2]}/{dir_oid(inner)[2:]}"}
+
+
+def test_dvc_lock_outputs_and_uncached_ones(git_repo: GitRepo) -> None:
+    lock = (f"schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n"
+            f"    - path: o\n      hash: md5\n      md5: {md5(b'o')}\n"
+            f"    - path: tmp\n      hash: md5\n      md5: {md5(b't')}\n")
+    yaml = "stages:\n  s:\n    cmd: x\n    outs:\n    - o\n    - tmp:\n        cache: false\n"
+    rev = git_repo.commit("stage", **{"p__dvc.lock": lock, "p__dvc.yaml": yaml})
+    objs, _ = needed(git_repo, None, rev, Manifests())
+    assert {r.oid for r in objs.all()} == {md5(b"o")}
+    assert objs.targets == {"p/dvc.yaml:s"}
+
+
+def test_unknown_manifest_is_resolved_later(git_repo: GitRepo) -> None:
+    inner = manifest({"x": b"X", "y": b"Y"})
+    rev = git_repo.commit("dir", **{"d.dvc": pointer(dir_oid(inner), "d")})
+    objs, unresolved = needed(git_repo, None, rev, Manifests())  # on no local store
+    assert [o.oid for o in unresolved] == [dir_oid(inner)]
+    assert {r.oid for r in objs.all()} == {dir_oid(inner)}
+    expand_dirs(objs, unresolved, Manifests(inner))  # e.g. fetched from central
+    assert {r.oid for r in objs.all()} == {dir_oid(inner), md5(b"X"), md5(b"Y")}
+    with pytest.raises(SyncError, match="manifest of d .* is on no storage"):
+        expand_dirs(ObjectSet(), unresolved, Manifests())
+
+
+def test_hostile_manifest_in_a_revision_is_refused(git_repo: GitRepo) -> None:
+    evil = json.dumps([{"md5": "../../../x", "relpath": "x"}]).encode()
+    rev = git_repo.commit("evil", **{"d.dvc": pointer(dir_oid(evil), "d")})
+    with pytest.raises(SyncError, match="not a file hash"):
+        needed(git_repo, None, rev, Manifests(evil))
+
+
+# ------------------------------------------------------------------------- stores
+
+
+def test_store_add_copy_verifies_and_never_overwrites(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "store", "local storage")
+    src = tmp_path / "src"
+    src.write_bytes(b"payload")
+    ref = ObjectRef(md5(b"payload"), False, "data/f")
+    assert store.add_copy(src, ref) is True
+    assert store.read(ref) == b"payload"
+    assert not os.access(store.path(ref), os.W_OK) or os.geteuid() == 0
+    assert oct(store.path(ref).stat().st_mode & 0o777) == "0o444"
+    src.write_bytes(b"other")  # same name, other bytes: the existing object stays
+    assert store.add_copy(src, ref, verify=False) is False
+    assert store.read(ref) == b"payload"
+    wrong = ObjectRef(md5(b"something else"), False, "data/g")
+    with pytest.raises(CorruptObjectError, match="data/g"):
+        store.add_copy(src, wrong)
+    assert not store.has(wrong)
+    leftovers = [p.name for p in store.path(wrong).parent.iterdir()] \
+        if store.path(wrong).parent.exists() else []
+    assert not [n for n in leftovers if n.endswith(".tmp")]
+
+
+def test_store_adopt_refuses_corrupt_staged_files(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "store", "local storage")
+    staged = tmp_path / "staged"
+    staged.write_bytes(b"bit rot")
+    ref = ObjectRef(md5(b"good"), False, "data/f")
+    with pytest.raises(CorruptObjectError, match="corrupt"):
+        store.adopt(staged, ref)
+    assert not store.has(ref) and not staged.exists()
+
+
+def test_legacy_hash_folds_crlf(tmp_path: Path) -> None:
+    text = b"line one\r\nline two\r\n"
+    path = tmp_path / "t"
+    path.write_bytes(text)
+    with open(path, "rb") as f:
+        assert content_hash(f, legacy=True) == md5(text.replace(b"\r\n", b"\n"))
+    with open(path, "rb") as f:
+        assert content_hash(f, legacy=False) == md5(text)
+    binary = bytes(range(256)) + b"\r\n"
+    path.write_bytes(binary)
+    with open(path, "rb") as f:
+        assert content_hash(f, legacy=True) == md5(binary)  # binary: no folding
