@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 from dvc_synced_plugin.errors import ConfigError, SyncError
 
@@ -45,8 +46,7 @@ def git(
         ["git", *args],
         cwd=root,
         input=input,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
     )
     if check and proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip().splitlines()
@@ -62,8 +62,7 @@ def toplevel(cwd: Path | str = ".") -> Path:
     proc = subprocess.run(
         ["git", "rev-parse", "--show-toplevel"],
         cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
     )
     out = proc.stdout.decode().strip()
     if proc.returncode != 0 or not out:
@@ -84,8 +83,7 @@ def rev_parse(root: Path, rev: str) -> str:
     proc = subprocess.run(
         ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
         cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
     )
     sha = proc.stdout.decode().strip()
     if proc.returncode != 0 or not sha:

@@ -168,5 +168,7 @@ def _check_batch(engine: Engine, batch: list[ObjectRef], tmp: Path) -> list[str]
 
 def require_revisions(revs: list[str]) -> list[str]:
     if not revs:
-        raise SyncError("the git remote has no branches or tags this clone knows: `git fetch` first")
+        raise SyncError(
+            "the git remote has no branches or tags this clone knows: `git fetch` first"
+        )
     return revs
