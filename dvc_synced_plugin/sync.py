@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -254,10 +255,8 @@ def pull_changes(
     with Engine(settings) as engine, engine.lock():
         objs = collect(engine, changes)
         pull_objects(engine, objs, report)
-        try:
+        with contextlib.suppress(OSError):
             remove_tree(engine.staging())
-        except OSError:
-            pass
     if checkout and (objs.targets or full_checkout):
         targets = None if full_checkout else sorted(objs.targets)
         report.checkout_failed = dvcrepo.checkout(settings.root, targets)
