@@ -8,10 +8,12 @@ file would sit under its final name): interrupted data goes to a partial dir ins
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -119,10 +121,8 @@ class SshSession:
                 stderr=subprocess.DEVNULL,
             )
             self.opened = False
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(self.tmp)
-        except OSError:
-            pass
 
 
 class RsyncTransport:
@@ -135,10 +135,21 @@ class RsyncTransport:
         where = f"over ssh to {host}:{self.path}" if host else f"to {self.path}"
         self.description = f"rsync {where}"
 
-    def _rsync(self, args: list[str], what: str) -> str:
+    def _rsync(self, args: list[str], what: str, progress: bool = False) -> str:
+        """`progress`: live transfer progress on stderr, when stderr is a terminal (a plain
+        git hook run by hand); pre-commit and scripts capture stderr and get none."""
         import sh
 
         base = ["--timeout", str(max(self.settings.timeout, 1) * 4)]
+        stream: dict[str, object] = {}
+        if progress and sys.stderr.isatty():
+            base.append("--info=progress2")
+
+            def show(chunk: str) -> None:
+                sys.stderr.write(chunk)
+                sys.stderr.flush()
+
+            stream = {"_out": show, "_out_bufsize": 0}
         if self.ssh:
             self.ssh.open()
             base += ["-e", self.ssh.rsh()]
@@ -150,9 +161,11 @@ class RsyncTransport:
         try:
             rsync = sh.Command("rsync")
         except sh.CommandNotFound:
-            raise ConfigError("rsync is not installed: install it (apt-get install rsync)") from None
+            raise ConfigError(
+                "rsync is not installed: install it (apt-get install rsync)"
+            ) from None
         try:
-            return str(rsync(*base, *args, _err_to_out=False, _tty_out=False))
+            return str(rsync(*base, *args, _err_to_out=False, _tty_out=False, **stream))
         except sh.ErrorReturnCode as exc:
             lines = exc.stderr.decode(errors="replace").strip().splitlines()
             detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
@@ -195,6 +208,7 @@ class RsyncTransport:
                  "--chmod=Du=rwx,Dgo=rx,Fu=r,Fgo=r", f"--partial-dir={self._partial(self.path)}",
                  "--", f"{src_root}/", self.location],
                 "uploading to central",
+                progress=True,
             )
 
     def download(self, relpaths: list[str], dest_root: Path) -> None:
@@ -205,6 +219,7 @@ class RsyncTransport:
                 ["-t", f"--files-from={listing}", f"--partial-dir={self._partial(str(dest_root))}",
                  "--", self.location, f"{dest_root}/"],
                 "downloading from central",
+                progress=True,
             )
 
     def check_writable(self) -> None:
