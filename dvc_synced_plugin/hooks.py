@@ -1,9 +1,20 @@
 """One function per git hook. The same code runs under plain hooks and under pre-commit.
 
-Fast path first: find the pointer changes with two git calls and return before importing
-DVC or touching the network when there are none. The workspace state file
+Fast path first: find the pointer changes with a few git calls and return before importing
+DVC (or yaml, or sh) or touching the network when there are none. The workspace state file
 (`<git-dir>/dvc-synced/workspace`) records the commit whose data the workspace last got,
 so several hooks of one git command sync once, and a failed sync is redone in full.
+
+Which hooks git 2.39 fires (checked with real runs, see tests/test_hooks_e2e.py):
+  git pull (fast-forward or merge), git pull --rebase without local commits -> post-merge
+  git pull --rebase with local commits, git rebase -> post-checkout (inside the rebase,
+      skipped), post-commit per replayed commit (skipped), post-rewrite "rebase"
+  git checkout/switch (branch, commit, no argument, -b) -> post-checkout flag 1
+  git checkout -- FILE -> post-checkout flag 0;  git worktree add -> post-checkout from null
+  git merge --no-ff without conflict -> post-merge only (no post-commit)
+  a conflicted merge -> nothing; its `git commit` -> post-commit ("commit (merge)" reflog)
+  git commit --amend -> post-commit then post-rewrite "amend"
+  git push -> pre-push, also with nothing to push (empty stdin) and for deletions
 """
 
 from __future__ import annotations
@@ -14,10 +25,11 @@ from pathlib import Path
 from typing import Callable, Optional, TextIO
 
 from dvc_synced_plugin import gitinfo
-from dvc_synced_plugin.errors import SyncError
+from dvc_synced_plugin.errors import MissingObjectsError, SyncError
 from dvc_synced_plugin.gitinfo import NULL_SHA, PointerChange
 
 SKIP_ENV = "DVC_SYNCED_SKIP"
+Hook = Callable[[Path, list[str], Optional[TextIO], dict[str, str]], int]
 
 
 def skipped(env: dict[str, str]) -> bool:
@@ -26,6 +38,16 @@ def skipped(env: dict[str, str]) -> bool:
 
 def say(message: str) -> None:
     print(f"dvc-synced: {message}", file=sys.stderr, flush=True)
+
+
+def _read_stdin(stdin: Optional[TextIO]) -> str:
+    """git pipes pre-push and post-rewrite input; pre-commit gives hooks none (or a tty)."""
+    if stdin is None:
+        return ""
+    try:
+        return "" if stdin.isatty() else stdin.read()
+    except (OSError, ValueError):  # closed or unreadable stdin
+        return ""
 
 
 # ---------------------------------------------------------------------------- state
@@ -65,82 +87,134 @@ def parse_push_lines(stdin: str) -> list[tuple[str, str, str, str]]:
     return refs
 
 
-def pre_push(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
-    """Upload the data of every commit the push sends that the remote lacks; else refuse."""
+def known_commits(root: Path, shas: list[str]) -> list[str]:
+    """Those of `shas` that are commits here, in one git call (a remote tip may be unknown)."""
+    wanted = sorted({s for s in shas if s and s != NULL_SHA})
+    if not wanted:
+        return []
+    out = gitinfo.git(root, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                      input="".join(f"{s}\n" for s in wanted).encode(), check=False)
+    return [sha for sha, _, kind in (ln.partition(" ") for ln in out.decode().splitlines())
+            if kind == "commit"]
+
+
+def _resolve(root: Path, rev: str) -> Optional[str]:
+    try:
+        return gitinfo.rev_parse(root, rev) if rev else None
+    except SyncError:
+        return None
+
+
+def push_plan(root: Path, args: list[str], stdin_text: str,
+              env: dict[str, str]) -> tuple[str, list[str], list[str], list[str]]:
+    """(remote, certain tips, speculative tips, excluded commits) of this push.
+
+    Plain hooks read every pushed ref from stdin: all tips are certain. pre-commit shows
+    only the first ref with new commits (no stdin): that one is certain, and every other
+    local branch and tag plus HEAD that the remote lacks might be in the push too.
+    """
     remote = args[0] if args else env.get("PRE_COMMIT_REMOTE_NAME", "")
-    lines = parse_push_lines(stdin.read()) if stdin is not None and not stdin.isatty() else []
+    lines = parse_push_lines(stdin_text)
     if lines:
         tips = [local for _, local, _, _ in lines if local != NULL_SHA]  # deletions skipped
-        exclude = [r for _, _, _, r in lines if gitinfo.has_commit(root, r)]
-    elif "PRE_COMMIT_REMOTE_NAME" in env:
-        # pre-commit shows the first pushed ref only and swallows stdin: cover every ref the
-        # push could send, i.e. all local branches and tags plus HEAD, that the remote lacks.
-        tips = [t for t in (env.get("PRE_COMMIT_TO_REF", ""), "HEAD") if t]
-        tips += ["--branches", "--tags"]
-        from_ref = env.get("PRE_COMMIT_FROM_REF", "")
-        exclude = [from_ref] if gitinfo.has_commit(root, from_ref) else []
-    else:
-        return 0  # nothing is being pushed (delete-only or up to date)
-    try:
-        changes = gitinfo.changes_in_commits(root, tips, exclude, exclude_remote=remote)
-        if not changes:
-            return 0
-        from dvc_synced_plugin import config, sync
+        return remote, tips, [], known_commits(root, [r for _, _, _, r in lines])
+    if "PRE_COMMIT_REMOTE_NAME" not in env:
+        return remote, [], [], []  # nothing is pushed (up to date, or deletions only)
+    # A push that contains the root commit gets no FROM/TO: its local ref names the tip.
+    first = env.get("PRE_COMMIT_TO_REF") or _resolve(root, env.get("PRE_COMMIT_LOCAL_BRANCH", ""))
+    exclude = known_commits(root, [env.get("PRE_COMMIT_FROM_REF", "")])
+    certain = [first] if first else []
+    return remote, certain, ["HEAD", "--branches", "--tags"], exclude
 
-        settings = config.load(root)
-        report = sync.push_changes(settings, lambda: changes)
+
+def _upload(root: Path, changes: list[PointerChange]):  # type: ignore[no-untyped-def]
+    from dvc_synced_plugin import config, sync
+
+    return sync.push_changes(config.load(root), lambda: changes)
+
+
+def pre_push(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
+    """Upload the data of every commit the push sends that the remote lacks; else refuse."""
+    remote, certain, speculative, exclude = push_plan(root, args, _read_stdin(stdin), env)
+    reports = []
+    try:
+        changes = gitinfo.changes_in_commits(root, certain, exclude, exclude_remote=remote)
+        if changes:
+            reports.append(_upload(root, changes))
+        maybe = gitinfo.changes_in_commits(root, speculative, exclude + certain,
+                                           exclude_remote=remote) if speculative else []
+        if maybe:
+            try:
+                reports.append(_upload(root, maybe))
+            except MissingObjectsError as exc:
+                # pre-commit hid which other refs are pushed: these may not be. Say it.
+                say(f"warning: local branches/tags that this push may include lack data: {exc}")
     except SyncError as exc:
         say(f"push refused: {exc}")
-        say(f"fix the cause and `git push` again; `{SKIP_ENV}=1 git push` pushes without data "
-            "(teammates then cannot get it)")
+        say(f"fix the cause and `git push` again; `{SKIP_ENV}=1 git push` pushes without "
+            "the data (teammates then cannot get it)")
         return 1
-    if report.needed:
-        say(report.line("uploaded", "to"))
+    if any(r.needed for r in reports):
+        from dvc_synced_plugin.sync import Report
+
+        total = Report()
+        for r in reports:
+            total.needed += r.needed
+            total.moved += r.moved
+            total.moved_bytes += r.moved_bytes
+            total.skipped += r.skipped
+            total.seconds += r.seconds
+        say(total.line("uploaded", "to"))
     return 0
 
 
 # ---------------------------------------------------------------------------- post-* hooks
 
 
-def sync_workspace(root: Path, base: Optional[str], target: str = "HEAD",
-                   staged: bool = False) -> int:
-    """Bring the workspace's data from `base` to `target`; a full sync when unsure."""
-    try:
-        new = gitinfo.rev_parse(root, target)
-    except SyncError:
+def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int:
+    """Bring the workspace's data to HEAD; `base` is where git says HEAD came from.
+
+    The workspace may hold the data of another commit than `base` (a hook was skipped, or
+    `git reset` fired none): the state file knows, so the changes from both count. With no
+    trustworthy starting point (first run, a failed sync) every pointer of HEAD counts.
+    """
+    if not (root / ".dvc").is_dir():
+        return 0  # not a DVC project (a global core.hooksPath reaches every repository)
+    new = _resolve(root, "HEAD")
+    if new is None:
         return 0  # no commits yet
     status, synced = read_state(root)
     if status == "ok" and synced == new and not staged:
         return 0  # another hook of this git command did it already
-    full = status != "ok" or base is None or not gitinfo.has_commit(root, base)
+    bases = known_commits(root, [base or "", synced if status == "ok" else ""])
+    full = not staged and (status != "ok" or not bases)
     try:
-        if staged:
+        if staged:  # a squash merge: the result is in the index and the work tree only
             changes = gitinfo.changes_to_index(root)
         elif full:
             changes = gitinfo.changes_between(root, None, new)
         else:
-            changes = gitinfo.changes_between(root, base, new)
-        if not changes and not full:
-            write_state(root, "ok", new)
-            return 0
-        if not (root / ".dvc").is_dir():
+            changes = [c for b in bases for c in gitinfo.changes_between(root, b, new)]
+        # A deleted pointer needs nothing fetched (and `dvc checkout` leaves its data be).
+        changes = [c for c in changes if c.new_blob]
+        if not changes:
+            write_state(root, "ok", new)  # nothing tracked changed: the fast path
             return 0
         from dvc_synced_plugin import config, sync
 
-        settings = config.load(root)
-        report = sync.pull_changes(settings, changes, full_checkout=full and not staged)
+        report = sync.pull_changes(config.load(root), changes, full_checkout=full)
     except SyncError as exc:
         write_state(root, "pending", new)
-        say(f"the data of {new[:10]} is incomplete: {exc}")
+        say(f"warning: the data of {new[:10]} is not in the workspace: {exc}")
         say("git's state is as git left it; run `dvc-synced pull` to finish")
         return 1
     if report.checkout_failed:
         write_state(root, "pending", new)
-        say(f"dvc checkout could not update: {', '.join(report.checkout_failed[:5])}")
-        say("resolve the workspace changes, then run `dvc-synced pull`")
+        say(f"warning: dvc checkout could not update {', '.join(report.checkout_failed[:5])}")
+        say("resolve the workspace changes, then run `dvc-synced pull` to finish")
         return 1
     write_state(root, "ok", new)
-    if report.moved or report.needed:
+    if report.needed:
         say(report.line("downloaded", "from"))
     return 0
 
@@ -157,36 +231,43 @@ def post_checkout(root: Path, args: list[str], stdin: Optional[TextIO], env: dic
 
 def post_merge(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
     squash = (args[0] if args else env.get("PRE_COMMIT_IS_SQUASH_MERGE", "0")) == "1"
-    if squash:
-        return sync_workspace(root, "HEAD", staged=True)
-    return sync_workspace(root, _rev_or_none(root, "ORIG_HEAD"))
+    if squash:  # the result is staged, not committed: HEAD did not move
+        return sync_workspace(root, None, staged=True)
+    # ORIG_HEAD is HEAD before the merge, also for `git pull --rebase` without local commits.
+    return sync_workspace(root, _resolve(root, "ORIG_HEAD"))
 
 
 def post_rewrite(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
     command = args[0] if args else env.get("PRE_COMMIT_REWRITE_COMMAND", "")
     if command == "amend":
-        lines = stdin.read().split() if stdin is not None and not stdin.isatty() else []
-        base = lines[0] if lines else _rev_or_none(root, "HEAD@{1}")
+        lines = _read_stdin(stdin).split()
+        base = lines[0] if lines else _resolve(root, "HEAD@{1}")
         return sync_workspace(root, base)
-    return sync_workspace(root, _rev_or_none(root, "ORIG_HEAD"))
+    return sync_workspace(root, _resolve(root, "ORIG_HEAD"))
 
 
 def post_commit(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
-    """Only a merge commit (a conflicted merge, resolved) moves data; plain commits do not."""
-    parents = gitinfo.commit_parents(root, "HEAD") if _rev_or_none(root, "HEAD") else []
-    if len(parents) < 2:
+    """The commit that concludes a (conflicted) merge brings data; other commits bring none.
+
+    The reflog says which commit this was: "commit (merge)" concludes a merge; an amend is
+    left to post-rewrite; commits a rebase replays are left to its post-rewrite. A plain
+    commit is made from this workspace, so the workspace state moves along with it.
+    """
+    if gitinfo.rebase_in_progress(root):
         return 0
-    return sync_workspace(root, parents[0])
+    subject = gitinfo.git(root, "log", "-g", "-1", "--format=%gs", "HEAD", check=False).decode()
+    if subject.startswith("commit (amend)"):
+        return 0
+    head, *parents = gitinfo.git(root, "rev-list", "--parents", "-n", "1", "HEAD").decode().split()
+    if subject.startswith("commit (merge)") or (not subject and len(parents) > 1):
+        return sync_workspace(root, parents[0] if parents else None)
+    status, synced = read_state(root)
+    if status == "ok" and parents and synced == parents[0]:
+        write_state(root, "ok", head)
+    return 0
 
 
-def _rev_or_none(root: Path, rev: str) -> Optional[str]:
-    try:
-        return gitinfo.rev_parse(root, rev)
-    except SyncError:
-        return None
-
-
-HOOKS: dict[str, Callable[[Path, list[str], Optional[TextIO], dict[str, str]], int]] = {
+HOOKS: dict[str, Hook] = {
     "pre-push": pre_push,
     "post-checkout": post_checkout,
     "post-merge": post_merge,

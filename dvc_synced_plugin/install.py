@@ -2,8 +2,11 @@
 
 Hooks go where git looks for them (`git rev-parse --git-path hooks` honours core.hooksPath
 and linked worktrees). A hook that is already there (DVC's, git-lfs's, a user's script) is
-kept: it moves aside to `<hook>.pre-dvc-synced` and our script runs it first, with the
-same arguments and stdin. Installing twice changes nothing; uninstall restores exactly.
+kept: it moves aside to `<hook>.pre-dvc-synced` and our script runs it too, with the same
+arguments and stdin: before us for pre-push (its refusal stops the push before any upload),
+after us for the post-* hooks (DVC's own post-checkout `dvc checkout` then finds the data
+fetched, and a failing earlier hook cannot stop the data from following git). Installing
+twice changes nothing; uninstall removes only our scripts and puts the moved hooks back.
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin import gitinfo
+from dvc_synced_plugin.errors import ConfigError
 
 HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit")
 MARKER = "# dvc-synced hook: installed by `dvc-synced install`"
 CHAINED_SUFFIX = ".pre-dvc-synced"
-STDIN_HOOKS = ("pre-push", "post-rewrite")
 
 TEMPLATE = """#!/bin/sh
 {marker}
-# Runs `dvc-synced hook {name}`; a hook that was here before runs first (see {name}{suffix}).
+# Runs `dvc-synced hook {name}` and the hook that was here before ({name}{suffix}).
 # DVC_SYNCED_SKIP=1 skips dvc-synced; `git push --no-verify` skips every pre-push hook.
 INSTALL_PYTHON={python}
 chained="$(dirname "$0")/{name}{suffix}"
@@ -34,25 +37,42 @@ run_dvc_synced() {{
         dvc-synced hook {name} "$@"
     else
         echo "dvc-synced: not installed; run 'pip install dvc-synced' or 'dvc-synced install'" >&2
-        exit 1
+        return 1
     fi
 }}
 {body}"""
 
-BODY_STDIN = """if [ -x "$chained" ]; then
+# pre-push: the earlier hook first, so a refusing hook stops the push before any upload.
+BODY_PRE_PUSH = """if [ -x "$chained" ]; then
     input=$(cat)
-    printf '%s\\n' "$input" | "$chained" "$@" || exit $?
-    printf '%s\\n' "$input" | run_dvc_synced "$@"
+    feed() { [ -z "$input" ] || printf '%s\\n' "$input"; }
+    feed | "$chained" "$@" || exit $?
+    feed | run_dvc_synced "$@"
 else
     run_dvc_synced "$@"
 fi
 """
 
-BODY_ARGS = """if [ -x "$chained" ]; then
-    "$chained" "$@" || exit $?
+# post-*: ours first, so an earlier `dvc checkout` hook (DVC's own) finds the data fetched;
+# both always run (git has moved already), and either's failure is the exit status.
+BODY_POST_STDIN = """if [ -x "$chained" ]; then
+    input=$(cat)
+    feed() { [ -z "$input" ] || printf '%s\\n' "$input"; }
+    feed | run_dvc_synced "$@"; status=$?
+    feed | "$chained" "$@" || status=$?
+    exit $status
 fi
 run_dvc_synced "$@"
 """
+
+BODY_POST_ARGS = """run_dvc_synced "$@"; status=$?
+if [ -x "$chained" ]; then
+    "$chained" "$@" || status=$?
+fi
+exit $status
+"""
+
+BODIES = {"pre-push": BODY_PRE_PUSH, "post-rewrite": BODY_POST_STDIN}
 
 
 def render(name: str, python: Optional[str]) -> str:
@@ -62,7 +82,7 @@ def render(name: str, python: Optional[str]) -> str:
         name=name,
         suffix=CHAINED_SUFFIX,
         python=shlex.quote(python) if python else '""',
-        body=BODY_STDIN if name in STDIN_HOOKS else BODY_ARGS,
+        body=BODIES.get(name, BODY_POST_ARGS),
     )
 
 
@@ -78,41 +98,58 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()  # a dangling symlink is still someone's hook
+
+
 def install(root: Path, python: Optional[str] = None) -> list[str]:
+    """Write our hooks; an existing foreign hook moves aside and keeps running (chained)."""
     python = python or sys.executable
     directory = hooks_dir(root)
+    # Check every hook before touching any, so a refusal leaves the directory as it was.
+    for name in HOOK_NAMES:
+        path, chained = directory / name, directory / f"{name}{CHAINED_SUFFIX}"
+        if _present(path) and not _is_ours(path) and _present(chained):
+            raise ConfigError(
+                f"{path} and {chained} both exist and neither is dvc-synced's: merge them "
+                "into one by hand, then run `dvc-synced install` again"
+            )
     directory.mkdir(parents=True, exist_ok=True)
     done = []
+    changed = False
     for name in HOOK_NAMES:
-        path = directory / name
-        chained = directory / f"{name}{CHAINED_SUFFIX}"
-        if (path.exists() or path.is_symlink()) and not _is_ours(path):
-            if chained.exists():
-                raise_msg = (f"{path} and {chained} both exist: merge them by hand, "
-                             "then run `dvc-synced install` again")
-                from dvc_synced_plugin.errors import ConfigError
-
-                raise ConfigError(raise_msg)
+        path, chained = directory / name, directory / f"{name}{CHAINED_SUFFIX}"
+        if _present(path) and not _is_ours(path):
             os.replace(path, chained)
-            done.append(f"kept your existing {name} hook; it now runs first ({chained.name})")
+            done.append(f"kept your existing {name} hook: it moved to {chained.name} "
+                        "and still runs")
+        text = render(name, python)
+        try:
+            if path.read_text() == text:
+                continue
+        except OSError:
+            pass
         tmp = path.with_name(f".{name}.dvc-synced.tmp")
-        tmp.write_text(render(name, python))
+        tmp.write_text(text)
         os.chmod(tmp, 0o755)
         os.replace(tmp, path)
-    done.append(f"dvc-synced hooks installed in {directory}")
+        changed = True
+    state = "installed" if changed else "already installed"
+    done.append(f"dvc-synced hooks {state} in {directory}")
     return done
 
 
 def uninstall(root: Path) -> list[str]:
+    """Remove only our hooks and put back what they had moved aside."""
     directory = hooks_dir(root)
     done = []
     for name in HOOK_NAMES:
-        path = directory / name
-        chained = directory / f"{name}{CHAINED_SUFFIX}"
-        if _is_ours(path):
-            path.unlink()
-            if chained.exists() or chained.is_symlink():
-                os.replace(chained, path)
-                done.append(f"restored your earlier {name} hook")
+        path, chained = directory / name, directory / f"{name}{CHAINED_SUFFIX}"
+        if not _is_ours(path):
+            continue
+        path.unlink()
+        if _present(chained):
+            os.replace(chained, path)
+            done.append(f"restored your earlier {name} hook")
     done.append(f"dvc-synced hooks removed from {directory}")
     return done
