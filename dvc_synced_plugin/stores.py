@@ -11,9 +11,10 @@ import hashlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Iterable, Optional
+from typing import BinaryIO, Optional
 
 from dvc_synced_plugin.errors import CorruptObjectError, SyncError
 from dvc_synced_plugin.objects import ObjectRef
@@ -79,9 +80,9 @@ class ObjectStore:
         final = self.path(ref)
         if final.exists():
             return False
-        final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
         try:
+            final.parent.mkdir(parents=True, exist_ok=True)
             with open(src, "rb") as fin, open(tmp, "wb") as fout:
                 if verify:
                     got = content_hash(fin, ref.legacy, copy_to=fout)
@@ -95,9 +96,22 @@ class ObjectStore:
                 fout.flush()
                 os.fsync(fout.fileno())
             return self._publish(tmp, final)
+        except OSError as exc:
+            raise self._write_error(ref, exc) from exc
         finally:
             if tmp.exists():
                 tmp.unlink()
+
+    def _write_error(self, ref: ObjectRef, exc: OSError) -> SyncError:
+        """A full disk or a permission problem is the user's to fix: one line, no traceback.
+
+        The temporary file is removed by the caller, so nothing half-written keeps a name.
+        """
+        return SyncError(
+            f"cannot write {ref.relpath} ({ref.owner or ref.oid}) into the {self.label} at "
+            f"{self.root}: {exc.strerror or exc}: free space or fix permissions there, "
+            "then run the command again"
+        )
 
     def adopt(self, staged: Path, ref: ObjectRef) -> bool:
         """Verify a file already on this store's filesystem and link it in as `ref`."""
@@ -111,9 +125,11 @@ class ObjectStore:
                 "that has it"
             )
         final = self.path(ref)
-        final.parent.mkdir(parents=True, exist_ok=True)
         try:
+            final.parent.mkdir(parents=True, exist_ok=True)
             return self._publish(staged, final)
+        except OSError as exc:
+            raise self._write_error(ref, exc) from exc
         finally:
             if staged.exists():
                 staged.unlink()

@@ -76,6 +76,8 @@ class RcloneTransport:
             lines = [ln for ln in exc.stderr.decode(errors="replace").strip().splitlines()
                      if "NOTICE" not in ln]
             detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
+            if exc.exit_code < 0:
+                detail = f"killed by signal {-exc.exit_code}"
             raise SyncError(
                 f"{what} failed ({self.description}, rclone exit {exc.exit_code}: {detail}): "
                 "check `rclone lsd` on the remote works, then run the command again"

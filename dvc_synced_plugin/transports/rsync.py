@@ -46,6 +46,25 @@ def parse_url(url: str, root: Path) -> tuple[Optional[str], Optional[int], str]:
     return None, None, os.path.abspath(root / os.path.expanduser(url))
 
 
+_KNOCK_ON = ("Broken pipe", "connection unexpectedly closed")
+
+
+def failure_detail(stderr: bytes, exit_code: int) -> str:
+    """Why rsync failed: the first cause, then rsync's summary line.
+
+    rsync's last lines are knock-on effects (`Broken pipe`) and a generic `rsync error:
+    ... (code 11)`; the cause (`No space left on device`, ssh's refusal) comes first.
+    """
+    if exit_code < 0:
+        return f"killed by signal {-exit_code}"
+    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
+    summary = [ln for ln in lines if ln.startswith("rsync error:")]
+    causes = [ln for ln in lines
+              if ln not in summary and not any(k in ln for k in _KNOCK_ON)]
+    picked = causes[:1] + summary[-1:]
+    return "; ".join(picked or lines[-2:]) or f"exit {exit_code}"
+
+
 def _check_host(host: str, url: str) -> str:
     if not _HOST_RE.match(host) or host.startswith("-") or "@-" in host:
         raise ConfigError(
@@ -167,8 +186,7 @@ class RsyncTransport:
         try:
             return str(rsync(*base, *args, _err_to_out=False, _tty_out=False, **stream))
         except sh.ErrorReturnCode as exc:
-            lines = exc.stderr.decode(errors="replace").strip().splitlines()
-            detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
+            detail = failure_detail(exc.stderr, exc.exit_code)
             raise SyncError(
                 f"{what} failed ({self.description}, rsync exit {exc.exit_code}: {detail}): "
                 "fix the cause and run the command again"
