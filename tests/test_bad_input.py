@@ -214,6 +214,17 @@ def test_malformed_team_file(clone: Clone) -> None:
     clone.refused("pull", words=("jobs", "positive whole number"))
 
 
+def test_init_refuses_before_writing(clone: Clone) -> None:
+    clone.refused("init", "--central=-oProxyCommand=touch pwned:/srv/x",
+                  words=("invalid host",))
+    clone.refused("init", "--central", "/srv/a\n/srv/b", words=("newline",))
+    clone.refused("init", "--central", "/srv/x", "--remote=-rf",
+                  words=("not a usable DVC remote name",))
+    clone.refused("init", "--central=-remote:x", "--transport", "rclone",
+                  words=("may not start with '-'",))
+    no_pwned(clone.user.repo, clone.user.home)
+
+
 def test_team_file_cannot_choose_a_command(clone: Clone, tmp_path: Path) -> None:
     """A committed file runs nothing: ssh-command there is refused, before any ssh runs."""
     marker = tmp_path / PWNED
