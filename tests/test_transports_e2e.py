@@ -1,7 +1,7 @@
 """The CLI contract through every transport, with real git, DVC, rsync, rclone, sshd and S3.
 
 Alice builds one project once (a directory with awkward names, single files, a pipeline
-output in dvc.lock, an uncached output, a legacy 2.x object) in two revisions: tag `v1`
+output in dvc.lock, an uncached output, legacy 2.x objects) in two revisions: tag `v1`
 and `main`. For each transport she runs `dvc-synced push` (no hooks) to a fresh central,
 and a fresh teammate pulls both revisions; the second push and pull must move exactly the
 objects that changed.
@@ -52,7 +52,8 @@ def cache_objects(user: User) -> set[str]:
 def workspace(repo: Path) -> dict[str, str]:
     """Digest of every data path alice tracks (what bob must get byte for byte)."""
     result: dict[str, str] = {}
-    for rel in ("data", "gen_out", "model.bin", "notes with space.txt", "legacy.txt"):
+    for rel in ("data", "gen_out", "model.bin", "notes with space.txt", "legacy.txt",
+                "legacy_dir"):
         for name, digest in tree_digest(repo / rel).items():
             result[f"{rel}/{name}"] = digest
     return result
@@ -94,14 +95,25 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     alice.write("legacy.txt.dvc", f"outs:\n- md5: {legacy_md5}\n  size: {len(LEGACY_BYTES)}\n"
                                   "  path: legacy.txt\n")
     alice.write(f".dvc/cache/{obj(legacy_md5, legacy=True)}", LEGACY_BYTES)
+    # ... and a legacy directory: a 2.x manifest at <cache>/ab/cdef.dir, its files beside it.
+    legacy_files = {"a.txt": LEGACY_BYTES, "sub/b.bin": bytes(range(256))}  # binary: as is
+    entries = [{"md5": md5(LEGACY_BYTES.replace(b"\r\n", b"\n")), "relpath": "a.txt"},
+               {"md5": md5(bytes(range(256))), "relpath": "sub/b.bin"}]
+    manifest = json.dumps(entries).encode()
+    for entry, data in zip(entries, legacy_files.values()):
+        alice.write(f".dvc/cache/{obj(entry['md5'], legacy=True)}", data)
+    alice.write(f".dvc/cache/{obj(md5(manifest) + '.dir', legacy=True)}", manifest)
+    alice.write("legacy_dir.dvc", f"outs:\n- md5: {md5(manifest)}.dir\n  path: legacy_dir\n")
+    alice.dvc("checkout", "-q", "legacy_dir.dvc")
     with open(alice.repo / ".gitignore", "a") as f:
-        f.write("/legacy.txt\n")
+        f.write("/legacy.txt\n/legacy_dir\n")
 
     alice.git("add", "-A")
     alice.git("commit", "-q", "-m", "v1: data, model, pipeline, legacy file")
     alice.git("tag", "v1")
     v1_objects = cache_objects(alice)
     assert obj(legacy_md5, legacy=True) in v1_objects
+    assert obj(md5(manifest) + ".dir", legacy=True) in v1_objects
     assert obj(md5(b"not cached\n")) not in v1_objects  # cache: false is never stored
 
     alice.write("data/sub dir/deeper/x.txt", "x v2\n")
@@ -186,6 +198,7 @@ def share(project: Project, name: str, central: Central, checks: bool = False,
     assert store_objects(bob.local_storage()) - before == v2_new
     assert workspace(bob.repo) == workspace(alice.repo)
     assert (bob.repo / "legacy.txt").read_bytes() == LEGACY_BYTES
+    assert (bob.repo / "legacy_dir" / "a.txt").read_bytes() == LEGACY_BYTES  # CRLF kept
     # Uncached: never required from a storage; git carries it like any file.
     assert (bob.repo / "gen_nocache.txt").read_text() == "not cached\n"
     assert central.objects() == v1 | v2_new  # a pull writes nothing on central
