@@ -9,6 +9,7 @@ view of the work tree are byte for byte as before.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+import yaml
 
 from tests.conftest import Sshd, Team, User, free_port, make_env, run, store_objects
 
@@ -355,3 +357,24 @@ def test_hostile_central_and_local_paths_work(
     assert (repo / "data" / "sub" / "b.bin").read_bytes() == bytes(range(200))
     assert store_objects(weird / "local storage") == store_objects(central)
     no_pwned(tmp_path, alice.repo, alice.home, Path.cwd())
+
+
+def test_status_of_incomplete_data_exits_1_and_changes_nothing(clone: Clone) -> None:
+    """status is read-only: `main`'s data is only in the cache, then not even its manifest."""
+    before = clone.state()
+    out = clone.user.synced("status", "--json", check=False)
+    report = json.loads(out.stdout)
+    assert out.returncode == 1 and not report["complete"], out
+    assert report["missing"]["central"]["objects"] == 3, report  # c.txt, model.bin, manifest
+    assert report["missing"]["cache"]["objects"] == 0, report
+    assert clone.state() == before
+    manifest = yaml.safe_load((clone.user.repo / "data.dvc").read_text())["outs"][0]["md5"]
+    victim = clone.user.repo / ".dvc" / "cache" / "files" / "md5" / manifest[:2] / manifest[2:]
+    os.chmod(victim, 0o644)
+    victim.unlink()
+    before = clone.state()
+    out = clone.user.synced("status", check=False)
+    assert out.returncode == 1 and "manifest of data is on no storage" in out.stdout, out
+    assert json.loads(clone.user.synced("status", "--json", check=False).stdout)[
+        "unknown_dirs"] == ["data"]
+    assert clone.state() == before
