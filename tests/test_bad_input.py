@@ -20,7 +20,16 @@ from typing import Optional
 import pytest
 import yaml
 
-from tests.conftest import Sshd, Team, User, free_port, make_env, run, store_objects
+from tests.conftest import (
+    Sshd,
+    Team,
+    User,
+    free_port,
+    make_env,
+    rclone_env,
+    run,
+    store_objects,
+)
 
 PWNED = "pwned"
 HOSTILE = "a b;$(touch pwned);`touch pwned`'\"-x"
@@ -273,6 +282,11 @@ def test_ssh_central_closed_port(clone: Clone, sshd: Sshd) -> None:
            "DVC_SYNCED_SSH_COMMAND": sshd.ssh_command(), "DVC_SYNCED_TIMEOUT": "5"}
     for cmd in ("push", "pull", "status"):
         clone.refused(cmd, env=env, words=("cannot reach central", "ssh"))
+    rclone = rclone_env("closed", {"type": "sftp", "host": "127.0.0.1", "port": str(port),
+                                   "user": sshd.user, "key_file": str(sshd.client_key)})
+    clone.refused("push", env={**rclone, "DVC_SYNCED_CENTRAL": "closed:/srv/central",
+                               "DVC_SYNCED_TRANSPORT": "rclone"},
+                  words=("connection refused", "rclone lsd"))
 
 
 def test_tools_not_installed(clone: Clone, tmp_path: Path) -> None:
