@@ -99,14 +99,15 @@ def remote_revisions(root: Path, remote: str) -> list[str]:
             f"cannot list the branches and tags of git remote {remote!r} ({exc}): "
             "fix the remote (`git remote -v`), or name revisions with --rev"
         ) from None
-    shas = []
+    # An annotated tag is listed twice: the tag object, then `<tag>^{}` with its commit.
+    tips: dict[str, str] = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")
         if ref.endswith("^{}"):
-            continue
-        if gitinfo.has_commit(root, sha):
-            shas.append(sha)
-    return sorted(set(shas))
+            tips[ref[: -len("^{}")]] = sha
+        else:
+            tips.setdefault(ref, sha)
+    return sorted({sha for sha in tips.values() if gitinfo.has_commit(root, sha)})
 
 
 @dataclass

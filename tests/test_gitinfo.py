@@ -166,3 +166,18 @@ def test_read_blobs_skips_unknown_names(git_repo: GitRepo) -> None:
                                              f"{rev}:missing", "0" * 40, ""])
     assert got == {f"{rev}:a.dvc": b"A", f"{rev}:empty.dvc": b""}
     assert gitinfo.read_blobs(git_repo.root, []) == {}
+
+
+def test_remote_revisions_peel_annotated_tags(git_repo: GitRepo, tmp_path: Path) -> None:
+    """verify's default: each commit a branch or tag on the remote names, once."""
+    from dvc_synced_plugin.status import remote_revisions
+
+    server = tmp_path / "server.git"
+    run(["git", "init", "-q", "--bare", str(server)], tmp_path)
+    git_repo.git("remote", "add", "origin", str(server))
+    one = git_repo.commit("one")
+    git_repo.git("tag", "-a", "-m", "release", "v1")
+    git_repo.git("tag", "light")
+    two = git_repo.commit("two")
+    git_repo.git("push", "-q", "origin", "main", "v1", "light")
+    assert remote_revisions(git_repo.root, "origin") == sorted([one, two])
