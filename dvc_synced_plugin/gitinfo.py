@@ -145,7 +145,9 @@ def changes_between(root: Path, old: Optional[str], new: str) -> list[PointerCha
         root, "diff-tree", "-r", "-z", "--no-abbrev", "--no-renames", old, new, "--",
         *POINTER_PATHSPECS,
     )
-    return _parse_raw_z(out, with_commits=False)
+    # `commit` names where a dvc.lock's dvc.yaml is read (its `cache: false` outputs).
+    return [PointerChange(c.path, c.old_blob, c.new_blob, new)
+            for c in _parse_raw_z(out, with_commits=False)]
 
 
 def changes_to_index(root: Path) -> list[PointerChange]:

@@ -173,6 +173,18 @@ def test_dvc_lock_outputs_and_uncached_ones(git_repo: GitRepo) -> None:
     assert objs.targets == {"p/dvc.yaml:s"}
 
 
+def test_uncached_outputs_are_not_needed_between_two_revisions(git_repo: GitRepo) -> None:
+    """The hooks diff old..new: dvc.yaml's `cache: false` must count there too."""
+    base = git_repo.commit("base", **{"readme": "r"})
+    lock = (f"schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n"
+            f"    - path: o\n      hash: md5\n      md5: {md5(b'o')}\n"
+            f"    - path: m.json\n      hash: md5\n      md5: {md5(b'm')}\n")
+    yaml = "stages:\n  s:\n    cmd: x\n    outs:\n    - o\n    - m.json:\n        cache: false\n"
+    rev = git_repo.commit("stage", **{"dvc.lock": lock, "dvc.yaml": yaml})
+    objs, _ = needed(git_repo, base, rev, Manifests())
+    assert {r.oid for r in objs.all()} == {md5(b"o")}
+
+
 def test_unknown_manifest_is_resolved_later(git_repo: GitRepo) -> None:
     inner = manifest({"x": b"X", "y": b"Y"})
     rev = git_repo.commit("dir", **{"d.dvc": pointer(dir_oid(inner), "d")})
