@@ -193,6 +193,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     except SyncError as exc:
         print(f"dvc-synced: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except FileNotFoundError as exc:
+        program = str(exc.filename or "")
+        if not program or "/" in program:
+            raise  # a file we expected, not a program: a bug to see in full
+        # git, ssh (and anything else run by name) missing from PATH
+        print(f"dvc-synced: error: {program} is not installed or not on PATH: install it "
+              f"(apt-get install {'openssh-client' if program == 'ssh' else program})",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("dvc-synced: interrupted; nothing half-written remains, run it again",
               file=sys.stderr)

@@ -303,6 +303,14 @@ def test_tools_not_installed(clone: Clone, tmp_path: Path) -> None:
     clone.refused("pull", env=env, words=("rsync is not installed",))
     clone.refused("push", env={**env, "DVC_SYNCED_TRANSPORT": "rclone"},
                   words=("rclone is not installed", "install"))
+    # Without ssh (rsync is there) for an ssh central, and without git at all.
+    (bin_dir / "ssh").unlink()
+    (bin_dir / "rsync").symlink_to(shutil.which("rsync") or "/usr/bin/rsync")
+    clone.refused("push", env={**env, "DVC_SYNCED_CENTRAL": "dvc-server:/srv/x"},
+                  words=("ssh is not installed", "openssh-client"))
+    (bin_dir / "git").unlink()
+    for cmd in ("push", "pull", "status", "verify"):
+        clone.refused(cmd, env=env, words=("git is not installed", "apt-get install git"))
 
 
 def test_dvc_remote_not_a_local_directory(clone: Clone) -> None:
