@@ -324,6 +324,13 @@ def test_dvc_remote_not_a_local_directory(clone: Clone) -> None:
     assert not list(clone.user.repo.glob("**/dvc-server:"))
 
 
+def test_invalid_dvc_config(clone: Clone) -> None:
+    with open(clone.user.repo / ".dvc" / "config", "a") as f:
+        f.write("[core]\n    no_such_key = 1\n")
+    for cmd in ("push", "pull", "status"):
+        clone.refused(cmd, words=("DVC's config is invalid", "fix .dvc/config"))
+
+
 def test_missing_object_names_the_tracked_file(clone: Clone) -> None:
     clone.forget(MODEL)
     err = clone.refused("push", words=("model.bin", "dvc commit"))
