@@ -24,8 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def run(args: list[str], cwd: Path | str, env: Optional[dict[str, str]] = None,
         check: bool = True, input: Optional[str] = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=cwd, env=env, input=input, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run(args, cwd=cwd, env=env, input=input, text=True, capture_output=True)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{args} failed ({proc.returncode})\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
@@ -206,8 +205,9 @@ def start_sshd(base: Path, authorized_for: Optional[list[str]] = None) -> Sshd:
         "MaxSessions 100\n"
     )
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=open(base / "sshd.log", "w"))
+    with open(base / "sshd.log", "w") as log:  # the child keeps its own copy of the fd
+        proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(config)],
+                                stdout=subprocess.DEVNULL, stderr=log)
     known = base / "known_hosts"
     ssh_config = base / "ssh_config"
     user = os.environ.get("USER") or "root"
@@ -262,8 +262,9 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
         pytest.skip("moto[server] is not installed")
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

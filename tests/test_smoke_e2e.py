@@ -33,7 +33,8 @@ def share_dataset(team: Team) -> None:
     bob.git("pull", "-q")
     assert (bob.repo / "data/sub dir/f 1.txt").read_text() == "changed\n"
     moved = store_objects(bob.local_storage()) - before
-    assert len(moved) == 2, (before, moved, bob.local_storage())  # the changed file and the new manifest
+    # the changed file and the new manifest, nothing else
+    assert len(moved) == 2, (before, moved, bob.local_storage())
 
 
 def test_local_central(team: Team) -> None:
