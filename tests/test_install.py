@@ -119,7 +119,7 @@ def test_existing_hooks_are_chained_with_args_stdin_and_status(repo: Repo,
     run(["git", "init", "-q", "--bare", str(server)], tmp_path, repo.env)
     pushed = repo.git("push", "-q", str(server), "topic", check=False)
     assert pushed.returncode != 0  # the user's pre-push refuses: its status stops the push
-    assert "dvc-synced" not in output(pushed)  # and ours never ran
+    assert "dvc-synced:" not in output(pushed)  # and ours never ran
 
     text = log.read_text()
     assert f"post-checkout {head} {head} 1" in text
