@@ -4,6 +4,12 @@ Choices that matter (see FIELD-NOTES): `--files-from` so neither side scans a st
 `--ignore-existing` so an object on central is never replaced; no `--partial` (a cut-off
 file would sit under its final name): interrupted data goes to a partial dir instead;
 `-t` so times are kept. One SSH master connection serves every rsync call of a command.
+
+A team shares one central (one group, a setgid root): new objects are 0444 (`--perms
+--chmod=F444` on the listed files only); with `--no-implied-dirs` existing directories
+are never touched (a chmod or utime on a teammate's directory fails with EPERM), and new
+ones are made under umask 002 on the receiving side, so they are group-writable and
+inherit group and setgid from their parent.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.transports.lists import files_from
 
 PARTIAL_DIR = ".dvc-synced/partial"  # under the storage root, outside the object layout
+RECEIVER_UMASK = 0o002  # new dirs group-writable: teammates add objects beside ours
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9._+-]+@)?(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.%a-z]+\])$")
 
 
@@ -63,6 +70,11 @@ def failure_detail(stderr: bytes, exit_code: int) -> str:
               if ln not in summary and not any(k in ln for k in _KNOCK_ON)]
     picked = causes[:1] + summary[-1:]
     return "; ".join(picked or lines[-2:]) or f"exit {exit_code}"
+
+
+def _receiver_umask() -> None:
+    """Runs in the rsync child: for a local central, this process is the receiver."""
+    os.umask(RECEIVER_UMASK)
 
 
 def _check_host(host: str, url: str) -> str:
@@ -110,8 +122,10 @@ class SshSession:
     def open(self) -> None:
         if self.opened:
             return
+        # ControlPersist with a time: if this command is killed before close(), the master
+        # goes away after 60 s idle instead of living on for good.
         proc = subprocess.run(
-            [*self.base, *self.options, "-o", "ControlMaster=yes", "-o", "ControlPersist=yes",
+            [*self.base, *self.options, "-o", "ControlMaster=yes", "-o", "ControlPersist=60",
              "-f", "-N", "--", self.host],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -171,7 +185,7 @@ class RsyncTransport:
             stream = {"_out": show, "_out_bufsize": 0}
         if self.ssh:
             self.ssh.open()
-            base += ["-e", self.ssh.rsh()]
+            base += ["-e", self.ssh.rsh(), f"--rsync-path=umask {RECEIVER_UMASK:03o} && rsync"]
         elif not os.path.isdir(self.path):
             raise ConfigError(
                 f"central storage {self.path} does not exist: create it or mount it, "
@@ -184,7 +198,8 @@ class RsyncTransport:
                 "rsync is not installed: install it (apt-get install rsync)"
             ) from None
         try:
-            return str(rsync(*base, *args, _err_to_out=False, _tty_out=False, **stream))
+            return str(rsync(*base, *args, _err_to_out=False, _tty_out=False,
+                             _preexec_fn=_receiver_umask, **stream))
         except sh.ErrorReturnCode as exc:
             detail = failure_detail(exc.stderr, exc.exit_code)
             raise SyncError(
@@ -222,8 +237,8 @@ class RsyncTransport:
             return
         with files_from(relpaths) as listing:
             self._rsync(
-                ["-t", "--ignore-existing", f"--files-from={listing}",
-                 "--chmod=Du=rwx,Dgo=rx,Fu=r,Fgo=r", f"--partial-dir={self._partial(self.path)}",
+                ["-t", "--ignore-existing", f"--files-from={listing}", "--no-implied-dirs",
+                 "--perms", "--chmod=F444", f"--partial-dir={self._partial(self.path)}",
                  "--", f"{src_root}/", self.location],
                 "uploading to central",
                 progress=True,
