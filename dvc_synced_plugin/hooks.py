@@ -13,6 +13,7 @@ Which hooks git 2.39 fires (checked with real runs, see tests/test_hooks_e2e.py)
   git checkout -- FILE -> post-checkout flag 0;  git worktree add -> post-checkout from null
   git merge --no-ff without conflict -> post-merge only (no post-commit)
   a conflicted merge -> nothing; its `git commit` -> post-commit ("commit (merge)" reflog)
+  git cherry-pick, git revert -> post-commit ("cherry-pick: ...", "revert: ..." reflog)
   git commit --amend -> post-commit then post-rewrite "amend"
   git push -> pre-push, also with nothing to push (empty stdin) and for deletions
 """
@@ -127,43 +128,87 @@ def push_plan(root: Path, args: list[str], stdin_text: str,
     return remote, certain, ["HEAD", "--branches", "--tags"], exclude
 
 
-def _upload(root: Path, changes: list[PointerChange]):  # type: ignore[no-untyped-def]
-    from dvc_synced_plugin import config, sync
+class Verified:
+    """Commits whose pointer changes a push already confirmed complete on central.
 
-    return sync.push_changes(config.load(root), lambda: changes)
+    A push is checked again whenever it is retried (git refused it as non-fast-forward after
+    the upload) and, under pre-commit, local branches that stay unpushed are checked on
+    every push: remembering the confirmed commits keeps those pushes off the network. The
+    list belongs to one central URL (another URL starts afresh) and keeps the newest
+    entries only: a commit that drops out is merely checked again.
+    """
+
+    KEEP = 5000
+
+    def __init__(self, root: Path, central: str) -> None:
+        self.path = gitinfo.git_dir(root) / "dvc-synced" / "on-central"
+        self.header = f"central {central}"
+        self.commits: list[str] = []
+        try:
+            header, *lines = self.path.read_text().splitlines()
+            if header == self.header:
+                self.commits = lines
+        except (OSError, ValueError):
+            pass
+        self.known = set(self.commits)
+
+    def pending(self, changes: list[PointerChange]) -> list[PointerChange]:
+        return [c for c in changes if c.commit not in self.known]
+
+    def add(self, changes: list[PointerChange]) -> None:
+        new = sorted({c.commit for c in changes if c.commit} - self.known)
+        if not new:
+            return
+        self.commits = (self.commits + new)[-self.KEEP:]
+        self.known = set(self.commits)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("\n".join([self.header, *self.commits]) + "\n")
+        os.replace(tmp, self.path)
 
 
 def pre_push(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
     """Upload the data of every commit the push sends that the remote lacks; else refuse."""
     remote, certain, speculative, exclude = push_plan(root, args, _read_stdin(stdin), env)
-    reports = []
     try:
         changes = gitinfo.changes_in_commits(root, certain, exclude, exclude_remote=remote)
-        if changes:
-            reports.append(_upload(root, changes))
         maybe = gitinfo.changes_in_commits(root, speculative, exclude + certain,
                                            exclude_remote=remote) if speculative else []
-        if maybe:
+        if not changes and not maybe:
+            return 0  # the fast path: no pointer file changes in what is pushed
+        from dvc_synced_plugin import config
+
+        settings = config.load(root)
+        verified = Verified(root, settings.central)
+        changes, maybe = verified.pending(changes), verified.pending(maybe)
+        if not changes and not maybe:
+            return 0  # all confirmed on central by an earlier push
+        from dvc_synced_plugin import sync
+
+        total = sync.Report()
+        for group, certainly_pushed in ((changes, True), (maybe, False)):
+            if not group:
+                continue
             try:
-                reports.append(_upload(root, maybe))
+                report = sync.push_changes(settings, lambda group=group: group)
             except MissingObjectsError as exc:
+                if certainly_pushed:
+                    raise
                 # pre-commit hid which other refs are pushed: these may not be. Say it.
                 say(f"warning: local branches/tags that this push may include lack data: {exc}")
+                continue
+            verified.add(group)
+            total.needed += report.needed
+            total.moved += report.moved
+            total.moved_bytes += report.moved_bytes
+            total.skipped += report.skipped
+            total.seconds += report.seconds
     except SyncError as exc:
         say(f"push refused: {exc}")
         say(f"fix the cause and `git push` again; `{SKIP_ENV}=1 git push` pushes without "
             "the data (teammates then cannot get it)")
         return 1
-    if any(r.needed for r in reports):
-        from dvc_synced_plugin.sync import Report
-
-        total = Report()
-        for r in reports:
-            total.needed += r.needed
-            total.moved += r.moved
-            total.moved_bytes += r.moved_bytes
-            total.skipped += r.skipped
-            total.seconds += r.seconds
+    if total.needed:
         say(total.line("uploaded", "to"))
     return 0
 
@@ -247,11 +292,13 @@ def post_rewrite(root: Path, args: list[str], stdin: Optional[TextIO], env: dict
 
 
 def post_commit(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
-    """The commit that concludes a (conflicted) merge brings data; other commits bring none.
+    """A commit git made (a concluded merge, cherry-pick, revert) brings that commit's data;
+    a commit the user made from this workspace brings none, so the state moves along.
 
-    The reflog says which commit this was: "commit (merge)" concludes a merge; an amend is
-    left to post-rewrite; commits a rebase replays are left to its post-rewrite. A plain
-    commit is made from this workspace, so the workspace state moves along with it.
+    The reflog subject says which it was in one git call: "commit: ..." and "commit
+    (initial)" are the user's; "commit (amend)" is left to post-rewrite; commits a rebase
+    replays are left to its post-rewrite; "commit (merge)", "cherry-pick: ...", "revert:
+    ..." and "commit (cherry-pick)" had git write pointer files into the work tree.
     """
     if gitinfo.rebase_in_progress(root):
         return 0
@@ -259,7 +306,9 @@ def post_commit(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[
     if subject.startswith("commit (amend)"):
         return 0
     head, *parents = gitinfo.git(root, "rev-list", "--parents", "-n", "1", "HEAD").decode().split()
-    if subject.startswith("commit (merge)") or (not subject and len(parents) > 1):
+    # Without a reflog (core.logAllRefUpdates off) only a merge commit is surely git's doing.
+    made_here = subject.startswith(("commit:", "commit (initial)")) if subject else len(parents) < 2
+    if not made_here:
         return sync_workspace(root, parents[0] if parents else None)
     status, synced = read_state(root)
     if status == "ok" and parents and synced == parents[0]:

@@ -11,6 +11,7 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -70,7 +71,9 @@ class Recorder:
         self.pulls: list[tuple[set[str], bool]] = []
         self.fail_push: list[Exception | None] = []
         self.fail_pull: Exception | None = None
-        monkeypatch.setattr("dvc_synced_plugin.config.load", lambda root: object())
+        self.central = "central-a"
+        monkeypatch.setattr("dvc_synced_plugin.config.load",
+                            lambda root: SimpleNamespace(central=self.central))
         monkeypatch.setattr("dvc_synced_plugin.sync.push_changes", self.push)
         monkeypatch.setattr("dvc_synced_plugin.sync.pull_changes", self.pull)
 
@@ -202,17 +205,37 @@ def test_pre_push_under_pre_commit_certain_then_speculative(repo: Git, engine: R
     assert engine.pushes == [{"first.dvc"}, {"other.dvc"}]
 
     # A missing object on the speculative side warns; on the certain side it refuses.
-    engine.pushes.clear()
+    engine.central = "another central"  # so nothing counts as confirmed there yet
     engine.fail_push = [None, MissingObjectsError("1 object(s) of other are missing")]
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
     assert "may include lack data" in capsys.readouterr().err
+    engine.central = "a third central"
     engine.fail_push = [MissingObjectsError("1 object(s) of first are missing")]
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 1
     err = capsys.readouterr().err
     assert "push refused: 1 object(s) of first" in err and "DVC_SYNCED_SKIP=1 git push" in err
     # A transport failure refuses even on the speculative side.
+    engine.central = "a fourth central"
     engine.fail_push = [None, SyncError("uploading to central failed")]
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 1
+
+
+def test_pre_push_remembers_what_central_confirmed(repo: Git, engine: Recorder) -> None:
+    """A retried push, or local branches pre-commit makes us cover, stay off the network."""
+    base = repo.commit("base")
+    tip = repo.commit("data", **repo.pointer("a", "1"))
+    repo("switch", "-q", "-c", "lost", base)
+    repo.commit("lost data", **repo.pointer("l", "2"))
+    repo("switch", "-q", "main")
+    env = pre_commit_env(PRE_COMMIT_FROM_REF=base, PRE_COMMIT_TO_REF=tip)
+    engine.fail_push = [None, MissingObjectsError("1 object(s) of l are missing")]
+    assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
+    assert engine.pushes == [{"a.dvc"}, {"l.dvc"}]
+    assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
+    assert engine.pushes[2:] == [{"l.dvc"}]  # only what was not confirmed is tried again
+    engine.central = "central-b"  # another central knows nothing yet
+    assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
+    assert engine.pushes[3:] == [{"a.dvc"}, {"l.dvc"}]
 
 
 def test_pre_push_under_pre_commit_root_commit_has_no_from_to(repo: Git) -> None:
@@ -360,3 +383,21 @@ def test_fast_path_imports_nothing_heavy(repo: Git) -> None:
     modules = {ln.rsplit("|", 1)[-1].strip().split(".")[0]
                for ln in importtime.stderr.splitlines() if ln.startswith("import time:")}
     assert not modules & set(HEAVY), modules & set(HEAVY)
+
+
+def test_cherry_pick_and_revert_bring_their_data(repo: Git, engine: Recorder) -> None:
+    """git writes the pointer files of these commits itself: the data must follow."""
+    v1 = repo.commit("v1", **repo.pointer("d", "1"))
+    repo("switch", "-q", "-c", "side")
+    picked = repo.commit("side data", **repo.pointer("e", "2"))
+    repo("switch", "-q", "main")
+    hooks.write_state(repo.path, "ok", v1)
+    repo("cherry-pick", picked)
+    assert hooks.run("post-commit", [], env={}) == 0
+    assert engine.pulls == [({"e.dvc"}, False)]
+    repo("revert", "--no-edit", "HEAD~1")  # back to no d.dvc: a deletion, nothing to fetch
+    assert hooks.run("post-commit", [], env={}) == 0
+    repo("revert", "--no-edit", "HEAD")  # d.dvc again
+    assert hooks.run("post-commit", [], env={}) == 0
+    assert engine.pulls[-1] == ({"d.dvc"}, False) and len(engine.pulls) == 2
+    assert state(repo) == f"ok {repo('rev-parse', 'HEAD')}"
