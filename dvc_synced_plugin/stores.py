@@ -8,7 +8,9 @@ which fails rather than replace an object that is already there.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable
@@ -21,6 +23,7 @@ from dvc_synced_plugin.objects import ObjectRef
 
 CHUNK = 1 << 20
 WORK_DIR = ".dvc-synced"  # our scratch space inside a store, never an object path
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
 def content_hash(fobj: BinaryIO, legacy: bool, copy_to: Optional[BinaryIO] = None) -> str:
@@ -43,6 +46,30 @@ def content_hash(fobj: BinaryIO, legacy: bool, copy_to: Optional[BinaryIO] = Non
 
 def expected_hash(ref: ObjectRef) -> str:
     return ref.oid[:-4] if ref.is_dir else ref.oid
+
+
+def unsafe_manifest(data: bytes) -> Optional[str]:
+    """Why `dvc checkout` must not act on this `.dir` manifest; None when it is safe.
+
+    DVC joins each entry's relpath to the output path as it is (checked): `../../x` lands
+    outside the workspace, `../.git/hooks/post-merge` replaces a git hook. A manifest comes
+    from central, which every teammate can write, so it is checked at that door.
+    """
+    try:
+        entries = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return "it is not valid JSON"
+    if not isinstance(entries, list):
+        return "it is not a list of entries"
+    for entry in entries:
+        md5 = entry.get("md5") if isinstance(entry, dict) else None
+        rel = entry.get("relpath") if isinstance(entry, dict) else None
+        if not isinstance(md5, str) or not _HEX32.fullmatch(md5):
+            return f"the entry {str(entry)[:80]!r} does not name a file by its hash"
+        parts = rel.split("/") if isinstance(rel, str) else [""]
+        if any(p in ("", ".", "..") or p.lower() == ".git" or "\0" in p for p in parts):
+            return f"the entry {rel!r} is not a plain path inside the directory"
+    return None
 
 
 class ObjectStore:
@@ -123,6 +150,14 @@ class ObjectStore:
                 f"central's copy of {ref.relpath} is corrupt (hashes to {got}); it belongs to "
                 f"{ref.owner or ref.oid}: run `dvc-synced verify` and re-push it from a clone "
                 "that has it"
+            )
+        problem = unsafe_manifest(staged.read_bytes()) if ref.is_dir else None
+        if problem:
+            staged.unlink()
+            raise CorruptObjectError(
+                f"central's manifest {ref.relpath} of {ref.owner or ref.oid} is refused: "
+                f"{problem}; nothing of it was checked out: whoever committed it must "
+                "re-add the directory with `dvc add`"
             )
         final = self.path(ref)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,7 +14,13 @@ from dvc_synced_plugin import dvcrepo, gitinfo
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError, SyncError
 from dvc_synced_plugin.lock import storage_lock
-from dvc_synced_plugin.objects import ObjectRef, ObjectSet, expand_dirs, needed_for_changes
+from dvc_synced_plugin.objects import (
+    ObjectRef,
+    ObjectSet,
+    expand_dirs,
+    needed_for_changes,
+    outs_of_changes,
+)
 from dvc_synced_plugin.pointers import Out
 from dvc_synced_plugin.stores import ObjectStore, copy_objects, remove_tree
 from dvc_synced_plugin.transports import Transport, open_transport
@@ -258,6 +265,7 @@ def pull_changes(
         with contextlib.suppress(OSError):
             remove_tree(engine.staging())
     if checkout and (objs.targets or full_checkout):
+        refuse_escaping_outputs(settings.root, changes)
         targets = None if full_checkout else sorted(objs.targets)
         report.checkout_failed = dvcrepo.checkout(settings.root, targets)
     report.seconds = time.monotonic() - start
@@ -274,3 +282,42 @@ def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
 
 def warn(message: str) -> None:
     print(f"dvc-synced: {message}", file=sys.stderr)
+
+
+def _within(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def refuse_escaping_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> None:
+    """Check out nothing that resolves outside the workspace or into .git.
+
+    `dvc checkout` writes through symlinks (checked): a committed symlink `out -> ~` and a
+    pointer to `out/.bashrc` write into a teammate's home on `git pull`; `h -> .git/hooks`
+    plants a git hook. git itself never writes through a symlink, and the hooks run the
+    checkout for the user, so they check first. A symlink committed inside a directory
+    output is refused as well: DVC would write that directory's files through it.
+    """
+    top = os.path.realpath(root)
+    git_dir = os.path.realpath(gitinfo.git_dir(root))
+    dirs: list[str] = []
+    for _old, outs in outs_of_changes(root, changes):
+        for out in outs:
+            real = os.path.realpath(os.path.join(top, out.path))
+            if not _within(real, top) or _within(real, git_dir):
+                raise SyncError(
+                    f"{out.pointer}: the output {out.path!r} resolves to {real}, outside "
+                    "the workspace or inside .git: nothing was checked out; fix the "
+                    "pointer file or the symlink on its way"
+                )
+            if out.is_dir:
+                dirs.append(out.path)
+    if dirs:
+        listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-s", "-z", "--", *dirs)
+        for entry in listed.split(b"\0"):
+            if entry.startswith(b"120000 "):
+                path = entry.split(b"\t", 1)[-1].decode(errors="replace")
+                raise SyncError(
+                    f"{path} is a symlink committed inside a directory output: DVC would "
+                    "write the directory's files through it, so nothing was checked out; "
+                    "remove it from git"
+                )
