@@ -30,8 +30,8 @@ from tests.test_hooks_e2e import (
 )
 
 HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit")
-SNAPSHOT = ("pyproject.toml", "README.md", "LICENSE", ".pre-commit-hooks.yaml", "hooks",
-            "dvc_synced_plugin")
+# What pre-commit's `pip install .` needs is in the working tree; tests and tooling are not.
+SNAPSHOT_SKIP = ("tests/", "benchmarks/", "scripts/", ".ci/", "dvc_synced.egg-info/")
 
 
 def config_text(repo: Path, rev: str, suffix: str = "") -> str:
@@ -52,12 +52,12 @@ def config_text(repo: Path, rev: str, suffix: str = "") -> str:
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """This working tree's package files, committed: pre-commit installs from a git rev."""
     path = tmp_path_factory.mktemp("hook-repo")
-    for name in SNAPSHOT:
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                 REPO_ROOT).stdout.split("\0")
+    for name in listed:
         src = REPO_ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, path / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif src.exists():
+        if name and not name.startswith(SNAPSHOT_SKIP) and src.is_file():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, path / name)
     env = make_env(path, {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
                           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
