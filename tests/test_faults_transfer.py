@@ -143,12 +143,16 @@ def test_rclone_killed_mid_upload(tmp_path: Path, backend: str) -> None:
             server.stop()
 
 
-def test_rsync_killed_mid_download(team: Team, tmp_path: Path) -> None:
-    """bob's `git pull` is cut mid-download: nothing bad in his stores, workspace as it was.
-
-    Whole objects stay staged, so `dvc-synced pull` later does not fetch them again.
-    """
+@pytest.mark.parametrize("transport,kill_what", [
+    ("rsync", "transfer"), ("rsync", "all"), ("rclone", "transfer")])
+def test_killed_mid_download(tmp_path: Path, transport: str, kill_what: str) -> None:
+    """bob's `git pull` is cut mid-download (the tool, or git and its hook with it):
+    nothing unverified in his stores, the workspace as it was, the fix printed. Whole
+    objects stay staged, so `dvc-synced pull` later does not fetch them again."""
     rng = random.Random(SEED + 3)
+    central = tmp_path / "central"
+    central.mkdir()
+    team = Team(tmp_path, str(central), transport=transport)
     alice = team.founder("alice")
     alice.synced("install")
     bob = team.user("bob")
@@ -159,22 +163,33 @@ def test_rsync_killed_mid_download(team: Team, tmp_path: Path) -> None:
     alice.git("push", "-q", "origin", "main")
 
     slow = Throttle(tmp_path, kbps=1024)
+    env = {**slow.env(bob.env), "RCLONE_BWLIMIT": "1M", "DVC_SYNCED_JOBS": "1"}
     local = bob.local_storage()
     staging = local / ".dvc-synced" / "incoming"
+    # rclone downloads into a partial dir and moves whole files in (transports/rclone.py)
+    land = staging / ".rclone-partial" if transport == "rclone" else staging
     want_whole = rng.randint(1, OBJECTS - 2)
-    proc = subprocess.Popen(["git", "pull", "-q"], cwd=bob.repo, env=slow.env(bob.env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: len(scan_store(staging)[0]) >= want_whole, 60, "whole staged objects")
-    kill(slow.running())
+    proc = subprocess.Popen(["git", "pull", "-q"], cwd=bob.repo, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    wait_for(lambda: len(scan_store(land)[0]) >= want_whole, 60, "whole staged objects")
+    if kill_what == "transfer":
+        kill([p for p in children(proc.pid)
+              if Path(f"/proc/{p}/comm").read_text().strip() in ("rsync", "rclone")])
+    else:
+        kill_tree(proc)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err  # git ignores post-merge; git's own work is done
-    assert "dvc-synced pull" in err, err
-    staged = scan_store(staging)[0]
+    if kill_what == "transfer":
+        assert proc.returncode == 0, err  # git ignores post-merge; git's own work is done
+        assert "dvc-synced pull" in err, err
+    staged = scan_store(land)[0]
     assert staged and len(staged) < len(objs)
     assert assert_sound(local) == {}, "objects entered the local storage before verification"
     assert assert_sound(bob.repo / ".dvc" / "cache") == {}
     assert not (bob.repo / "data" / "part0.bin").exists(), "workspace changed by a cut pull"
 
+    if kill_what == "all":  # git itself died after its merge, inside the hook
+        assert bob.git("rev-parse", "HEAD").stdout == alice.git("rev-parse", "HEAD").stdout
     bob.synced("pull")
     for rel in objs:
         assert (bob.repo / rel).read_bytes() == (alice.repo / rel).read_bytes()

@@ -24,6 +24,7 @@ from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.transports.lists import files_from
 
 UPLOAD_DIR = ".dvc-synced/upload"  # on central, outside the object layout
+DOWNLOAD_PARTIAL = ".rclone-partial"  # in a download's destination, outside the layout
 # rclone's own remote-name characters; `name,opt=val:path` overrides backend options, which
 # a committed team file must not be able to do.
 _REMOTE_RE = re.compile(r"^[\w.+@-][\w.+@ -]*$")
@@ -156,14 +157,26 @@ class RcloneTransport:
                 )
 
     def download(self, relpaths: list[str], dest_root: Path) -> None:
+        """Whole files only: rclone writes a local file under its name as bytes arrive, and
+        a cut download's short file must not sit where the caller (or its next run, which
+        keeps staged files) takes it for a whole one. rclone writes into a partial dir;
+        files move in only after rclone succeeded. A cut run's whole files there are
+        skipped by the next copy (same size and time)."""
         if not relpaths:
             return
+        partial = dest_root / DOWNLOAD_PARTIAL
         with files_from(relpaths) as listing:
             self._rclone(
                 ["copy", "--no-traverse", f"--files-from={listing}",
-                 "--", self.location, f"{dest_root}"],
+                 "--", self.location, f"{partial}"],
                 "downloading from central",
             )
+        for rel in relpaths:
+            src = partial / rel
+            if src.is_file():
+                dest = dest_root / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dest)
 
     def check_writable(self) -> None:
         base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"
