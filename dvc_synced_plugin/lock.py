@@ -10,9 +10,9 @@ import fcntl
 import os
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from dvc_synced_plugin.errors import SyncError
 
