@@ -43,12 +43,14 @@ def plant(team: Team, attacker: User, name: str, entries: list[dict], files: dic
 
 def untouched_outside(base: Path, victim: User, before: set[str]) -> None:
     """Nothing new appeared anywhere under the test's base directory except inside the
-    victim's workspace (not in .git), its HOME (local storage) and central."""
+    victim's workspace (in .git only dvc-synced's own state), its HOME (local storage) and
+    central."""
     allowed = (victim.repo, victim.home, base / "central")
+    git, own_state = victim.repo / ".git", victim.repo / ".git" / "dvc-synced"
     after = {str(p) for p in base.rglob("*")}
     new = [p for p in after - before
            if not any(Path(p).is_relative_to(a) for a in allowed)
-           or Path(p).is_relative_to(victim.repo / ".git")]
+           or (Path(p).is_relative_to(git) and not Path(p).is_relative_to(own_state))]
     assert not new, f"written outside the workspace and storages: {new}"
 
 
