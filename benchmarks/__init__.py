@@ -1,0 +1,1 @@
+"""Issue #4 benchmarks: see run.py."""

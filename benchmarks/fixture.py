@@ -1,0 +1,298 @@
+"""Benchmark projects: built once per size, cached on disk, reused by every repetition.
+
+One project of N tracked objects ((N-4) small files in `data/`, its `.dir` manifest and 3
+large files in `models/`) is shared by three workflows, each with its own git server and
+its own central storage, so their costs are measured side by side on the same data:
+
+  ours    alice pushes with `git push` (our plain hooks), bob-ours pulls with `git pull`
+  seed    alice: git push + `dvc push` + `rsync -r -P` of the whole local storage;
+          bob-seed: git pull + `rsync -r -P` back + `dvc pull`   (the seed tutorial)
+  native  alice: git push + `dvc push -r ssh`; bob-native: git pull + `dvc pull -r ssh`
+
+Stores are filled once with hard links (`cp -al`) of alice's cache: objects are immutable
+and every tool replaces rather than rewrites a file, so the links never leak a change.
+Workspaces are real copies. Building 100,000 files and `dvc add`-ing them takes minutes,
+so a project is only rebuilt when its directory lacks the `READY` marker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_VERSION = 1
+FILES_PER_SUBDIR = 1000
+LARGE_FILES = 3
+LARGE_SIZE = 8 << 20
+
+PRE_COMMIT_HOOKS = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit")
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str], check: bool = True,
+        input: Optional[bytes] = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=cwd, env=env, input=input, capture_output=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(map(str, args))} failed ({proc.returncode}) in {cwd}\n"
+            f"{proc.stdout.decode(errors='replace')[-2000:]}\n"
+            f"{proc.stderr.decode(errors='replace')[-2000:]}"
+        )
+    return proc
+
+
+def base_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
+    """An isolated environment: own HOME, DVC site cache, no system git config."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GIT_", "DVC_SYNCED_", "PRE_COMMIT"))}
+    env.update({
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(home / ".dvc-site-cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+    })
+    env.update(extra)
+    return env
+
+
+@dataclass
+class User:
+    """One teammate's HOME and clone."""
+
+    name: str
+    home: Path
+    repo: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, *args: str, check: bool = True, env: Optional[dict[str, str]] = None,
+            input: Optional[bytes] = None) -> subprocess.CompletedProcess:
+        return run(list(args), self.repo, env or self.env, check=check, input=input)
+
+    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run("git", *args, check=check)
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, "-m", "dvc", *args, check=check)
+
+    def synced(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, "-m", "dvc_synced_plugin", *args, check=check)
+
+
+@dataclass
+class Project:
+    """A built project of `size` objects and everything around it, under `root`."""
+
+    size: int
+    root: Path
+    workdir: Path  # shared across sizes: ssh config, empty hooks dir, pre-commit home
+
+    @property
+    def ssh_config(self) -> Path:
+        return self.workdir / "ssh" / "config"
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.workdir / "ssh" / "client_key"
+
+    @property
+    def no_hooks(self) -> Path:
+        return self.workdir / "no-hooks"
+
+    @property
+    def precommit_hooks(self) -> Path:
+        return self.root / "hooks-precommit"
+
+    def store(self, name: str) -> Path:
+        return self.root / "stores" / name
+
+    def server(self, name: str) -> Path:
+        return self.root / f"server-{name}.git"
+
+    def extra_env(self) -> dict[str, str]:
+        return {
+            "DVC_SYNCED_SSH_COMMAND": f"ssh -F {self.ssh_config}",
+            "PRE_COMMIT_HOME": str(self.workdir / "pre-commit-home"),
+        }
+
+    def user(self, name: str) -> User:
+        home = self.root / f"home-{name}"
+        return User(name, home, self.root / name, base_env(home, self.extra_env()))
+
+    @property
+    def alice(self) -> User:
+        return self.user("alice")
+
+    def puller(self, flow: str) -> User:
+        return self.user(f"bob-{flow}")
+
+    def seed_rsh(self) -> str:
+        return f"ssh -F {self.ssh_config}"
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _new_user(project: Project, name: str) -> User:
+    user = project.user(name)
+    user.home.mkdir(parents=True, exist_ok=True)
+    for key, value in (("user.name", name), ("user.email", f"{name}@example.com"),
+                       ("init.defaultBranch", "main"), ("pull.rebase", "false"),
+                       ("advice.detachedHead", "false")):
+        run(["git", "config", "--global", key, value], user.home, user.env)
+    return user
+
+
+def write_small_files(data: Path, count: int, rng: random.Random) -> None:
+    for i in range(count):
+        sub = data / f"d{i // FILES_PER_SUBDIR:03d}"
+        if i % FILES_PER_SUBDIR == 0:
+            sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i:06d}.txt").write_bytes(rng.randbytes(rng.randint(64, 2048)))
+
+
+def small_paths(size: int) -> list[str]:
+    return [f"data/d{i // FILES_PER_SUBDIR:03d}/f{i:06d}.txt" for i in range(size - 4)]
+
+
+def precommit_config(python: str) -> str:
+    """Our hooks as `repo: local` hooks: pre-commit's dispatch cost, no env to build."""
+    hooks = "".join(
+        f"  - id: dvc-synced-{name}\n"
+        f"    name: dvc-synced {name}\n"
+        f"    entry: {python} -m dvc_synced_plugin hook {name}\n"
+        "    language: system\n"
+        f"    stages: [{name}]\n"
+        "    pass_filenames: false\n"
+        "    always_run: true\n"
+        for name in PRE_COMMIT_HOOKS
+    )
+    return (
+        f"default_install_hook_types: [{', '.join(PRE_COMMIT_HOOKS)}]\n"
+        "repos:\n- repo: local\n  hooks:\n" + hooks
+    )
+
+
+def configure_ssh_remote(user: User, project: Project, port: int, login: str) -> None:
+    """DVC's own ssh remote, settings in .dvc/config.local (rewritten each run: new port)."""
+    url = f"ssh://127.0.0.1{project.store('native')}"
+    user.dvc("remote", "add", "--local", "-f", "ssh", url)
+    user.dvc("remote", "modify", "--local", "ssh", "port", str(port))
+    user.dvc("remote", "modify", "--local", "ssh", "user", login)
+    user.dvc("remote", "modify", "--local", "ssh", "keyfile", str(project.ssh_key))
+
+
+def _link_store(cache_files: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    if not (dest / "files").exists():
+        subprocess.run(["cp", "-al", str(cache_files), str(dest / "files")], check=True)
+
+
+def build(project: Project, port: int, login: str, log=print) -> None:  # type: ignore[no-untyped-def]
+    """Create the project from scratch (minutes at 100k objects)."""
+    if project.root.exists():
+        shutil.rmtree(project.root)
+    project.root.mkdir(parents=True)
+    started = time.monotonic()
+    for flow in ("ours", "seed", "native"):
+        run(["git", "init", "-q", "--bare", "-b", "main", str(project.server(flow))],
+            project.root, os.environ.copy())
+    alice = _new_user(project, "alice")
+    run(["git", "clone", "-q", str(project.server("ours")), str(alice.repo)], project.root,
+        alice.env)
+    alice.git("remote", "add", "seed", str(project.server("seed")))
+    alice.git("remote", "add", "native", str(project.server("native")))
+    alice.dvc("init", "-q")
+    central = f"dvc-server:{project.store('central-ours')}"
+    alice.synced("init", "--central", central, "--transport", "rsync")
+    alice.dvc("remote", "add", "--local", "seed-storage", str(project.store("alice-seed-local")))
+    configure_ssh_remote(alice, project, port, login)
+
+    rng = random.Random(project.size)
+    write_small_files(alice.repo / "data", project.size - 4, rng)
+    (alice.repo / "models").mkdir()
+    for i in range(LARGE_FILES):
+        (alice.repo / "models" / f"m{i}.bin").write_bytes(rng.randbytes(LARGE_SIZE))
+    log(f"  n={project.size}: files written ({time.monotonic() - started:.0f}s)")
+    alice.dvc("add", "-q", "data", *[f"models/m{i}.bin" for i in range(LARGE_FILES)])
+    log(f"  n={project.size}: dvc add done ({time.monotonic() - started:.0f}s)")
+    (alice.repo / ".pre-commit-config.yaml").write_text(precommit_config(sys.executable))
+    (alice.repo / "notes.txt").write_text("code-only commits change this file\n")
+    alice.git("add", "-A")
+    alice.git("commit", "-q", "-m", "project")
+    for flow in ("ours", "seed", "native"):
+        alice.git("-c", f"core.hooksPath={project.no_hooks}", "push", "-q",
+                  "origin" if flow == "ours" else flow, "main")
+    alice.synced("install")
+
+    cache_files = alice.repo / ".dvc" / "cache" / "files"
+    local_ours = Path(alice.dvc("config", "--local", "remote.synced-storage.url")
+                      .stdout.decode().strip())
+    for store in (local_ours, project.store("alice-seed-local"), project.store("central-ours"),
+                  project.store("central-seed"), project.store("native")):
+        _link_store(cache_files, store)
+    log(f"  n={project.size}: stores linked ({time.monotonic() - started:.0f}s)")
+
+    for flow in ("ours", "seed", "native"):
+        bob = _new_user(project, f"bob-{flow}")
+        run(["git", "clone", "-q", str(project.server(flow)), str(bob.repo)], project.root,
+            bob.env)
+        _link_store(cache_files, bob.repo / ".dvc" / "cache")
+        for rel in ("data", "models"):
+            subprocess.run(["cp", "-a", str(alice.repo / rel), str(bob.repo / rel)], check=True)
+        if flow == "ours":
+            bob.synced("install")
+            bob.synced("pull")  # sets up its local storage, records the synced state
+            _link_store(cache_files, Path(bob.dvc(
+                "config", "--local", "remote.synced-storage.url").stdout.decode().strip()))
+        elif flow == "seed":
+            bob.dvc("remote", "add", "--local", "--default", "synced-storage",
+                    str(project.store("bob-seed-local")))
+            _link_store(cache_files, project.store("bob-seed-local"))
+            bob.dvc("status", "-q", check=False)  # warms DVC's hash state for the workspace
+        else:
+            configure_ssh_remote(bob, project, port, login)
+            bob.dvc("status", "-q", check=False)
+        log(f"  n={project.size}: {bob.name} ready ({time.monotonic() - started:.0f}s)")
+    precommit_hooks(project)
+    (project.root / "READY").write_text(json.dumps({
+        "size": project.size, "version": FIXTURE_VERSION,
+        "build_seconds": round(time.monotonic() - started, 1),
+    }))
+
+
+def precommit_hooks(project: Project) -> None:
+    """pre-commit's hook scripts, installed in a scratch repository and kept in a directory
+    that `git -c core.hooksPath=` selects (pre-commit refuses to install with hooksPath set)."""
+    scratch = project.root / "precommit-scratch"
+    env = project.alice.env
+    run(["git", "init", "-q", str(scratch)], project.root, env)
+    (scratch / ".pre-commit-config.yaml").write_text(precommit_config(sys.executable))
+    run([sys.executable, "-m", "pre_commit", "install", "--install-hooks"], scratch, env)
+    project.precommit_hooks.mkdir(exist_ok=True)
+    for name in PRE_COMMIT_HOOKS:
+        shutil.copy2(scratch / ".git" / "hooks" / name, project.precommit_hooks / name)
+    shutil.rmtree(scratch)
+
+
+def prepare(workdir: Path, size: int, port: int, login: str, rebuild: bool,
+            log=print) -> Project:  # type: ignore[no-untyped-def]
+    """The project of `size` objects, built if needed; per-run settings (ssh port) refreshed."""
+    project = Project(size, workdir / f"v{FIXTURE_VERSION}-n{size}", workdir)
+    project.no_hooks.mkdir(parents=True, exist_ok=True)
+    if rebuild or not (project.root / "READY").exists():
+        log(f"building the n={size} project under {project.root} (once; cached afterwards)")
+        build(project, port, login, log)
+    else:
+        configure_ssh_remote(project.alice, project, port, login)
+        configure_ssh_remote(project.puller("native"), project, port, login)
+    return project

@@ -1,0 +1,603 @@
+"""Issue #4: does a push or pull cost grow with the change, not with the project?
+
+    python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 3] [--quick]
+
+Measures, side by side in one run, on projects of N tracked objects with a change of 10:
+push and pull with our hooks vs the seed's manual workflow vs DVC's native ssh remote;
+no-op pushes/pulls with plain hooks and pre-commit vs git alone; a 1 GiB bulk push vs a bare
+rsync of the same files; the peak memory of the process tree. Prints a markdown table and
+writes benchmarks/results.json. Medians of `--repeat` runs after one warm-up run.
+Projects are built once per size under --workdir (default /var/tmp/dvc-synced-bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import fixture  # noqa: E402
+from benchmarks.fixture import Project, User  # noqa: E402
+
+T = TypeVar("T")
+FLOWS = ("ours", "seed", "native")
+CHANGED_FILES = 9  # + the directory's new .dir manifest = a change of 10 objects
+TARGETS = {
+    "scale_ratio_max": 1.3,  # time at the largest N / time at 1,000
+    "vs_seed_min": 20.0,  # seed's time / ours at the largest N
+    "bulk_min": 0.90,  # our throughput / bare rsync's
+    "noop_extra_ms_max": 100.0,  # plain hooks over git alone
+    "memory_mb_max": 300.0,  # peak RSS at the largest N
+}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Sample:
+    seconds: float
+    maxrss_kb: int
+
+
+def timed(steps: list[tuple[list[str], Path, dict[str, str]]]) -> Sample:
+    """Run commands one after another; wall time of all, peak RSS of any process in them.
+
+    `wait4` reports the largest resident set of the child and of every descendant it
+    waited for (git -> hook shell -> our Python -> rsync/ssh), so the peak is our hook's
+    unless git itself is bigger.
+    """
+    total = 0.0
+    peak = 0
+    for args, cwd, env in steps:
+        with tempfile.TemporaryFile() as out:
+            start = time.perf_counter()
+            proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT)
+            _, status, usage = os.wait4(proc.pid, 0)
+            total += time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            peak = max(peak, usage.ru_maxrss)
+            if proc.returncode != 0:
+                out.seek(0)
+                text = out.read().decode(errors="replace")
+                raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}) in {cwd}:\n"
+                                   f"{text[-3000:]}")
+    return Sample(total, peak)
+
+
+@dataclass
+class Series:
+    """Repeated samples of one measurement."""
+
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(s.seconds for s in self.samples)
+
+    @property
+    def peak_mb(self) -> float:
+        return max(s.maxrss_kb for s in self.samples) / 1024
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "median_s": round(self.median, 4),
+            "samples_s": [round(s.seconds, 4) for s in self.samples],
+            "peak_rss_mb": round(self.peak_mb, 1),
+        }
+
+
+class Results:
+    def __init__(self) -> None:
+        self.series: dict[str, Series] = {}
+        self.loads: list[dict[str, object]] = []
+
+    def add(self, key: str, sample: Sample, counted: bool) -> None:
+        if counted:
+            self.series.setdefault(key, Series()).samples.append(sample)
+
+    def get(self, key: str) -> Optional[Series]:
+        return self.series.get(key)
+
+    def note_load(self, phase: str) -> None:
+        one, five, fifteen = os.getloadavg()
+        self.loads.append({"phase": phase, "load1": round(one, 2), "load5": round(five, 2),
+                           "load15": round(fifteen, 2)})
+
+
+# ------------------------------------------------------------------------------ commands
+
+
+def git(user: User, *args: str, hooks: Optional[Path] = None) -> tuple[list[str], Path,
+                                                                          dict[str, str]]:
+    cfg = ["-c", f"core.hooksPath={hooks}"] if hooks is not None else []
+    return (["git", *cfg, *args], user.repo, user.env)
+
+
+def dvc(user: User, *args: str) -> tuple[list[str], Path, dict[str, str]]:
+    return ([sys.executable, "-m", "dvc", *args], user.repo, user.env)
+
+
+def seed_rsync(project: Project, user: User, src: str, dst: str) -> tuple[
+        list[str], Path, dict[str, str]]:
+    return (["rsync", "-r", "-P", "-e", project.seed_rsh(), src, dst], user.repo, user.env)
+
+
+def push_steps(project: Project, flow: str) -> list[tuple[list[str], Path, dict[str, str]]]:
+    alice = project.alice
+    if flow == "ours":
+        return [git(alice, "push", "-q", "origin", "main")]  # plain hooks in .git/hooks
+    if flow == "seed":
+        return [
+            git(alice, "push", "-q", "seed", "main", hooks=project.no_hooks),
+            dvc(alice, "push", "-q", "-r", "seed-storage"),
+            seed_rsync(project, alice, f"{project.store('alice-seed-local')}/",
+                       f"dvc-server:{project.store('central-seed')}/"),
+        ]
+    return [
+        git(alice, "push", "-q", "native", "main", hooks=project.no_hooks),
+        dvc(alice, "push", "-q", "-r", "ssh"),
+    ]
+
+
+def pull_steps(project: Project, flow: str) -> list[tuple[list[str], Path, dict[str, str]]]:
+    bob = project.puller(flow)
+    if flow == "ours":
+        return [git(bob, "pull", "-q")]
+    if flow == "seed":
+        return [
+            git(bob, "pull", "-q", hooks=project.no_hooks),
+            seed_rsync(project, bob, f"dvc-server:{project.store('central-seed')}/",
+                       f"{project.store('bob-seed-local')}/"),
+            dvc(bob, "pull", "-q"),
+        ]
+    return [
+        git(bob, "pull", "-q", hooks=project.no_hooks),
+        dvc(bob, "pull", "-q", "-r", "ssh"),
+    ]
+
+
+def rotated(items: Sequence[T], rep: int) -> list[T]:
+    """Each repetition starts with another workflow, so none always runs on a warm cache."""
+    k = rep % len(items)
+    return [*items[k:], *items[:k]]
+
+
+# ------------------------------------------------------------------------ one repetition
+
+
+def make_change(project: Project, rep: int, rng: random.Random) -> dict[str, bytes]:
+    """Rewrite CHANGED_FILES small files, `dvc add`, commit: a change of 10 objects."""
+    alice = project.alice
+    paths = rng.sample(fixture.small_paths(project.size), CHANGED_FILES)
+    contents = {}
+    for rel in paths:
+        path = alice.repo / rel
+        data = rng.randbytes(rng.randint(64, 2048))
+        path.unlink()
+        path.write_bytes(data)
+        contents[rel] = data
+    alice.dvc("add", "-q", "data")
+    alice.git("commit", "-q", "-m", f"change {CHANGED_FILES} files (rep {rep})", "data.dvc")
+    return contents
+
+
+def check_pulled(project: Project, contents: dict[str, bytes]) -> None:
+    for flow in FLOWS:
+        bob = project.puller(flow)
+        for rel, data in contents.items():
+            if (bob.repo / rel).read_bytes() != data:
+                raise RuntimeError(f"{bob.name}'s {rel} is not what alice pushed")
+
+
+def change_rep(project: Project, rep: int, counted: bool, results: Results,
+               rng: random.Random) -> None:
+    contents = make_change(project, rep, rng)
+    n = project.size
+    for flow in rotated(FLOWS, rep):
+        sample = timed(push_steps(project, flow))
+        results.add(f"push/{flow}/{n}", sample, counted)
+        log(f"    push {flow:6} {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB")
+    for flow in rotated(FLOWS, rep):
+        sample = timed(pull_steps(project, flow))
+        results.add(f"pull/{flow}/{n}", sample, counted)
+        log(f"    pull {flow:6} {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB")
+    check_pulled(project, contents)
+
+
+HOOK_MODES = ("none", "plain", "pre-commit")
+
+
+def hooks_dir(project: Project, user: User, mode: str) -> Optional[Path]:
+    if mode == "none":
+        return project.no_hooks
+    if mode == "pre-commit":
+        return project.precommit_hooks
+    return None  # .git/hooks, where `dvc-synced install` put the plain hooks
+
+
+def noop_rep(project: Project, rep: int, counted: bool, results: Results) -> None:
+    """A code-only commit pushed and pulled, then an up-to-date push and pull, per hook mode."""
+    alice, bob = project.alice, project.puller("ours")
+    n = project.size
+    for mode in rotated(HOOK_MODES, rep):
+        (alice.repo / "notes.txt").write_text(f"rep {rep} {mode} {time.time()}\n")
+        alice.git("commit", "-q", "-m", "code only", "notes.txt")
+        for op, user, args in (
+            ("code-push", alice, ("push", "-q", "origin", "main")),
+            ("code-pull", bob, ("pull", "-q")),
+            ("uptodate-push", alice, ("push", "-q", "origin", "main")),
+            ("uptodate-pull", bob, ("pull", "-q")),
+        ):
+            sample = timed([git(user, *args, hooks=hooks_dir(project, user, mode))])
+            results.add(f"noop/{op}/{mode}/{n}", sample, counted)
+
+
+# ------------------------------------------------------------------------------------ bulk
+
+
+def bulk_sizes(total_mib: int) -> list[int]:
+    """Files of 1 to 100 MiB adding up to `total_mib`."""
+    sizes: list[int] = []
+    cycle = (1, 3, 10, 30, 100)
+    while sum(sizes) < total_mib:
+        sizes.append(min(cycle[len(sizes) % len(cycle)], total_mib - sum(sizes)))
+    return sizes
+
+
+def bulk(workdir: Path, total_mib: int, repeat: int, warmup: int, results: Results) -> None:
+    """Our push of `total_mib` of new files vs a bare rsync of the same objects, same ssh."""
+    root = workdir / "bulk-run"
+    if root.exists():
+        shutil.rmtree(root)
+    project = Project(0, root, workdir)
+    root.mkdir(parents=True)
+    try:
+        fixture.run(["git", "init", "-q", "--bare", "-b", "main", str(project.server("ours"))],
+                    root, os.environ.copy())
+        alice = fixture._new_user(project, "alice")
+        fixture.run(["git", "clone", "-q", str(project.server("ours")), str(alice.repo)], root,
+                    alice.env)
+        alice.dvc("init", "-q")
+        project.store("central").mkdir(parents=True)
+        alice.synced("init", "--central", f"dvc-server:{project.store('central')}")
+        alice.git("add", "-A")
+        alice.git("commit", "-q", "-m", "setup")
+        alice.git("push", "-q", "origin", "main")
+        alice.synced("install")
+        bare = project.store("bare")
+        cache = alice.repo / ".dvc" / "cache"
+        sizes = bulk_sizes(total_mib)
+        for rep in range(warmup + repeat):
+            counted = rep >= warmup
+            data = alice.repo / "bulk"
+            if data.exists():
+                shutil.rmtree(data)
+            data.mkdir()
+            for i, mib in enumerate(sizes):
+                (data / f"b{i:03d}.bin").write_bytes(os.urandom(mib << 20))
+            before = {str(p.relative_to(cache)) for p in (cache / "files").rglob("*")
+                      if p.is_file()}
+            alice.dvc("add", "-q", "bulk")
+            alice.git("add", "bulk.dvc", ".gitignore")
+            alice.git("commit", "-q", "-m", f"bulk {rep}")
+            new = sorted(str(p.relative_to(cache)) for p in (cache / "files").rglob("*")
+                         if p.is_file() and str(p.relative_to(cache)) not in before)
+            listing = root / "bare.list"
+            listing.write_text("".join(f"{rel}\n" for rel in new if not rel.endswith(".dir")))
+            if bare.exists():
+                shutil.rmtree(bare)
+            bare.mkdir(parents=True)
+            order = ["bare", "ours"] if rep % 2 else ["ours", "bare"]
+            for which in order:
+                if which == "bare":
+                    sample = timed([(["rsync", "-t", f"--files-from={listing}", "-e",
+                                      project.seed_rsh(), f"{cache}/", f"dvc-server:{bare}/"],
+                                     alice.repo, alice.env)])
+                else:
+                    sample = timed([git(alice, "push", "-q", "origin", "main")])
+                results.add(f"bulk/{which}", sample, counted)
+                mbs = total_mib * 1.048576 / sample.seconds
+                log(f"    bulk {which:5} {sample.seconds:6.2f}s  {mbs:6.0f} MB/s  "
+                    f"{sample.maxrss_kb / 1024:5.0f} MB")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------- sshd
+
+
+def start_sshd(workdir: Path) -> tuple[object, int, str]:
+    """The test suite's loopback sshd; its client config copied to a stable path."""
+    from tests.conftest import start_sshd as start
+
+    server = start(Path(tempfile.mkdtemp(prefix="dvcs-bench-sshd-")))
+    ssh_dir = workdir / "ssh"
+    ssh_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(server.client_key, ssh_dir / "client_key")
+    os.chmod(ssh_dir / "client_key", 0o600)
+    text = server.ssh_config.read_text().replace(str(server.client_key),
+                                                 str(ssh_dir / "client_key"))
+    (ssh_dir / "config").write_text(text)
+    return server, server.port, server.user
+
+
+# ------------------------------------------------------------------------------ reporting
+
+
+def machine() -> dict[str, object]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+
+    def version(*args: str) -> str:
+        try:
+            out = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            return out.stdout.decode().splitlines()[0].strip()
+        except (OSError, IndexError):
+            return "?"
+
+    from importlib.metadata import version as pkg_version
+
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=fixture.REPO_ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode().strip()
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_gb, 1),
+        "os": platform.platform(), "python": platform.python_version(),
+        "dvc": pkg_version("dvc"), "dvc_ssh": pkg_version("dvc-ssh"),
+        "git": version("git", "--version"), "rsync": version("rsync", "--version"),
+        "ssh": version("ssh", "-V"), "dvc_synced_commit": rev,
+    }
+
+
+def fmt_s(series: Optional[Series]) -> str:
+    if series is None:
+        return "-"
+    s = series.median
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def ratio(a: Optional[Series], b: Optional[Series]) -> Optional[float]:
+    if a is None or b is None or b.median == 0:
+        return None
+    return a.median / b.median
+
+
+def fmt_ratio(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.2f}x" if value < 10 else f"{value:.0f}x"
+
+
+def report(results: Results, sizes: list[int], meta: dict[str, object]) -> tuple[str, dict]:
+    lines: list[str] = []
+    smallest, largest = sizes[0], sizes[-1]
+    head = " | ".join(f"N={n:,}" for n in sizes)
+    lines += [
+        f"Change of {CHANGED_FILES + 1} objects; median of {meta['repeat']} runs "
+        f"(after {meta['warmup']} warm-up); wall time of the whole workflow.",
+        "",
+        f"| workflow | {head} | N={largest:,} / N={smallest:,} |",
+        "|---|" + "---|" * (len(sizes) + 1),
+    ]
+    labels = {
+        "ours": "`git push` (our plain hook)",
+        "seed": "seed: git push + `dvc push` + `rsync -r -P`",
+        "native": "git push + `dvc push -r ssh` (dvc-ssh)",
+    }
+    pull_labels = {
+        "ours": "`git pull` (our plain hook)",
+        "seed": "seed: git pull + `rsync -r -P` + `dvc pull`",
+        "native": "git pull + `dvc pull -r ssh` (dvc-ssh)",
+    }
+    for op, names in (("push", labels), ("pull", pull_labels)):
+        for flow in FLOWS:
+            cells = [fmt_s(results.get(f"{op}/{flow}/{n}")) for n in sizes]
+            scale = ratio(results.get(f"{op}/{flow}/{largest}"),
+                          results.get(f"{op}/{flow}/{smallest}"))
+            lines.append(f"| {op}: {names[flow]} | {' | '.join(cells)} | {fmt_ratio(scale)} |")
+        for flow in ("seed", "native"):
+            cells = [fmt_ratio(ratio(results.get(f"{op}/{flow}/{n}"),
+                                     results.get(f"{op}/ours/{n}"))) for n in sizes]
+            lines.append(f"| {op}: {flow} / ours | {' | '.join(cells)} | |")
+    lines += ["", "Peak RSS of the process tree (git + hook + rsync/ssh; DVC for the others), MB:",
+              "", f"| workflow | {head} |", "|---|" + "---|" * len(sizes)]
+    for op in ("push", "pull"):
+        for flow in FLOWS:
+            cells = []
+            for n in sizes:
+                series = results.get(f"{op}/{flow}/{n}")
+                cells.append(f"{series.peak_mb:.0f}" if series else "-")
+            lines.append(f"| {op} {flow} | {' | '.join(cells)} |")
+
+    lines += ["", f"No-op git push/pull (N={largest:,}): git alone vs with our hooks; "
+              "extra = hooks minus git alone.", "",
+              "| operation | git alone | plain hooks | extra | pre-commit | extra |",
+              "|---|---|---|---|---|---|"]
+    noop_labels = {
+        "code-push": "push of a code-only commit", "code-pull": "pull of a code-only commit",
+        "uptodate-push": "push, already up to date", "uptodate-pull": "pull, already up to date",
+    }
+    for op, label in noop_labels.items():
+        base = results.get(f"noop/{op}/none/{largest}")
+        cells = [fmt_s(base)]
+        for mode in ("plain", "pre-commit"):
+            series = results.get(f"noop/{op}/{mode}/{largest}")
+            extra = (series.median - base.median) * 1000 if series and base else None
+            cells += [fmt_s(series), "-" if extra is None else f"{extra:+.0f} ms"]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+
+    ours, bare = results.get("bulk/ours"), results.get("bulk/bare")
+    if ours and bare:
+        mib = meta["bulk_mib"]
+        rate = mib * 1.048576 / ours.median
+        bare_rate = mib * 1.048576 / bare.median
+        lines += ["", f"Bulk: {mib} MiB of new files of 1-100 MiB, one push.", "",
+                  "| transfer | time | throughput | peak RSS |", "|---|---|---|---|",
+                  f"| bare `rsync` of the same objects, same ssh | {fmt_s(bare)} | "
+                  f"{bare_rate:.0f} MB/s | {bare.peak_mb:.0f} MB |",
+                  f"| `git push` with our hook | {fmt_s(ours)} | {rate:.0f} MB/s | "
+                  f"{ours.peak_mb:.0f} MB |",
+                  f"| ours / bare | | {rate / bare_rate:.0%} | |"]
+
+    verdicts = targets(results, sizes, meta)
+    lines += ["", "Targets:", ""]
+    for item in verdicts:
+        mark = "met" if item["met"] else ("MISSED" if item["met"] is False else "n/a")
+        lines.append(f"- {item['target']}: **{mark}** ({item['measured']})")
+    loads = results.loads
+    if loads:
+        peak = max(float(x["load1"]) for x in loads)  # type: ignore[arg-type]
+        lines += ["", f"Load average (1 min) during the run: {loads[0]['load1']} at start, "
+                  f"{peak} at most, {loads[-1]['load1']} at the end "
+                  f"({meta['machine']['cores']} cores)."]  # type: ignore[index]
+    return "\n".join(lines), {"targets": verdicts}
+
+
+def targets(results: Results, sizes: list[int], meta: dict[str, object]) -> list[dict]:
+    out: list[dict] = []
+    small, large = sizes[0], sizes[-1]
+    for op in ("push", "pull"):
+        scale = ratio(results.get(f"{op}/ours/{large}"), results.get(f"{op}/ours/{small}"))
+        out.append({
+            "target": f"{op} of the change at N={large:,} <= "
+                      f"{TARGETS['scale_ratio_max']}x its time at N={small:,}",
+            "measured": fmt_ratio(scale),
+            "met": None if scale is None or small == large
+            else scale <= TARGETS["scale_ratio_max"],
+        })
+        vs = ratio(results.get(f"{op}/seed/{large}"), results.get(f"{op}/ours/{large}"))
+        out.append({
+            "target": f"{op} at N={large:,} >= {TARGETS['vs_seed_min']:.0f}x faster than the seed",
+            "measured": fmt_ratio(vs),
+            "met": None if vs is None else vs >= TARGETS["vs_seed_min"],
+        })
+    ours, bare = results.get("bulk/ours"), results.get("bulk/bare")
+    share = ratio(bare, ours)
+    out.append({
+        "target": f"bulk throughput >= {TARGETS['bulk_min']:.0%} of bare rsync",
+        "measured": "-" if share is None else f"{share:.0%}",
+        "met": None if share is None else share >= TARGETS["bulk_min"],
+    })
+    for op in ("code-push", "code-pull", "uptodate-push"):
+        base = results.get(f"noop/{op}/none/{large}")
+        plain = results.get(f"noop/{op}/plain/{large}")
+        extra = (plain.median - base.median) * 1000 if plain and base else None
+        out.append({
+            "target": f"no-op {op} with plain hooks <= +{TARGETS['noop_extra_ms_max']:.0f} ms "
+                      "over git alone",
+            "measured": "-" if extra is None else f"{extra:+.0f} ms",
+            "met": None if extra is None else extra <= TARGETS["noop_extra_ms_max"],
+        })
+    peaks = [results.get(f"{op}/ours/{large}") for op in ("push", "pull")]
+    peak = max((s.peak_mb for s in peaks if s), default=None)
+    out.append({
+        "target": f"peak memory at N={large:,} <= {TARGETS['memory_mb_max']:.0f} MB",
+        "measured": "-" if peak is None else f"{peak:.0f} MB",
+        "met": None if peak is None else peak <= TARGETS["memory_mb_max"],
+    })
+    return out
+
+
+# ------------------------------------------------------------------------------------ main
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", help="project sizes in objects (default 1000,10000,100000)")
+    parser.add_argument("--repeat", type=int, help="counted runs per measurement (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted runs first (default 1)")
+    parser.add_argument("--bulk-mib", type=int, help="bulk push size in MiB (default 1024)")
+    parser.add_argument("--quick", action="store_true",
+                        help="sizes 1000,10000, 3 runs, 256 MiB bulk: a fast check")
+    parser.add_argument("--skip", default="", help="comma list of phases to skip: "
+                        "change,noop,bulk")
+    parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/dvc-synced-bench"),
+                        help="where projects are built and kept between runs")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached projects")
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).resolve().parent / "results.json")
+    args = parser.parse_args(argv)
+    default_sizes = "1000,10000" if args.quick else "1000,10000,100000"
+    sizes = sorted(int(s) for s in (args.sizes or default_sizes).split(","))
+    if sizes[0] < 100:
+        parser.error("sizes must be at least 100 objects")
+    repeat = args.repeat or 3
+    bulk_mib = args.bulk_mib or (256 if args.quick else 1024)
+    skip = set(filter(None, args.skip.split(",")))
+    if repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+    meta: dict[str, object] = {
+        "command": " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
+        "sizes": sizes, "repeat": repeat, "warmup": args.warmup, "bulk_mib": bulk_mib,
+        "changed_objects": CHANGED_FILES + 1, "machine": machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    results = Results()
+    results.note_load("start")
+    started = time.monotonic()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    server, port, login = start_sshd(args.workdir)
+    try:
+        projects = [fixture.prepare(args.workdir, n, port, login, args.rebuild, log)
+                    for n in sizes]
+        rng = random.Random(time.time_ns())
+        for rep in range(args.warmup + repeat):
+            counted = rep >= args.warmup
+            results.note_load(f"run {rep + 1}")
+            # Sizes interleaved: a burst of load from elsewhere hits every size alike.
+            for project in rotated(projects, rep):
+                log(f"  n={project.size:,} run {rep + 1}/{args.warmup + repeat}"
+                    f"{'' if counted else ' (warm-up)'}")
+                if "change" not in skip:
+                    change_rep(project, rep, counted, results, rng)
+                if "noop" not in skip:
+                    noop_rep(project, rep, counted, results)
+        if "bulk" not in skip:
+            results.note_load("bulk")
+            log(f"  bulk: {bulk_mib} MiB")
+            bulk(args.workdir, bulk_mib, repeat, args.warmup, results)
+        results.note_load("end")
+    finally:
+        server.stop()  # type: ignore[attr-defined]
+    meta["seconds"] = round(time.monotonic() - started, 1)
+    text, extra = report(results, sizes, meta)
+    print(text)
+    payload = {
+        "meta": meta,
+        "load": results.loads,
+        "results": {k: v.as_dict() for k, v in sorted(results.series.items())},
+        **extra,
+        "table": text,
+    }
+    args.out.write_text(json.dumps(payload, indent=1) + "\n")
+    log(f"wrote {args.out} ({meta['seconds']}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
