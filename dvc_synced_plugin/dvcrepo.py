@@ -37,6 +37,15 @@ def cache_dir(root: Path) -> Path:
     return Path(os.path.abspath(base))
 
 
+def cache_types(root: Path) -> list[str]:
+    """`cache.type`: the link types DVC tries in order (its default: reflink, then copy)."""
+    configured = _config(root)["cache"].get("type")
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    types = [str(t).strip() for t in configured or () if str(t).strip()]
+    return types or ["reflink", "copy"]
+
+
 def local_storage(settings: Settings, create: bool = True) -> Path:
     """The local storage path; on first use, set it up in .dvc/config.local like the seed.
 

@@ -6,11 +6,12 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
-from dvc_synced_plugin import dvcrepo, gitinfo
+from dvc_synced_plugin import dvcrepo, gitinfo, workspace
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError, SyncError
 from dvc_synced_plugin.lock import storage_lock
@@ -266,10 +267,27 @@ def pull_changes(
             remove_tree(engine.staging())
     if checkout and (objs.targets or full_checkout):
         refuse_escaping_outputs(settings.root, changes)
-        targets = None if full_checkout else sorted(objs.targets)
-        report.checkout_failed = dvcrepo.checkout(settings.root, targets)
+        targets = None if full_checkout else sorted(
+            update_workspace(settings.root, engine.cache, objs))
+        if targets is None or targets:
+            report.checkout_failed = dvcrepo.checkout(settings.root, targets)
     report.seconds = time.monotonic() - start
     return report
+
+
+def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet) -> set[str]:
+    """Check out the changed entries ourselves; returns the targets left for `dvc checkout`.
+
+    `dvc checkout` of a target scans every file of its directories; our update touches
+    only what the manifests say changed. On an unexpected error DVC gets every target:
+    it finishes a partial update as it would any other workspace state.
+    """
+    try:
+        return workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
+                                objs.deltas)
+    except OSError as exc:
+        warn(f"updating the workspace directly failed ({exc}); running dvc checkout")
+        return set(objs.targets)
 
 
 def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
