@@ -98,7 +98,7 @@ def test_hook_and_manual_pull_at_once(team: Team, tmp_path: Path) -> None:
     alice.git("push", "-q", "origin", "main")
     bob.git("fetch", "-q")
 
-    slow = Throttle(tmp_path, kbps=2000)
+    slow = Throttle(tmp_path, kbps=1000)  # ~1 s of transfer: the two surely overlap
     env = slow.env(bob.env)
     hook = start(bob, ["git", "merge", "-q", "origin/main"], env)
     manual = start(bob, synced_cmd("pull", "--rev", "origin/main"), env)
