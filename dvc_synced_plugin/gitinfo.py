@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin.errors import ConfigError, SyncError
 
 NULL_SHA = "0" * 40
+INDEX = ":0"  # PointerChange.commit of a staged, not yet committed change
 # Git pathspecs: `*` matches `/` here, so these reach pointer files at any depth.
 POINTER_PATHSPECS = ("*.dvc", "dvc.lock", "*/dvc.lock")
 
@@ -156,7 +157,8 @@ def changes_to_index(root: Path) -> list[PointerChange]:
         root, "diff-index", "--cached", "-r", "-z", "--no-abbrev", "--no-renames", "HEAD", "--",
         *POINTER_PATHSPECS,
     )
-    return _parse_raw_z(out, with_commits=False)
+    # ":0" names the index in `<rev>:<path>` lookups, so dvc.yaml is read from there too.
+    return [replace(c, commit=INDEX) for c in _parse_raw_z(out, with_commits=False)]
 
 
 def changes_in_commits(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,19 +49,23 @@ def _revision_objects(engine: Engine, sha: str) -> tuple[ObjectSet, list[str]]:
     objs, unresolved = needed_for_changes(engine.root, changes, engine.read_manifest)
     unknown: list[str] = []
     if unresolved:
-        staging = engine.staging()
         refs = [ObjectRef(o.oid, o.legacy, o.path) for o in unresolved]
         present = engine.transport.probe([r.relpath for r in refs])
-        engine.transport.download([r.relpath for r in refs if r.relpath in present], staging)
+        # A private scratch dir: the shared staging area belongs to pulls holding the lock.
+        staging = Path(tempfile.mkdtemp(prefix="dvc-synced-status-"))
+        try:
+            engine.transport.download([r.relpath for r in refs if r.relpath in present],
+                                      staging)
 
-        def reader(ref: ObjectRef) -> bytes | None:
-            path = staging / ref.relpath
-            return path.read_bytes() if path.is_file() else engine.read_manifest(ref)
+            def reader(ref: ObjectRef) -> bytes | None:
+                path = staging / ref.relpath
+                return path.read_bytes() if path.is_file() else engine.read_manifest(ref)
 
-        resolvable = [o for o in unresolved if reader(ObjectRef(o.oid, o.legacy)) is not None]
-        unknown = [o.path for o in unresolved if o not in resolvable]
-        expand_dirs(objs, resolvable, reader)
-        remove_tree(staging)
+            resolvable = [o for o in unresolved if reader(ObjectRef(o.oid, o.legacy)) is not None]
+            unknown = [o.path for o in unresolved if o not in resolvable]
+            expand_dirs(objs, resolvable, reader)
+        finally:
+            remove_tree(staging)
     return objs, unknown
 
 
@@ -107,7 +112,12 @@ def remote_revisions(root: Path, remote: str) -> list[str]:
             tips[ref[: -len("^{}")]] = sha
         else:
             tips.setdefault(ref, sha)
-    return sorted({sha for sha in tips.values() if gitinfo.has_commit(root, sha)})
+    known = sorted({sha for sha in tips.values() if gitinfo.has_commit(root, sha)})
+    unknown = len(set(tips.values())) - len(known)
+    if unknown:
+        print(f"dvc-synced: {unknown} branch/tag tip(s) of {remote!r} are not in this clone "
+              "and are not verified: `git fetch` first", file=sys.stderr)
+    return known
 
 
 @dataclass
@@ -173,3 +183,4 @@ def require_revisions(revs: list[str]) -> list[str]:
             "the git remote has no branches or tags this clone knows: `git fetch` first"
         )
     return revs
+

@@ -185,6 +185,22 @@ def test_uncached_outputs_are_not_needed_between_two_revisions(git_repo: GitRepo
     assert {r.oid for r in objs.all()} == {md5(b"o")}
 
 
+def test_staged_changes_read_dvc_yaml_from_the_index(git_repo: GitRepo) -> None:
+    """A squash merge leaves its result staged: dvc.yaml's flags come from the index."""
+    git_repo.commit("base", **{"readme": "r"})
+    lock = (f"schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n"
+            f"    - path: o\n      hash: md5\n      md5: {md5(b'o')}\n"
+            f"    - path: m.json\n      hash: md5\n      md5: {md5(b'm')}\n")
+    yaml = "stages:\n  s:\n    cmd: x\n    outs:\n    - o\n    - m.json:\n        cache: false\n"
+    git_repo.write("dvc.lock", lock)
+    git_repo.write("dvc.yaml", yaml)
+    git_repo.git("add", "dvc.lock", "dvc.yaml")
+    changes = gitinfo.changes_to_index(git_repo.root)
+    assert [c.commit for c in changes] == [gitinfo.INDEX]
+    objs, _ = needed_for_changes(git_repo.root, changes, Manifests())
+    assert {r.oid for r in objs.all()} == {md5(b"o")}
+
+
 def test_unknown_manifest_is_resolved_later(git_repo: GitRepo) -> None:
     inner = manifest({"x": b"X", "y": b"Y"})
     rev = git_repo.commit("dir", **{"d.dvc": pointer(dir_oid(inner), "d")})

@@ -31,6 +31,8 @@ _REMOTE_RE = re.compile(r"^[\w.+@-][\w.+@ -]*$")
 
 
 def parse_url(url: str, root: Path) -> str:
+    if url.startswith("file://"):  # a local path, not an rclone remote named "file"
+        return os.path.abspath(url[len("file://") :])
     head, colon, _ = url.partition(":")
     if colon and "/" not in head and head:
         if head.startswith("-"):
