@@ -58,29 +58,33 @@ class Sample:
     maxrss_kb: int
 
 
+TIME = shutil.which("time", path="/usr/bin:/bin")
+
+
 def timed(steps: list[tuple[list[str], Path, dict[str, str]]]) -> Sample:
     """Run commands one after another; wall time of all, peak RSS of any process in them.
 
-    `wait4` reports the largest resident set of the child and of every descendant it
-    waited for (git -> hook shell -> our Python -> rsync/ssh), so the peak is our hook's
-    unless git itself is bigger.
+    GNU time reports the largest resident set among the process and every descendant it
+    waited for (git -> hook shell -> our Python -> rsync/ssh). It runs in between so the
+    figure is not this benchmark's own size: a child forked from a big process starts
+    with the parent's resident set, and `ru_maxrss` keeps that high-water mark.
     """
     total = 0.0
     peak = 0
     for args, cwd, env in steps:
-        with tempfile.TemporaryFile() as out:
+        with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as rss:
+            wrapped = [TIME, "-q", "-f", "%M", "-o", rss.name, *args] if TIME else args
             start = time.perf_counter()
-            proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT)
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc = subprocess.run(wrapped, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                  stdout=out, stderr=subprocess.STDOUT)
             total += time.perf_counter() - start
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            peak = max(peak, usage.ru_maxrss)
             if proc.returncode != 0:
                 out.seek(0)
                 text = out.read().decode(errors="replace")
                 raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}) in {cwd}:\n"
                                    f"{text[-3000:]}")
+            figures = Path(rss.name).read_text().split()
+            peak = max(peak, int(figures[-1]) if figures and figures[-1].isdigit() else 0)
     return Sample(total, peak)
 
 
