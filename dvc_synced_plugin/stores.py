@@ -7,13 +7,14 @@ which fails rather than replace an object that is already there.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Optional
@@ -102,14 +103,30 @@ class ObjectStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def add_copy(self, src: Path, ref: ObjectRef, verify: bool = True) -> bool:
-        """Copy `src` in as `ref`; False when the object was there already."""
+    def add_copy(self, src: Path, ref: ObjectRef, verify: bool = True,
+                 share: bool = False) -> bool:
+        """Copy `src` in as `ref`; False when the object was there already.
+
+        `share`: `src` is an immutable object no workspace file writes through (a DVC
+        cache whose type is reflink or copy), so a reflink or hard link of it serves as
+        the copy: no second write of the data, and on ext4 no second copy on disk.
+        Either way the bytes are hashed under the temporary name before they get theirs.
+        """
         final = self.path(ref)
         if final.exists():
             return False
         tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
+            if share and verify and _share(src, tmp):
+                with open(tmp, "rb") as fin:
+                    got = content_hash(fin, ref.legacy)
+                if got != expected_hash(ref):
+                    raise CorruptObjectError(
+                        f"{src} does not hash to {ref.oid} (got {got}); it belongs to "
+                        f"{ref.owner or ref.oid}: restore it with `dvc add` or re-fetch it"
+                    )
+                return self._publish(tmp, final)
             with open(src, "rb") as fin, open(tmp, "wb") as fout:
                 if verify:
                     got = content_hash(fin, ref.legacy, copy_to=fout)
@@ -184,10 +201,68 @@ class ObjectStore:
         return True
 
 
+_FICLONE = 0x40049409  # Linux ioctl: the new file shares the extents of another (reflink)
+# A link type failing with one of these is not for this filesystem (as in dvc-objects).
+LINK_ERRNOS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOTTY,
+                errno.ENOSYS, errno.EINVAL, errno.EAGAIN, errno.EMLINK}
+
+
+def reflink(src: Path, dst: Path) -> None:
+    """Make `dst` a copy-on-write clone of `src`; OSError where the filesystem cannot."""
+    import fcntl
+
+    fd_src = os.open(src, os.O_RDONLY)
+    try:
+        fd_dst = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            fcntl.ioctl(fd_dst, _FICLONE, fd_src)
+        except OSError:
+            os.close(fd_dst)
+            os.unlink(dst)
+            raise
+        os.close(fd_dst)
+    finally:
+        os.close(fd_src)
+
+
+def _share(src: Path, tmp: Path) -> bool:
+    """`tmp` as a reflink, else a hard link, of `src`; False: copy it instead.
+
+    Empty files are copied: DVC never links them either (ext4's 65,000-link limit)."""
+    if os.path.getsize(src) == 0:
+        return False
+    for make in (reflink, os.link):
+        try:
+            make(src, tmp)
+            return True
+        except OSError as exc:
+            if exc.errno not in LINK_ERRNOS:
+                raise
+    return False
+
+
 def copy_objects(
     src: ObjectStore, dst: ObjectStore, refs: list[ObjectRef], jobs: int, verify: bool
 ) -> tuple[int, int]:
     """Copy objects dst lacks, files before manifests; returns (count, bytes) copied."""
+    count = size = 0
+    for ref, wrote in iter_copies(src, dst, refs, jobs, verify):
+        if wrote:
+            count += 1
+            size += src.size(ref)
+    return count, size
+
+
+def iter_copies(
+    src: ObjectStore, dst: ObjectStore, refs: list[ObjectRef], jobs: int, verify: bool,
+    share: bool = False,
+) -> Iterator[tuple[ObjectRef, bool]]:
+    """`copy_objects` one object at a time: each ref dst lacked, once dst holds it, and
+    whether this call wrote it. Files come in the order given, manifests after all files.
+
+    Copies run `jobs` at a time (hashlib and file I/O release the GIL), so a caller can
+    send the first objects on while later ones are still being copied and hashed.
+    """
     todo = [r for r in refs if not dst.has(r)]
     missing = [r for r in todo if not src.has(r)]
     if missing:
@@ -196,17 +271,17 @@ def copy_objects(
             f"{len(missing)} object(s) are missing from the {src.label}, e.g. {first.oid} of "
             f"{first.owner or '?'}: run `dvc commit` or `dvc add` for it, or fetch it first"
         )
-    files = [r for r in todo if not r.is_dir]
-    dirs = [r for r in todo if r.is_dir]
-    count = size = 0
-    for batch in (files, dirs):
+    for batch in ([r for r in todo if not r.is_dir], [r for r in todo if r.is_dir]):
         if not batch:
             continue
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            done = list(pool.map(lambda r: dst.add_copy(src.path(r), r, verify), batch))
-        count += sum(done)
-        size += sum(src.size(r) for r, d in zip(batch, done) if d)
-    return count, size
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        try:
+            futures = [pool.submit(dst.add_copy, src.path(r), r, verify, share)
+                       for r in batch]
+            for ref, future in zip(batch, futures):
+                yield ref, future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def remove_tree(path: Path) -> None:

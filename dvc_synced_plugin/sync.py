@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -23,7 +25,7 @@ from dvc_synced_plugin.objects import (
     outs_of_changes,
 )
 from dvc_synced_plugin.pointers import Out
-from dvc_synced_plugin.stores import ObjectStore, copy_objects, remove_tree
+from dvc_synced_plugin.stores import ObjectStore, copy_objects, iter_copies, remove_tree
 from dvc_synced_plugin.transports import Transport, open_transport
 
 
@@ -196,11 +198,12 @@ def push_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
             ": run `dvc commit` (or `dvc add`) for them, or push from the clone that made them"
         )
     # Only now that central answered and nothing is lost: a refused push changes nothing.
-    copy_objects(engine.cache, engine.local, in_cache, engine.settings.jobs, verify=True)
+    in_local = set(refs).difference(local_missing)
+    unstored = set(nowhere)
     bad = [
         r for r in refs
-        if r.relpath in central and engine.local.has(r)
-        and central[r.relpath] != engine.local.size(r)
+        if r.relpath in central and r not in unstored
+        and central[r.relpath] != (engine.local if r in in_local else engine.cache).size(r)
     ]
     if bad:
         raise CorruptObjectError(
@@ -209,11 +212,24 @@ def push_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
         )
     todo = [r for r in refs if r.relpath not in central]
     report.skipped = len(refs) - len(todo)
-    files = [r.relpath for r in todo if not r.is_dir]
-    dirs = [r.relpath for r in todo if r.is_dir]
+    send = {r for r in todo if not r.is_dir}
+    # What central lacks is copied first, small files first: uploads start meanwhile.
+    order = sorted(in_cache, key=lambda r: (r not in send, engine.cache.size(r)))
+    uploads = _Uploads(engine, sum((engine.local if r in in_local else engine.cache).size(r)
+                                   for r in send))
+    try:
+        for ref in send & in_local:
+            uploads.ready(ref)
+        for ref, _ in iter_copies(engine.cache, engine.local, order, engine.settings.jobs,
+                                  verify=True, share=_cache_is_shareable(engine.root)):
+            if ref in send:
+                uploads.ready(ref)
+    except BaseException:
+        uploads.abort()
+        raise
+    uploads.finish()
     # File objects first: a .dir on a DVC remote makes DVC assume its files are there too.
-    engine.transport.upload(engine.local.root, files)
-    engine.transport.upload(engine.local.root, dirs)
+    engine.transport.upload(engine.local.root, [r.relpath for r in todo if r.is_dir])
     if engine.settings.transport == "rsync":
         # rsync exits non-zero unless every listed file arrived whole (checksummed, renamed
         # in only once complete): a second listing of central would be one more round trip
@@ -229,6 +245,126 @@ def push_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
         )
     report.moved = len(todo)
     report.moved_bytes = sum(engine.local.size(r) for r in todo)
+
+
+class _Uploads:
+    """File uploads that run while later objects are still being copied in (rsync).
+
+    Copying 1 GiB into the local storage (read and hash, link or write) done first would
+    add half the transfer time. And one rsync stream is limited by rsync itself, not by
+    ssh: up to LANES sessions run at once over the shared connection. While objects
+    still arrive, a session starts when none runs or the waiting bytes reach a threshold
+    that grows fourfold (a handful of sessions: each costs a remote shell's start); what
+    waits at the end goes in two halves.
+    Small pushes send once, at the end: a session costs more than they gain.
+    """
+
+    PIPELINE_FROM = 64 << 20
+    LANES = 2
+
+    def __init__(self, engine: Engine, total: int) -> None:
+        self.engine = engine
+        self.lock = threading.RLock()
+        self.waiting: list[tuple[ObjectRef, int]] = []
+        self.threshold = max(total // 16, 8 << 20)
+        self.cap = total  # at the end: half of what is left, to even out the lanes
+        # rclone's uploads share one scratch dir on central: one at a time. A terminal
+        # shows rsync's progress, which parallel runs would garble.
+        self.pipelined = (total >= self.PIPELINE_FROM and engine.settings.transport == "rsync"
+                          and not sys.stderr.isatty())
+        self.pool: Optional[ThreadPoolExecutor] = None
+        self.running: list[Future[None]] = []
+        self.errors: list[BaseException] = []
+        self.arriving = True
+        self.stopped = False
+
+    def ready(self, ref: ObjectRef) -> None:
+        """`ref` is in the local storage and may be sent; raises a failed upload's error."""
+        size = self.engine.local.size(ref)
+        with self.lock:
+            self.waiting.append((ref, size))
+            if self.pipelined:
+                self._launch()
+            if self.errors:
+                raise self.errors[0]
+
+    def _launch(self) -> None:
+        """Start what the policy allows (lock held)."""
+        self.running = [f for f in self.running if not f.done()]
+        while len(self.running) < self.LANES and not (self.errors or self.stopped):
+            batch = self._next_batch()
+            if not batch:
+                return
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(max_workers=self.LANES)
+            future = self.pool.submit(self.engine.transport.upload, self.engine.local.root,
+                                      [r.relpath for r, _ in batch])
+            self.running.append(future)
+            future.add_done_callback(self._done)
+
+    def _next_batch(self) -> list[tuple[ObjectRef, int]]:
+        """The oldest waiting objects up to `cap` bytes; none yet while more arrive, a lane
+        runs and the pile is under the threshold (fewer, larger sessions)."""
+        if not self.waiting:
+            return []
+        if self.arriving and self.running:
+            if sum(n for _, n in self.waiting) < self.threshold:
+                return []
+            self.threshold *= 4
+        taken, size = 0, 0
+        while taken < len(self.waiting) and (
+                not taken or size + self.waiting[taken][1] <= self.cap):
+            size += self.waiting[taken][1]
+            taken += 1
+        batch, self.waiting = self.waiting[:taken], self.waiting[taken:]
+        return batch
+
+    def _done(self, future: Future[None]) -> None:
+        with self.lock:
+            error = future.exception()
+            if error is not None:
+                self.errors.append(error)
+            self._launch()
+
+    def finish(self) -> None:
+        """Send what is waiting and wait for every upload; raise the first failure."""
+        if not self.pipelined:
+            batch = [r.relpath for r, _ in self.waiting]
+            self.waiting = []
+            self.engine.transport.upload(self.engine.local.root, batch)
+            return
+        with self.lock:
+            self.arriving = False
+            self.cap = (sum(n for _, n in self.waiting) + 1) // 2
+            self._launch()
+        while True:
+            with self.lock:
+                running = [f for f in self.running if not f.done()]
+                if self.errors or not (running or self.waiting):
+                    break
+                if not running:
+                    self._launch()
+                    continue
+            wait(running, return_when=FIRST_COMPLETED)
+        self.abort()
+        if self.errors:
+            raise self.errors[0]
+
+    def abort(self) -> None:
+        """Start nothing more; wait for the uploads under way."""
+        with self.lock:
+            self.stopped = True
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+
+def _cache_is_shareable(root: Path) -> bool:
+    """Whether the local storage may link the cache's objects instead of copying them.
+
+    Only when no workspace file is a hard link or symlink to a cache object: writing such
+    a file in place would change the object, and a linked local storage with it.
+    """
+    return not {"hardlink", "symlink"} & set(dvcrepo.cache_types(root))
 
 
 def pull_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:

@@ -14,7 +14,6 @@ goes to `dvc checkout` instead, which decides as it always did.
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import stat
@@ -25,13 +24,9 @@ from typing import Optional
 
 from dvc_synced_plugin.objects import ManifestDelta, ObjectRef, check_entry
 from dvc_synced_plugin.pointers import Out
-from dvc_synced_plugin.stores import ObjectStore, content_hash
+from dvc_synced_plugin.stores import LINK_ERRNOS, ObjectStore, content_hash, reflink
 
 DEFAULT_LINKS = ("reflink", "copy")  # DVC's default `cache.type`
-# A link type that fails with one of these is dropped for the rest, as dvc-objects does.
-_LINK_ERRNOS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOTTY,
-                errno.ENOSYS, errno.EINVAL, errno.EAGAIN}
-_FICLONE = 0x40049409  # Linux ioctl: share the extents of another file (reflink)
 
 
 def _umask() -> int:
@@ -200,17 +195,7 @@ class _Linker:
         if link == "copy":
             shutil.copyfile(src, tmp)
         elif link == "reflink":
-            import fcntl
-
-            fd_src = os.open(src, os.O_RDONLY)
-            try:
-                fd_dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                try:
-                    fcntl.ioctl(fd_dst, _FICLONE, fd_src)
-                finally:
-                    os.close(fd_dst)
-            finally:
-                os.close(fd_src)
+            reflink(src, tmp)
             os.chmod(tmp, self.mode)  # a clone may carry the object's read-only mode
         elif link == "hardlink":
             if os.path.getsize(src) == 0:
@@ -232,7 +217,7 @@ class _Linker:
             except OSError as exc:
                 if tmp.exists() or tmp.is_symlink():
                     tmp.unlink()
-                if link == "copy" or exc.errno not in _LINK_ERRNOS or len(self.links) == 1:
+                if link == "copy" or exc.errno not in LINK_ERRNOS or len(self.links) == 1:
                     raise
                 del self.links[0]
         os.replace(tmp, path)
