@@ -56,6 +56,8 @@ def unsafe_manifest(data: bytes) -> Optional[str]:
     outside the workspace, `../.git/hooks/post-merge` replaces a git hook. A manifest comes
     from central, which every teammate can write, so it is checked at that door.
     """
+    if _plainly_safe(data):
+        return None
     try:
         entries = json.loads(data)
     except (ValueError, UnicodeDecodeError):
@@ -71,6 +73,24 @@ def unsafe_manifest(data: bytes) -> Optional[str]:
         if any(p in ("", ".", "..") or p.lower() == ".git" or "\0" in p for p in parts):
             return f"the entry {rel!r} is not a plain path inside the directory"
     return None
+
+
+# DVC's own layout of a manifest with plain ASCII names and no escapes; in such a text
+# the JSON strings are their raw bytes, so the checks below are byte-exact.
+_PLAIN_ENTRY = rb'\{"md5": "[0-9a-f]{32}", "relpath": "[^"\\\x00-\x1f]*"\}'
+_PLAIN_MANIFEST = re.compile(rb"\[(?:" + _PLAIN_ENTRY + rb"(?:, " + _PLAIN_ENTRY + rb")*)?\]")
+_BAD_RELPATH = re.compile(rb'"relpath": "(?:[^"]*/)?(?:|\.|\.\.|\.[gG][iI][tT])(?:/[^"]*)?"')
+
+
+def _plainly_safe(data: bytes) -> bool:
+    """`unsafe_manifest`'s verdict None, proven with two regexes over the bytes.
+
+    Parsing 100,000 entries and checking each in Python takes ~0.2-0.4 s of every pull
+    of a big directory; this takes ~50 ms. Anything else (escapes, non-ASCII names, other
+    keys) gets the full check.
+    """
+    return (data.isascii() and _PLAIN_MANIFEST.fullmatch(data) is not None
+            and _BAD_RELPATH.search(data) is None)
 
 
 class ObjectStore:
