@@ -173,13 +173,19 @@ def test_dvc_lock_outputs_and_uncached_ones(git_repo: GitRepo) -> None:
     assert objs.targets == {"p/dvc.yaml:s"}
 
 
-def test_uncached_outputs_are_not_needed_between_two_revisions(git_repo: GitRepo) -> None:
-    """The hooks diff old..new: dvc.yaml's `cache: false` must count there too."""
-    base = git_repo.commit("base", **{"readme": "r"})
+def stage_with_uncached_metric() -> tuple[str, str]:
+    """dvc.lock and dvc.yaml of a stage with a cached output `o` and an uncached `m.json`."""
     lock = (f"schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n"
             f"    - path: o\n      hash: md5\n      md5: {md5(b'o')}\n"
             f"    - path: m.json\n      hash: md5\n      md5: {md5(b'm')}\n")
     yaml = "stages:\n  s:\n    cmd: x\n    outs:\n    - o\n    - m.json:\n        cache: false\n"
+    return lock, yaml
+
+
+def test_uncached_outputs_are_not_needed_between_two_revisions(git_repo: GitRepo) -> None:
+    """The hooks diff old..new: dvc.yaml's `cache: false` must count there too."""
+    base = git_repo.commit("base", **{"readme": "r"})
+    lock, yaml = stage_with_uncached_metric()
     rev = git_repo.commit("stage", **{"dvc.lock": lock, "dvc.yaml": yaml})
     objs, _ = needed(git_repo, base, rev, Manifests())
     assert {r.oid for r in objs.all()} == {md5(b"o")}
@@ -188,10 +194,7 @@ def test_uncached_outputs_are_not_needed_between_two_revisions(git_repo: GitRepo
 def test_staged_changes_read_dvc_yaml_from_the_index(git_repo: GitRepo) -> None:
     """A squash merge leaves its result staged: dvc.yaml's flags come from the index."""
     git_repo.commit("base", **{"readme": "r"})
-    lock = (f"schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n"
-            f"    - path: o\n      hash: md5\n      md5: {md5(b'o')}\n"
-            f"    - path: m.json\n      hash: md5\n      md5: {md5(b'm')}\n")
-    yaml = "stages:\n  s:\n    cmd: x\n    outs:\n    - o\n    - m.json:\n        cache: false\n"
+    lock, yaml = stage_with_uncached_metric()
     git_repo.write("dvc.lock", lock)
     git_repo.write("dvc.yaml", yaml)
     git_repo.git("add", "dvc.lock", "dvc.yaml")
