@@ -15,7 +15,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Optional
 
@@ -177,8 +177,11 @@ class ObjectStore:
             "then run the command again"
         )
 
-    def adopt(self, staged: Path, ref: ObjectRef) -> bool:
-        """Verify a file already on this store's filesystem and link it in as `ref`."""
+    def adopt(self, staged: Path, ref: ObjectRef,
+              checked: Optional[Future[Optional[str]]] = None) -> bool:
+        """Verify a file already on this store's filesystem and link it in as `ref`.
+
+        `checked`: `unsafe_manifest` of this manifest's content, computed earlier."""
         with open(staged, "rb") as fin:
             got = content_hash(fin, ref.legacy)
         if got != expected_hash(ref):
@@ -188,7 +191,9 @@ class ObjectStore:
                 f"{ref.owner or ref.oid}: run `dvc-synced verify` and re-push it from a clone "
                 "that has it"
             )
-        problem = unsafe_manifest(staged.read_bytes()) if ref.is_dir else None
+        problem = None
+        if ref.is_dir:
+            problem = checked.result() if checked else unsafe_manifest(staged.read_bytes())
         if problem:
             staged.unlink()
             raise CorruptObjectError(

@@ -25,7 +25,13 @@ from dvc_synced_plugin.objects import (
     outs_of_changes,
 )
 from dvc_synced_plugin.pointers import Out
-from dvc_synced_plugin.stores import ObjectStore, copy_objects, iter_copies, remove_tree
+from dvc_synced_plugin.stores import (
+    ObjectStore,
+    copy_objects,
+    iter_copies,
+    remove_tree,
+    unsafe_manifest,
+)
 from dvc_synced_plugin.transports import Transport, open_transport
 
 
@@ -66,6 +72,8 @@ class Engine:
         self.cache = ObjectStore(dvcrepo.cache_dir(self.root), "DVC cache")
         self.local = ObjectStore(dvcrepo.local_storage(settings), "local storage")
         self._transport: Optional[Transport] = None
+        self._checker: Optional[ThreadPoolExecutor] = None
+        self.manifest_checks: dict[str, Future[Optional[str]]] = {}
 
     @property
     def transport(self) -> Transport:
@@ -74,6 +82,8 @@ class Engine:
         return self._transport
 
     def close(self) -> None:
+        if self._checker is not None:
+            self._checker.shutdown(wait=True, cancel_futures=True)
         if self._transport is not None:
             self._transport.close()
 
@@ -108,8 +118,19 @@ class Engine:
             for ref in batch:
                 staged = staging / ref.relpath
                 size += staged.stat().st_size
-                moved += self.local.adopt(staged, ref)
+                moved += self.local.adopt(staged, ref, self.manifest_checks.get(ref.oid))
         return moved, size
+
+    def check_manifest_soon(self, ref: ObjectRef, data: bytes) -> None:
+        """Start the safety check of a verified manifest in the background.
+
+        At 100,000 entries it takes ~50 ms, spent while this thread waits for rsync to
+        bring the files; the local storage takes the manifest only with its verdict.
+        The content is named by its hash, so the verdict holds for the staged copy.
+        """
+        if self._checker is None:
+            self._checker = ThreadPoolExecutor(max_workers=1)
+        self.manifest_checks[ref.oid] = self._checker.submit(unsafe_manifest, data)
 
     def download_staged(self, refs: list[ObjectRef], absent: str, fix: str) -> None:
         """Stage `refs` from central; those staged already (manifests fetched earlier, whole
@@ -173,6 +194,7 @@ def resolve_manifests(engine: Engine, objs: ObjectSet, unresolved: list[Out]) ->
                     "run `dvc-synced verify` and re-push it from a clone that has it"
                 )
         fetched[ref.relpath] = staged.read_bytes()
+        engine.check_manifest_soon(ref, fetched[ref.relpath])
 
     def reader(ref: ObjectRef) -> Optional[bytes]:
         return fetched.get(ref.relpath) or engine.read_manifest(ref)
