@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Optional
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURE_VERSION = 1
+FIXTURE_VERSION = 2  # 2: pre-commit through the hook repository's own env
 FILES_PER_SUBDIR = 1000
 LARGE_FILES = 3
 LARGE_SIZE = 8 << 20
@@ -165,7 +165,9 @@ def small_paths(size: int) -> list[str]:
 
 
 def precommit_config(python: str) -> str:
-    """Our hooks as `repo: local` hooks: pre-commit's dispatch cost, no env to build."""
+    """Our hooks as `repo: local` hooks: pre-commit's dispatch cost, no env to build.
+
+    The fallback when pre-commit cannot build the hook repository's own environment."""
     hooks = "".join(
         f"  - id: dvc-synced-{name}\n"
         f"    name: dvc-synced {name}\n"
@@ -180,6 +182,35 @@ def precommit_config(python: str) -> str:
         f"default_install_hook_types: [{', '.join(PRE_COMMIT_HOOKS)}]\n"
         "repos:\n- repo: local\n  hooks:\n" + hooks
     )
+
+
+def hook_repo_config(rev: str) -> str:
+    """This repository's .pre-commit-hooks.yaml at `rev`, as a team would use it: pre-commit
+    builds a virtualenv with dvc-synced in it (once, under PRE_COMMIT_HOME)."""
+    hooks = "".join(f"  - id: dvc-synced-{name}\n" for name in PRE_COMMIT_HOOKS)
+    return (
+        f"default_install_hook_types: [{', '.join(PRE_COMMIT_HOOKS)}]\n"
+        f"repos:\n- repo: {REPO_ROOT}\n  rev: {rev}\n  hooks:\n" + hooks
+    )
+
+
+def choose_precommit_config(project: Project, log=print) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """(config text, mode): the hook repository with its built env, else local hooks."""
+    env = project.alice.env
+    rev = run(["git", "rev-parse", "HEAD"], REPO_ROOT, env).stdout.decode().strip()
+    scratch = project.root / "precommit-probe"
+    run(["git", "init", "-q", str(scratch)], project.root, env)
+    text = hook_repo_config(rev)
+    (scratch / ".pre-commit-config.yaml").write_text(text)
+    try:
+        run([sys.executable, "-m", "pre_commit", "install-hooks"], scratch, env)
+        return text, f"hook repository at {rev[:10]}, language: python (env built)"
+    except RuntimeError as exc:
+        log(f"  pre-commit could not build the hook env, using local hooks: "
+            f"{str(exc).splitlines()[0]}")
+        return precommit_config(sys.executable), "repo: local, language: system"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def configure_ssh_remote(user: User, project: Project, port: int, login: str) -> None:
@@ -225,7 +256,8 @@ def build(project: Project, port: int, login: str, log=print) -> None:  # type: 
     log(f"  n={project.size}: files written ({time.monotonic() - started:.0f}s)")
     alice.dvc("add", "-q", "data", *[f"models/m{i}.bin" for i in range(LARGE_FILES)])
     log(f"  n={project.size}: dvc add done ({time.monotonic() - started:.0f}s)")
-    (alice.repo / ".pre-commit-config.yaml").write_text(precommit_config(sys.executable))
+    precommit_text, precommit_mode = choose_precommit_config(project, log)
+    (alice.repo / ".pre-commit-config.yaml").write_text(precommit_text)
     (alice.repo / "notes.txt").write_text("code-only commits change this file\n")
     alice.git("add", "-A")
     alice.git("commit", "-q", "-m", "project")
@@ -263,20 +295,20 @@ def build(project: Project, port: int, login: str, log=print) -> None:  # type: 
             configure_ssh_remote(bob, project, port, login)
             bob.dvc("status", "-q", check=False)
         log(f"  n={project.size}: {bob.name} ready ({time.monotonic() - started:.0f}s)")
-    precommit_hooks(project)
+    precommit_hooks(project, precommit_text)
     (project.root / "READY").write_text(json.dumps({
-        "size": project.size, "version": FIXTURE_VERSION,
+        "size": project.size, "version": FIXTURE_VERSION, "pre_commit": precommit_mode,
         "build_seconds": round(time.monotonic() - started, 1),
     }))
 
 
-def precommit_hooks(project: Project) -> None:
+def precommit_hooks(project: Project, config: str) -> None:
     """pre-commit's hook scripts, installed in a scratch repository and kept in a directory
     that `git -c core.hooksPath=` selects (pre-commit refuses to install with hooksPath set)."""
     scratch = project.root / "precommit-scratch"
     env = project.alice.env
     run(["git", "init", "-q", str(scratch)], project.root, env)
-    (scratch / ".pre-commit-config.yaml").write_text(precommit_config(sys.executable))
+    (scratch / ".pre-commit-config.yaml").write_text(config)
     run([sys.executable, "-m", "pre_commit", "install", "--install-hooks"], scratch, env)
     project.precommit_hooks.mkdir(exist_ok=True)
     for name in PRE_COMMIT_HOOKS:

@@ -1,6 +1,6 @@
 """Issue #4: does a push or pull cost grow with the change, not with the project?
 
-    python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 3] [--quick]
+    python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 5] [--quick] [--readme]
 
 Measures, side by side in one run, on projects of N tracked objects with a change of 10:
 push and pull with our hooks vs the seed's manual workflow vs DVC's native ssh remote;
@@ -205,8 +205,8 @@ def make_change(project: Project, rep: int, rng: random.Random) -> dict[str, byt
     return contents
 
 
-def check_pulled(project: Project, contents: dict[str, bytes]) -> None:
-    for flow in FLOWS:
+def check_pulled(project: Project, contents: dict[str, bytes], flows: Sequence[str]) -> None:
+    for flow in flows:
         bob = project.puller(flow)
         for rel, data in contents.items():
             if (bob.repo / rel).read_bytes() != data:
@@ -214,18 +214,18 @@ def check_pulled(project: Project, contents: dict[str, bytes]) -> None:
 
 
 def change_rep(project: Project, rep: int, counted: bool, results: Results,
-               rng: random.Random) -> None:
+               rng: random.Random, flows: Sequence[str] = FLOWS) -> None:
     contents = make_change(project, rep, rng)
     n = project.size
-    for flow in rotated(FLOWS, rep):
+    for flow in rotated(flows, rep):
         sample = timed(push_steps(project, flow))
         results.add(f"push/{flow}/{n}", sample, counted)
         log(f"    push {flow:6} {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB")
-    for flow in rotated(FLOWS, rep):
+    for flow in rotated(flows, rep):
         sample = timed(pull_steps(project, flow))
         results.add(f"pull/{flow}/{n}", sample, counted)
         log(f"    pull {flow:6} {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB")
-    check_pulled(project, contents)
+    check_pulled(project, contents, flows)
 
 
 HOOK_MODES = ("none", "plain", "pre-commit")
@@ -526,22 +526,54 @@ def targets(results: Results, sizes: list[int], meta: dict[str, object]) -> list
     return out
 
 
+BEGIN = "<!-- results: written by `python benchmarks/run.py --readme`, not by hand -->"
+END = "<!-- end of results -->"
+
+
+def update_readme(path: Path, table: str, meta: dict[str, object]) -> None:
+    """Replace what lies between the markers with this run's tables: no hand-copied figure."""
+    m = meta["machine"]
+    assert isinstance(m, dict)
+    block = "\n".join([
+        BEGIN,
+        f"Run of {meta['started']} (`{meta['command']}`, {meta['seconds']} s; dvc-synced "
+        f"{m['dvc_synced_commit']}) on {m['cores']} cores ({m['cpu']}), "
+        f"{m['memory_gb']} GB RAM, {m['os']}; Python {m['python']}, DVC {m['dvc']}, "
+        f"dvc-ssh {m['dvc_ssh']}, {m['git']}, {m['rsync']}, {m['ssh']}.",
+        "",
+        table,
+        END,
+    ])
+    text = path.read_text()
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+    log(f"updated {path}")
+
+
 # ------------------------------------------------------------------------------------ main
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", help="project sizes in objects (default 1000,10000,100000)")
-    parser.add_argument("--repeat", type=int, help="counted runs per measurement (default 3)")
+    parser.add_argument("--repeat", type=int, help="counted runs per measurement (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted runs first (default 1)")
     parser.add_argument("--bulk-mib", type=int, help="bulk push size in MiB (default 1024)")
     parser.add_argument("--quick", action="store_true",
                         help="sizes 1000,10000, 3 runs, 256 MiB bulk: a fast check")
     parser.add_argument("--skip", default="", help="comma list of phases to skip: "
                         "change,noop,bulk")
+    parser.add_argument("--flows", default=",".join(FLOWS),
+                        help="workflows to compare (default ours,seed,native); a quick look "
+                        "at ours alone leaves the others' clones behind until their next run")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/dvc-synced-bench"),
                         help="where projects are built and kept between runs")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached projects")
+    parser.add_argument("--readme", action="store_true",
+                        help="also put the tables into benchmarks/README.md (between markers)")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent / "results.json")
     args = parser.parse_args(argv)
@@ -549,9 +581,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     sizes = sorted(int(s) for s in (args.sizes or default_sizes).split(","))
     if sizes[0] < 100:
         parser.error("sizes must be at least 100 objects")
-    repeat = args.repeat or 3
+    repeat = args.repeat or (3 if args.quick else 5)
     bulk_mib = args.bulk_mib or (256 if args.quick else 1024)
     skip = set(filter(None, args.skip.split(",")))
+    flows = [f for f in FLOWS if f in args.flows.split(",")]
+    if "ours" not in flows:
+        parser.error("--flows must include ours")
     if repeat < 1:
         parser.error("--repeat must be at least 1")
 
@@ -569,6 +604,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         projects = [fixture.prepare(args.workdir, n, port, login, args.rebuild, log)
                     for n in sizes]
+        meta["projects"] = {p.size: json.loads((p.root / "READY").read_text())
+                            for p in projects}
         rng = random.Random(time.time_ns())
         for rep in range(args.warmup + repeat):
             counted = rep >= args.warmup
@@ -578,7 +615,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 log(f"  n={project.size:,} run {rep + 1}/{args.warmup + repeat}"
                     f"{'' if counted else ' (warm-up)'}")
                 if "change" not in skip:
-                    change_rep(project, rep, counted, results, rng)
+                    change_rep(project, rep, counted, results, rng, flows)
                 if "noop" not in skip:
                     noop_rep(project, rep, counted, results)
         if "bulk" not in skip:
@@ -600,6 +637,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     }
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
     log(f"wrote {args.out} ({meta['seconds']}s)")
+    if args.readme:
+        update_readme(Path(__file__).resolve().parent / "README.md", text, meta)
     return 0
 
 
