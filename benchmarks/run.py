@@ -370,6 +370,12 @@ def machine() -> dict[str, object]:
 
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=fixture.REPO_ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode().strip()
+    # The code the hooks run: PYTHONPATH may point them at an export of an older commit.
+    code = subprocess.run([sys.executable, "-c", "import dvc_synced_plugin, os; "
+                           "print(os.path.dirname(dvc_synced_plugin.__file__))"],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode()
+    if code.strip() != str(fixture.REPO_ROOT / "dvc_synced_plugin"):
+        rev = f"{rev}, hooks run {code.strip()}"
     return {
         "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_gb, 1),
         "os": platform.platform(), "python": platform.python_version(),
