@@ -13,6 +13,7 @@ Projects are built once per size under --workdir (default /var/tmp/dvc-synced-be
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
@@ -334,7 +335,9 @@ def start_sshd(workdir: Path) -> tuple[object, int, str]:
     """The test suite's loopback sshd; its client config copied to a stable path."""
     from tests.conftest import start_sshd as start
 
-    server = start(Path(tempfile.mkdtemp(prefix="dvcs-bench-sshd-")))
+    base = Path(tempfile.mkdtemp(prefix="dvcs-bench-sshd-"))
+    server = start(base)
+    atexit.register(shutil.rmtree, base, True)  # its keys and config, once it has stopped
     ssh_dir = workdir / "ssh"
     ssh_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(server.client_key, ssh_dir / "client_key")
