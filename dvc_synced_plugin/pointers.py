@@ -48,7 +48,9 @@ def _load(content: bytes, where: str) -> Any:
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         at = f" line {line + 1}" if line is not None else ""
-        raise SyncError(f"{where}{at} is not valid YAML: fix the file or `git checkout` it") from exc
+        raise SyncError(
+            f"{where}{at} is not valid YAML: fix the file or `git checkout` it"
+        ) from exc
 
 
 def _out_from(entry: Any, where: str, key: str, path: str, target: str) -> Optional[Out]:
