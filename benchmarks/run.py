@@ -646,8 +646,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     }
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
     log(f"wrote {args.out} ({meta['seconds']}s)")
-    if args.readme:
-        update_readme(Path(__file__).resolve().parent / "README.md", text, meta)
+    if args.readme:  # the analysis page and the project's front page show the same run
+        here = Path(__file__).resolve().parent
+        for readme in (here / "README.md", here.parent / "README.md"):
+            update_readme(readme, text, meta)
     return 0
 
 
