@@ -1,4 +1,5 @@
-"""One lock per local storage, so a hook and a manual command never interleave.
+"""Locks: one per local storage (transfers), one per work tree (workspace updates), so a
+hook and a manual command never interleave.
 
 flock(2) is released by the kernel when its holder dies, so a crashed run never leaves
 a stale lock behind; the pid written inside is only for the waiting message.
@@ -11,15 +12,23 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from dvc_synced_plugin.errors import SyncError
 
 
+def storage_lock(storage: Path, timeout: float) -> AbstractContextManager[None]:
+    return file_lock(storage / ".dvc-synced" / "lock", timeout, f"the local storage {storage}")
+
+
+def workspace_lock(git_dir: Path, timeout: float) -> AbstractContextManager[None]:
+    """DVC's own repository lock gives up after ~3 s; a large checkout outlasts that."""
+    return file_lock(git_dir / "dvc-synced" / "workspace.lock", timeout, "this work tree")
+
+
 @contextmanager
-def storage_lock(storage: Path, timeout: float) -> Iterator[None]:
-    path = storage / ".dvc-synced" / "lock"
+def file_lock(path: Path, timeout: float, what: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o664)
     try:
@@ -33,11 +42,11 @@ def storage_lock(storage: Path, timeout: float) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
                     raise SyncError(
-                        f"the local storage {storage} is busy (pid {holder}) for over "
+                        f"{what} is busy (pid {holder}) for over "
                         f"{timeout:.0f}s: wait for it, or raise dvc-synced.timeout"
                     ) from None
                 if not told:
-                    print("dvc-synced: waiting for another dvc-synced on this storage...",
+                    print(f"dvc-synced: waiting for another dvc-synced on {what}...",
                           file=sys.stderr)
                     told = True
                 time.sleep(0.1)

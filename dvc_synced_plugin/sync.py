@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from dvc_synced_plugin import dvcrepo, gitinfo, workspace
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError, SyncError
-from dvc_synced_plugin.lock import storage_lock
+from dvc_synced_plugin.lock import storage_lock, workspace_lock
 from dvc_synced_plugin.objects import (
     ObjectRef,
     ObjectSet,
@@ -449,10 +449,12 @@ def pull_changes(
             remove_tree(engine.staging())
     if checkout and (objs.targets or full_checkout):
         refuse_escaping_outputs(settings.root, changes)
-        targets = None if full_checkout else sorted(
-            update_workspace(settings.root, engine.cache, objs))
-        if targets is None or targets:
-            report.checkout_failed = dvcrepo.checkout(settings.root, targets)
+        timeout = max(300, settings.timeout)
+        with workspace_lock(gitinfo.git_dir(settings.root), timeout):
+            targets = None if full_checkout else sorted(
+                update_workspace(settings.root, engine.cache, objs))
+            if targets is None or targets:
+                report.checkout_failed = dvcrepo.checkout(settings.root, targets)
     report.seconds = time.monotonic() - start
     return report
 
