@@ -11,6 +11,8 @@ for tool in git:git rsync:rsync ssh:openssh-client sshd:openssh-server rclone:rc
         need+=("$pkg")
     fi
 done
+# GNU time: the benchmarks read peak memory from it (`time` alone is the shell keyword).
+[ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing ${need[*]}"
