@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from tests.conftest import make_env  # the same isolated HOME/env the test teammates get
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_VERSION = 2  # 2: pre-commit through the hook repository's own env
 FILES_PER_SUBDIR = 1000
@@ -47,22 +49,6 @@ def run(args: list[str], cwd: Path, env: dict[str, str], check: bool = True,
             f"{proc.stderr.decode(errors='replace')[-2000:]}"
         )
     return proc
-
-
-def base_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
-    """An isolated environment: own HOME, DVC site cache, no system git config."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "DVC_SYNCED_", "PRE_COMMIT"))}
-    env.update({
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "DVC_NO_ANALYTICS": "1",
-        "DVC_SITE_CACHE_DIR": str(home / ".dvc-site-cache"),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-    })
-    env.update(extra)
-    return env
 
 
 @dataclass
@@ -126,7 +112,7 @@ class Project:
 
     def user(self, name: str) -> User:
         home = self.root / f"home-{name}"
-        return User(name, home, self.root / name, base_env(home, self.extra_env()))
+        return User(name, home, self.root / name, make_env(home, self.extra_env()))
 
     @property
     def alice(self) -> User:
