@@ -37,6 +37,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, seconds: float, proc: subprocess.Popen, log: Path) -> None:
+    """Until a server we started accepts on loopback; if it never does, kill it and say why."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{proc.args[0]} did not start on port {port}: {log.read_text()}")
+
+
 def tree_digest(path: Path) -> dict[str, str]:
     """relative path -> sha256 of every file below `path` (or of `path` itself)."""
     if path.is_file():
@@ -217,16 +230,7 @@ def start_sshd(base: Path, authorized_for: Optional[list[str]] = None) -> Sshd:
         f"  UserKnownHostsFile {known}\n  StrictHostKeyChecking accept-new\n"
         "  LogLevel ERROR\n"
     )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError("sshd did not start: " + (base / "sshd.log").read_text())
+    wait_for_port(port, 15, proc, base / "sshd.log")
     return Sshd(port, "dvc-server", ssh_config, client_key, proc, user)
 
 
@@ -265,16 +269,7 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     with open(log, "w") as out:
         proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
                                 stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("moto_server did not start: " + log.read_text())
+    wait_for_port(port, 30, proc, log)
     yield S3Server(f"http://127.0.0.1:{port}", proc)
     proc.terminate()
     proc.wait(timeout=10)
