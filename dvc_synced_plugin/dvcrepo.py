@@ -51,7 +51,9 @@ def _read_config(root: Path) -> Any:
     )
     files = [Path(d) / "config" for d in dirs] + [root / ".dvc" / "config",
                                                   root / ".dvc" / "config.local"]
-    _check_valid(root, files)
+    stamp = _check_valid(root, files)
+    if stamp in _PARSED:  # one command asks for the cache, its types and the remote
+        return _PARSED[stamp]
     merged: dict[str, dict[str, Any]] = {"cache": {}, "remote": {}}
     for path in files:  # in the order they shadow each other
         try:
@@ -81,10 +83,14 @@ def _read_config(root: Path) -> Any:
                         return _config(root)
                     value = _resolve(conf_dir, value)
                 target[key] = value
+    _PARSED[stamp] = merged
     return merged
 
 
-def _check_valid(root: Path, files: list[Path]) -> None:
+_PARSED: dict[str, Any] = {}  # config file stamps -> merged sections, within one process
+
+
+def _check_valid(root: Path, files: list[Path]) -> str:
     """DVC refuses every command on an invalid config, and so do we: DVC's `Config` checks
     the files once, and a marker in the git dir remembers them valid until one changes."""
     stamps = []
@@ -98,7 +104,7 @@ def _check_valid(root: Path, files: list[Path]) -> None:
     marker = _git_dir(root) / "dvc-synced" / "dvc-config-checked"
     try:
         if marker.read_text() == stamp:
-            return
+            return stamp
     except (OSError, UnicodeDecodeError):
         pass
     _config(root)  # raises ConfigError naming the file to fix
@@ -107,6 +113,7 @@ def _check_valid(root: Path, files: list[Path]) -> None:
         tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
         tmp.write_text(stamp)
         os.replace(tmp, marker)
+    return stamp
 
 
 def _git_dir(root: Path) -> Path:
