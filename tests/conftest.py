@@ -111,7 +111,12 @@ class User:
 def make_env(home: Path, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GIT_", "DVC_SYNCED_", "PRE_COMMIT"))}
+    # The tools of this venv (dvc, pre-commit, dvc-synced) come first on PATH, as they do
+    # for a user who installed them: DVC's own hooks run a bare `dvc`.
+    venv_bin = os.path.dirname(sys.executable)
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin]
     env.update({
+        "PATH": os.pathsep.join([venv_bin, *path]),
         "HOME": str(home),
         "GIT_CONFIG_NOSYSTEM": "1",
         "DVC_NO_ANALYTICS": "1",
