@@ -21,6 +21,7 @@ from typing import Optional
 
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.transports.base import Capabilities
 from dvc_synced_plugin.transports.lists import files_from
 
 UPLOAD_DIR = ".dvc-synced/upload"  # on central, outside the object layout
@@ -46,7 +47,15 @@ def parse_url(url: str, root: Path) -> str:
     return os.path.abspath(root / os.path.expanduser(url))
 
 
+def tools(settings: Settings) -> list[str]:
+    return ["rclone"]
+
+
 class RcloneTransport:
+    # rclone exits 0 for some shortfalls (a listed source file that is missing), so a
+    # push lists central again; its uploads share one scratch dir on central: one lane.
+    capabilities = Capabilities(confirms_on_exit=False, lanes=1, progress=False)
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.location = parse_url(settings.central, settings.root)
@@ -206,3 +215,6 @@ def upload_id(store: Path) -> str:
     text = path.read_text().strip()
     return text if re.fullmatch(r"[0-9a-f]{32}", text) else uuid.uuid5(
         uuid.NAMESPACE_URL, text).hex
+
+
+TRANSPORT = RcloneTransport

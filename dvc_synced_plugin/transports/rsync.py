@@ -19,13 +19,14 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TextIO
 
+from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.transports.base import Capabilities
 from dvc_synced_plugin.transports.lists import files_from
 
 PARTIAL_DIR = ".dvc-synced/partial"  # under the storage root, outside the object layout
@@ -158,7 +159,16 @@ class SshSession:
             os.rmdir(self.tmp)
 
 
+def tools(settings: Settings) -> list[str]:
+    host = parse_url(settings.central, settings.root)[0]
+    return ["rsync", "ssh"] if host else ["rsync"]
+
+
 class RsyncTransport:
+    # rsync exits non-zero unless every listed file arrived whole (checksummed, renamed in
+    # only once complete): listing central again after an upload could not disagree.
+    capabilities = Capabilities(confirms_on_exit=True, lanes=2, progress=True)
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         host, port, path = parse_url(settings.central, settings.root)
@@ -175,12 +185,15 @@ class RsyncTransport:
 
         base = ["--timeout", str(max(self.settings.timeout, 1) * 4)]
         stream: dict[str, object] = {}
-        if progress and sys.stderr.isatty():
+        terminal = output.progress_stream() if progress else None
+        if terminal is not None:
             base.append("--info=progress2")
 
-            def show(chunk: str) -> None:
-                sys.stderr.write(chunk)
-                sys.stderr.flush()
+            out: TextIO = terminal
+
+            def show(chunk: str) -> None:  # one parameter: sh passes as many as declared
+                out.write(chunk)
+                out.flush()
 
             stream = {"_out": show, "_out_bufsize": 0}
         if self.ssh:
@@ -269,3 +282,6 @@ class RsyncTransport:
     def close(self) -> None:
         if self.ssh:
             self.ssh.close()
+
+
+TRANSPORT = RsyncTransport
