@@ -30,7 +30,7 @@ from dvc_synced_plugin import events, gitinfo
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
 from dvc_synced_plugin.events import SKIP_ENV, HeadMove, PushEvent
 from dvc_synced_plugin.gitinfo import PointerChange
-from dvc_synced_plugin.output import say
+from dvc_synced_plugin.output import announce, say
 
 
 def _resolve(root: Path, rev: str) -> Optional[str]:
@@ -161,7 +161,7 @@ def pre_push(root: Path, event: PushEvent) -> int:
             "the data (teammates then cannot get it)")
         return 1
     if total.needed:
-        say(total.line("uploaded", "to"))
+        announce(total.line("uploaded", "to"))
     return 0
 
 
@@ -213,7 +213,7 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
         return 1
     write_state(root, "ok", new)
     if report.needed:
-        say(report.line("downloaded", "from"))
+        announce(report.line("downloaded", "from"))
     return 0
 
 

@@ -6,6 +6,8 @@ place decides where live progress goes. Import-light: it sits on the hooks' fast
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from typing import Optional, TextIO
 
@@ -42,6 +44,39 @@ def summary(verb: str, where: str, moved: int, moved_bytes: int, skipped: int,
             f"{skipped} already there, {seconds:.1f}s")
 
 
-def progress_stream() -> Optional[TextIO]:
-    """Where live transfer progress goes: stderr when it is a terminal, else nothing."""
+_TTY: list[Optional[TextIO]] = []  # the opened /dev/tty (or None), once per process
+
+
+def terminal() -> Optional[TextIO]:
+    """The user's terminal, where live progress goes; None when there is none.
+
+    A plain hook's stderr is the terminal. Under pre-commit (it sets PRE_COMMIT=1) a
+    hook's output is captured, through a pipe or a pty of its own, and shown only after
+    the hook ends: a long upload would be minutes of silence. The controlling terminal,
+    /dev/tty, still reaches the user. In an IDE or CI there is none ("No such device or
+    address"): then nothing extra is written, and nothing fails because of it.
+    """
+    if os.environ.get("PRE_COMMIT") == "1":
+        if not _TTY:
+            try:
+                # Kept open for the process: progress writes to it many times.
+                _TTY.append(open("/dev/tty", "w", encoding="utf-8", errors="replace"))  # noqa: SIM115
+            except OSError:
+                _TTY.append(None)
+        return _TTY[0]
     return sys.stderr if sys.stderr.isatty() else None
+
+
+def progress_stream() -> Optional[TextIO]:
+    """Where live transfer progress goes (see `terminal`)."""
+    return terminal()
+
+
+def announce(message: str) -> None:
+    """A hook's one-line summary: on stderr as always, and on the user's terminal when
+    stderr does not reach it (pre-commit)."""
+    say(message)
+    tty = terminal()
+    if tty is not None and tty is not sys.stderr:
+        with contextlib.suppress(OSError):  # gone: the summary is on stderr all the same
+            say(message, tty)

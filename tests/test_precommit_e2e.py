@@ -9,14 +9,13 @@ Teammates set up nothing but `pre-commit install` (the founder commits the confi
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, Team, User, make_env, run
+from dvc_synced_plugin.events import HOOK_NAMES
+from tests.conftest import Team, User, config_text
 from tests.test_hooks_e2e import (
     Mode,
     flow_conflicted_merge,
@@ -28,58 +27,6 @@ from tests.test_hooks_e2e import (
     flow_share,
     start,
 )
-
-HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit")
-# What pre-commit's `pip install .` needs is in the working tree; tests and tooling are not.
-SNAPSHOT_SKIP = ("tests/", "benchmarks/", "scripts/", ".ci/", "dvc_synced.egg-info/")
-
-
-def config_text(repo: Path, rev: str, suffix: str = "") -> str:
-    """The .pre-commit-config.yaml the README tells a team to commit."""
-    hooks = "".join(f"      - id: dvc-synced-{name}{suffix}\n" for name in HOOK_NAMES)
-    return (
-        "default_install_hook_types: [pre-push, post-checkout, post-merge, post-rewrite, "
-        "post-commit]\n"
-        "default_stages: [pre-commit]\n"
-        "repos:\n"
-        f"  - repo: {repo}\n"
-        f"    rev: {rev}\n"
-        "    hooks:\n" + hooks
-    )
-
-
-@pytest.fixture(scope="session")
-def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """This working tree's package files, committed: pre-commit installs from a git rev."""
-    path = tmp_path_factory.mktemp("hook-repo")
-    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                 REPO_ROOT).stdout.split("\0")
-    for name in listed:
-        src = REPO_ROOT / name
-        if name and not name.startswith(SNAPSHOT_SKIP) and src.is_file():
-            (path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, path / name)
-    env = make_env(path, {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                          "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
-    run(["git", "init", "-q", "-b", "main"], path, env)
-    run(["git", "add", "-A"], path, env)
-    run(["git", "commit", "-q", "-m", "snapshot of the working tree"], path, env)
-    return path, run(["git", "rev-parse", "HEAD"], path, env).stdout.strip()
-
-
-@pytest.fixture(scope="session")
-def pre_commit_home(tmp_path_factory: pytest.TempPathFactory,
-                    hook_repo: tuple[Path, str]) -> Path:
-    """PRE_COMMIT_HOME with the hook environment built once for the whole session."""
-    home = tmp_path_factory.mktemp("pre-commit-home")
-    scratch = tmp_path_factory.mktemp("pre-commit-build")
-    env = make_env(scratch, {"PRE_COMMIT_HOME": str(home)})
-    run(["git", "init", "-q"], scratch, env)
-    (scratch / ".pre-commit-config.yaml").write_text(config_text(*hook_repo))
-    started = time.monotonic()
-    run([sys.executable, "-m", "pre_commit", "install-hooks"], scratch, env)
-    print(f"\npre-commit built the hook environment in {time.monotonic() - started:.1f}s")
-    return home
 
 
 class PreCommitMode(Mode):

@@ -192,8 +192,9 @@ class RsyncTransport:
             out: TextIO = terminal
 
             def show(chunk: str) -> None:  # one parameter: sh passes as many as declared
-                out.write(chunk)
-                out.flush()
+                with contextlib.suppress(OSError):  # a terminal that went away
+                    out.write(chunk)
+                    out.flush()
 
             stream = {"_out": show, "_out_bufsize": 0}
         if self.ssh:
