@@ -19,6 +19,22 @@ def _tools(transport: str, central: str) -> list[str]:
     return ["rsync", "ssh"] if host else ["rsync"]
 
 
+def rsync_version(central: str) -> str:
+    """Flavour and version of the rsync on PATH, and whether it keeps the guarantees
+    (macOS ships 2.6.9 or openrsync; see transports/rsync_flavor.py)."""
+    from dvc_synced_plugin.transports.rsync import parse_url
+    from dvc_synced_plugin.transports.rsync_flavor import detect
+
+    flavor = detect()
+    problem = flavor.problem()
+    if problem:
+        raise SyncError(problem)
+    host, _, path = parse_url(central, Path(".")) if central else (None, None, "")
+    if host:
+        flavor.check_remote_path(path)
+    return flavor.note()
+
+
 def run() -> int:
     from dvc_synced_plugin import config, dvcrepo, gitinfo
     from dvc_synced_plugin.transports import open_transport
@@ -62,6 +78,8 @@ def run() -> int:
             return path
 
         check(f"{tool} installed", which)
+    if transport == "rsync" and shutil.which("rsync"):
+        check("rsync version", lambda: rsync_version(central))
     if not have_settings:
         return 1
 

@@ -97,9 +97,10 @@ def only_missing(stdout: bytes, stderr: bytes, listed: list[str]) -> bool:
     not there": each listed file left out of the listing is named by a link_stat ENOENT
     line, and rsync reported nothing else (a listing cut short, a permission error).
 
-    rsync 3 and 2.6.9 keep listing after a missing file (checked, local and over ssh
-    against rsync 3); openrsync as the sender stops at the first: that shows as a
-    listed file neither listed nor named, and the probe fails instead of lying.
+    rsync 3 and a real 2.6.9 build keep listing after a missing file (checked, local
+    and over ssh against rsync 3; openrsync's source does the same with --files-from).
+    A listing cut short would leave a listed file neither listed nor named: the probe
+    then fails instead of calling a present object absent.
     """
     wanted = set(listed)
     named: set[str] = set()
@@ -229,9 +230,8 @@ class RsyncTransport:
             problem = flavor.problem()
             if problem:
                 raise ConfigError(problem)
-            if self.ssh:
-                for path in (self.path, self._partial(self.path)):
-                    flavor.check_remote_path(path)
+            if self.ssh:  # the partial dir lies below it: as plain as it is
+                flavor.check_remote_path(self.path)
             self._flavor = flavor
         return self._flavor
 
@@ -302,9 +302,9 @@ class RsyncTransport:
         return parse_listing(out)
 
     def _probe_local(self, relpaths: list[str]) -> dict[str, int]:
-        """A local central without --ignore-missing-args: lstat answers what rsync's
-        listing would (regular files only, a symlink is not an object), and openrsync as
-        the sender would stop listing at the first missing file."""
+        """A local central without --ignore-missing-args: lstat gives the answer rsync's
+        listing would (regular files only: a symlink is not an object) without relying
+        on how an rsync not checked here (openrsync) lists after a missing file."""
         import stat
 
         if not os.path.isdir(self.path):
