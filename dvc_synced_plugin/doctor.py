@@ -11,7 +11,7 @@ from dvc_synced_plugin.errors import SyncError
 
 def run() -> int:
     from dvc_synced_plugin import config, dvcrepo, gitinfo
-    from dvc_synced_plugin.transports import open_transport, required_tools
+    from dvc_synced_plugin.transports import open_transport, required_tools, transport_checks
 
     failures = 0
     state: dict[str, object] = {}
@@ -51,6 +51,9 @@ def run() -> int:
             return path
 
         check(f"{tool} installed", which)
+    if s is not None and all(shutil.which(tool) for tool in tools):
+        for label, fn in transport_checks(s):  # type: ignore[arg-type]
+            check(label, fn)
     if not have_settings:
         return 1
 

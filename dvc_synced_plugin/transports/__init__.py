@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from dvc_synced_plugin.errors import ConfigError
 
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from dvc_synced_plugin.config import Settings
     from dvc_synced_plugin.transports.base import Capabilities, Transport
 
-__all__ = ["TRANSPORTS", "Capabilities", "Transport", "open_transport", "required_tools"]
+__all__ = ["TRANSPORTS", "Capabilities", "Transport", "open_transport", "required_tools",
+           "transport_checks"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,13 @@ def open_transport(settings: Settings) -> Transport:
 def required_tools(settings: Settings) -> list[str]:
     """Programs the transport runs (for doctor): e.g. rsync, and ssh for a remote host."""
     return list(_module(settings.transport).tools(settings))
+
+
+def transport_checks(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
+    """The transport's own doctor checks: (label, check), a check returns a detail or
+    raises SyncError naming the fix (rsync: its flavour and version)."""
+    checks = getattr(_module(settings.transport), "doctor_checks", None)
+    return list(checks(settings)) if checks else []
 
 
 def __getattr__(name: str) -> object:  # the Protocol and Capabilities, imported lazily
