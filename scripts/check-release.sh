@@ -31,13 +31,14 @@ version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' dvc_synced_plugin/__init__.py
 status_before=$(git status --porcelain --untracked-files=all)
 
 # A release commit: its tag, the version and the changelog must say the same.
-if tag=$(git describe --exact-match --match 'v[0-9]*' HEAD 2>/dev/null); then
+# (git tag, not git describe: describe ignores lightweight tags, which must fail here.)
+for tag in $(git tag --points-at HEAD --list 'v[0-9]*'); do
     [ "$tag" = "v$version" ] || fail "HEAD is tagged $tag but __version__ is $version"
     [ "$(git cat-file -t "$tag")" = tag ] || fail "$tag is a lightweight tag; use git tag -a"
     grep -Eq "^## \[$version\] - [0-9]{4}-[0-9]{2}-[0-9]{2}$" CHANGELOG.md ||
         fail "CHANGELOG.md has no '## [$version] - YYYY-MM-DD' heading for tag $tag"
     echo "check-release: HEAD is the release $tag"
-fi
+done
 
 echo "check-release: dvc-synced $version, in $tmp"
 # Build from a copy of what git would commit (tracked and untracked-not-ignored files), so
