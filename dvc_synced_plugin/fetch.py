@@ -1,0 +1,219 @@
+"""`dvc-synced fetch`: central -> local storage for revisions not checked out yet.
+
+The data of recent branches is then on this machine before anyone asks for it: a later
+`git pull` or `git switch` copies from the local storage into the cache and never
+contacts central (sync.pull_objects fetches only what the local storage lacks).
+
+Which revisions (`--recent`, the meaning of `git lfs fetch --recent`): the tips of the
+git remote's remote-tracking branches whose last commit is at most DAYS old, HEAD's
+upstream, and the commits on those branches within DAYS (so switching back to an
+earlier state of a branch finds its data too).
+
+Only deltas are computed: one revision (the base) is expanded in full, every other tip
+by its diff against the base, and the recent commits by their diffs against their
+first parents. What the local storage has already costs no network: its manifests are
+read from disk and its objects are never asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+from dvc_synced_plugin import gitinfo
+from dvc_synced_plugin.config import Settings
+from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.gitinfo import PointerChange
+
+DEFAULT_DAYS = 7
+DAY = 86400
+
+
+@dataclass
+class FetchReport:
+    """What one fetch did: the summary line and --json."""
+
+    revisions: int = 0  # commits whose data was wanted
+    needed: int = 0  # objects those revisions need
+    fetched: int = 0  # objects that came from central
+    fetched_bytes: int = 0
+    copied: int = 0  # objects the DVC cache had: copied into the local storage, no network
+    present: int = 0  # objects the local storage had already
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        from dvc_synced_plugin.sync import human_bytes
+
+        extra = f", {self.copied} copied from the DVC cache" if self.copied else ""
+        return (
+            f"fetched {self.fetched} object(s) ({human_bytes(self.fetched_bytes)}) from central "
+            f"for {self.revisions} revision(s), {self.present} already here{extra}, "
+            f"{self.seconds:.1f}s"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def parse_days(value: Optional[str]) -> Optional[int]:
+    """A whole number of days above zero; None stays None (no --recent)."""
+    if value is None:
+        return None
+    try:
+        days = int(value)
+        if days <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"--recent {value!r} is not a positive whole number of days: use e.g. --recent 7"
+        ) from None
+    return days
+
+
+def require_remote(root: Path, remote: str) -> None:
+    names = gitinfo.git(root, "remote").decode().split()
+    if remote not in names:
+        known = f" (this clone has: {', '.join(names)})" if names else ""
+        raise ConfigError(
+            f"no git remote {remote!r}{known}: add it with `git remote add {remote} URL` "
+            "or name another with --remote"
+        )
+
+
+def git_fetch(root: Path, remote: str, timeout: float = 600) -> None:
+    """`git fetch REMOTE`, never prompting (no terminal, no credential helper dialogs)."""
+    import os
+
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never")
+    try:
+        proc = subprocess.run(["git", "fetch", "--quiet", "--", remote], cwd=root, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SyncError(f"git fetch {remote} took over {timeout:.0f}s: check the network "
+                        "and the git remote's URL (`git remote -v`)") from None
+    if proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = next((ln for ln in lines if ln.startswith("fatal:")), lines[-1] if lines else "")
+        raise SyncError(f"git fetch {remote} failed ({detail or f'exit {proc.returncode}'}): "
+                        "fix the git remote or the network, then fetch again")
+
+
+def upstream(root: Path) -> Optional[str]:
+    """HEAD's upstream commit, if the current branch tracks one this clone knows."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "@{upstream}^{commit}"],
+        cwd=root, capture_output=True,
+    )
+    sha = proc.stdout.decode().strip()
+    return sha if proc.returncode == 0 and sha else None
+
+
+def recent_tips(root: Path, remote: str, days: int, now: Optional[float] = None) -> list[str]:
+    """Remote-tracking branch tips whose commit is at most `days` old, HEAD's upstream first."""
+    cutoff = (time.time() if now is None else now) - days * DAY
+    out = gitinfo.git(
+        root, "for-each-ref", "--format=%(objectname) %(committerdate:unix) %(refname)",
+        f"refs/remotes/{remote}/",
+    ).decode()
+    tips: list[str] = []
+    up = upstream(root)
+    if up:
+        tips.append(up)
+    for line in out.splitlines():
+        sha, stamp, ref = line.split(" ", 2)
+        if ref == f"refs/remotes/{remote}/HEAD":
+            continue  # a symref to one of the branches
+        if stamp.isdigit() and int(stamp) >= cutoff and sha not in tips:
+            tips.append(sha)
+    return tips
+
+
+def plan_changes(
+    root: Path, tips: list[str], days: Optional[int], now: Optional[float] = None
+) -> list[PointerChange]:
+    """Pointer changes whose new sides are every version the revisions hold.
+
+    The base (first tip) counts in full; each other tip by what differs from the base;
+    each recent commit's change by both its sides, against the base's version of the
+    file (the base's objects are counted already).
+    """
+    if not tips:
+        return []
+    base = tips[0]
+    changes = gitinfo.changes_between(root, None, base)
+    base_blobs = {c.path: c.new_blob for c in changes}
+    seen = {(c.path, c.new_blob) for c in changes}
+
+    def want(path: str, blob: Optional[str], commit: str) -> None:
+        if blob and (path, blob) not in seen:
+            seen.add((path, blob))
+            changes.append(PointerChange(path, base_blobs.get(path), blob, commit))
+
+    for tip in tips[1:]:
+        for ch in gitinfo.changes_between(root, base, tip):
+            want(ch.path, ch.new_blob, tip)
+    if days is not None:
+        cutoff = int((time.time() if now is None else now) - days * DAY)
+        for ch in gitinfo.changes_in_commits(root, tips, since=f"@{cutoff}"):
+            want(ch.path, ch.new_blob, ch.commit)
+            # The version this commit replaced: a checkout of its parent needs it.
+            want(ch.path, ch.old_blob, f"{ch.commit}^")
+    return changes
+
+
+def fetch(
+    settings: Settings,
+    revs: list[str],
+    days: Optional[int],
+    everything: bool = False,
+    remote: str = "origin",
+    lock_timeout: Optional[float] = None,
+) -> FetchReport:
+    """Bring every object of the revisions into the local storage; never the workspace."""
+    start = time.monotonic()
+    root = settings.root
+    tips = [gitinfo.rev_parse(root, r) for r in revs]
+    if days is not None or everything:
+        require_remote(root, remote)
+    if everything:
+        from dvc_synced_plugin import status
+
+        tips += status.remote_revisions(root, remote)
+    if days is not None:
+        tips += recent_tips(root, remote, days)
+    tips = list(dict.fromkeys(tips))
+    report = FetchReport(revisions=len(tips))
+    if not tips:
+        report.seconds = time.monotonic() - start
+        return report
+    changes = plan_changes(root, tips, days)
+    from dvc_synced_plugin import sync
+    from dvc_synced_plugin.lock import storage_lock
+    from dvc_synced_plugin.stores import copy_objects, remove_tree
+
+    timeout = max(300, settings.timeout) if lock_timeout is None else lock_timeout
+    with sync.Engine(settings) as engine, storage_lock(engine.local.root, timeout):
+        objs = sync.collect(engine, changes)
+        refs = objs.all()
+        report.needed = len(refs)
+        lacking = engine.local.missing(refs)
+        report.present = len(refs) - len(lacking)
+        # The cache has what was pulled or added here: no reason to ask central for it.
+        in_cache = [r for r in lacking if engine.cache.has(r)]
+        if in_cache:
+            report.copied, _ = copy_objects(engine.cache, engine.local, in_cache,
+                                            settings.jobs, verify=True)
+        todo = [r for r in lacking if not engine.cache.has(r)]
+        if todo and sys.stderr.isatty():
+            print(f"dvc-synced: fetching {len(todo)} object(s) of {len(tips)} revision(s)...",
+                  file=sys.stderr, flush=True)
+        report.fetched, report.fetched_bytes = engine.fetch_into_local(todo)
+        with contextlib.suppress(OSError):
+            remove_tree(engine.staging())
+    report.seconds = time.monotonic() - start
+    return report

@@ -1,0 +1,190 @@
+"""`dvc-synced fetch` end to end over the loopback sshd, and pulls that then need no central.
+
+Each test starts its own sshd so it can stop it. ssh runs through a wrapper that logs every
+invocation: "no ssh session" is checked as no new line in that log, not inferred.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Sshd, Team, User, run, start_sshd, store_objects, tree_digest
+from tests.test_faults_support import md5, object_path
+
+
+@dataclass
+class Pair:
+    team: Team
+    sshd: Sshd
+    alice: User
+    bob: User
+    ssh_log: Path
+
+    def ssh_calls(self) -> int:
+        return len(self.ssh_log.read_text().splitlines()) if self.ssh_log.exists() else 0
+
+
+def dvc_add(user: User, files: dict[str, bytes], target: str) -> None:
+    for rel, data in files.items():
+        user.write(rel, data)
+    user.dvc("add", "-q", target)
+
+
+def commit(user: User, message: str) -> str:
+    user.git("add", "-A")
+    user.git("commit", "-q", "-m", message)
+    return user.git("rev-parse", "HEAD").stdout.strip()
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    sshd = start_sshd(tmp_path / "sshd")
+    ssh_log = tmp_path / "ssh-calls.log"
+    wrapper = tmp_path / "ssh-logged"
+    wrapper.write_text(f"#!/bin/sh\necho \"$*\" >> {ssh_log}\nexec ssh \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    central = tmp_path / "central"
+    central.mkdir()
+    team = Team(tmp_path, f"dvc-server:{central}",
+                extra_env={"DVC_SYNCED_SSH_COMMAND": f"{wrapper} -F {sshd.ssh_config}"})
+    alice = team.founder("alice")
+    alice.synced("install")
+    dvc_add(alice, {"data/a.txt": b"alpha 1\n", "data/b.txt": b"beta 1\n"}, "data")
+    commit(alice, "data v1")
+    alice.git("push", "-q", "origin", "main")
+    bob = team.user("bob")
+    bob.synced("install")
+    bob.synced("pull")
+    try:
+        yield Pair(team, sshd, alice, bob, ssh_log)
+    finally:
+        sshd.stop()
+
+
+def feature_branch(pair: Pair) -> dict[str, str]:
+    """alice: a branch that changes the directory and adds a file; returns its digests."""
+    alice = pair.alice
+    alice.git("switch", "-q", "-c", "feature")
+    dvc_add(alice, {"data/a.txt": b"alpha 2\n", "data/c.txt": b"gamma 1\n"}, "data")
+    dvc_add(alice, {"model.bin": b"model 1\n" * 500}, "model.bin")
+    commit(alice, "feature data")
+    alice.git("push", "-q", "-u", "origin", "feature")
+    return {**tree_digest(alice.repo / "data"), **tree_digest(alice.repo / "model.bin")}
+
+
+def workspace(user: User) -> dict[str, str]:
+    return {**tree_digest(user.repo / "data"), **tree_digest(user.repo / "model.bin")}
+
+
+def test_fetched_branch_switches_offline(pair: Pair) -> None:
+    expected = feature_branch(pair)
+    bob = pair.bob
+    before_ws = tree_digest(bob.repo / "data")
+    out = bob.synced("fetch", "--git-fetch").stdout
+    assert "fetched 4 object(s)" in out, out  # a.txt v2, c.txt, the new manifest, model.bin
+    assert tree_digest(bob.repo / "data") == before_ws  # the workspace is not touched
+    assert not (bob.repo / "model.bin").exists()
+
+    calls = pair.ssh_calls()
+    assert calls > 0  # the wrapper is what ssh runs as
+    again = json.loads(bob.synced("fetch", "--json").stdout)
+    assert again["fetched"] == 0 and again["present"] == again["needed"] > 0
+    assert pair.ssh_calls() == calls, "a fetch that moves nothing opened an ssh session"
+
+    pair.sshd.stop()
+    switched = bob.git("switch", "feature")
+    assert "warning" not in switched.stderr, switched.stderr
+    assert workspace(bob) == expected
+    # Back and forth, and the manual pull: all from the local storage.
+    bob.git("switch", "main")
+    assert tree_digest(bob.repo / "data") == before_ws
+    bob.git("switch", "feature")
+    assert "0 object(s)" in bob.synced("pull").stdout
+    assert workspace(bob) == expected
+    assert pair.ssh_calls() == calls
+
+
+def test_fetched_commit_pulls_offline(pair: Pair) -> None:
+    alice, bob = pair.alice, pair.bob
+    dvc_add(alice, {"data/b.txt": b"beta 2\n", "data/d.txt": b"delta\n"}, "data")
+    commit(alice, "data v2")
+    alice.git("push", "-q", "origin", "main")
+    expected = tree_digest(alice.repo / "data")
+    bob.synced("fetch", "--git-fetch", "--recent", "3")
+    pair.sshd.stop()
+    calls = pair.ssh_calls()
+    pulled = bob.git("pull", "-q")
+    assert "warning" not in pulled.stderr, pulled.stderr
+    assert tree_digest(bob.repo / "data") == expected
+    assert pair.ssh_calls() == calls
+
+
+def test_recent_includes_previous_versions_and_skips_old_branches(pair: Pair) -> None:
+    """A branch's earlier commit within DAYS has its data fetched too; an old branch not."""
+    alice, bob = pair.alice, pair.bob
+    alice.git("switch", "-q", "-c", "steps")
+    dvc_add(alice, {"model.bin": b"step 1\n"}, "model.bin")
+    step1 = commit(alice, "step 1")
+    dvc_add(alice, {"model.bin": b"step 2\n"}, "model.bin")
+    commit(alice, "step 2")
+    alice.git("push", "-q", "origin", "steps")
+    alice.git("switch", "-q", "-c", "stale", "main")
+    dvc_add(alice, {"old.bin": b"old\n"}, "old.bin")
+    old_date = "2020-01-01T00:00:00Z"
+    alice.git("add", "-A")
+    run(["git", "commit", "-q", "-m", "old"], alice.repo,
+        dict(alice.env, GIT_COMMITTER_DATE=old_date, GIT_AUTHOR_DATE=old_date))
+    alice.git("push", "-q", "origin", "stale")
+
+    bob.synced("fetch", "--git-fetch")
+    objs = store_objects(bob.local_storage())
+    assert object_path(md5(b"step 1\n")) in objs and object_path(md5(b"step 2\n")) in objs
+    assert object_path(md5(b"old\n")) not in objs
+    pair.sshd.stop()
+    bob.git("checkout", "-q", step1)
+    assert (bob.repo / "model.bin").read_bytes() == b"step 1\n"
+    # --all takes every branch, old ones too (central is down now: it must fail cleanly).
+    failed = bob.synced("fetch", "--all", check=False)
+    assert failed.returncode != 0
+    assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+    assert object_path(md5(b"old\n")) not in store_objects(bob.local_storage())
+
+
+def test_unreachable_central_writes_nothing(pair: Pair) -> None:
+    feature_branch(pair)
+    bob = pair.bob
+    bob.git("fetch", "-q")
+    before = store_objects(bob.local_storage())
+    pair.sshd.stop()
+    start = time.monotonic()
+    failed = bob.synced("fetch", check=False)
+    assert failed.returncode != 0
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0], failed.stderr
+    assert failed.stdout == ""
+    assert store_objects(bob.local_storage()) == before
+    assert time.monotonic() - start < 60
+
+
+def test_bad_input(pair: Pair) -> None:
+    bob = pair.bob
+    for days in ("0", "-3", "soon"):
+        bad = bob.synced("fetch", "--recent", days, check=False)
+        assert bad.returncode == 2, bad
+        assert len(bad.stderr.strip().splitlines()) == 1 and "positive" in bad.stderr
+    bob.git("remote", "rename", "origin", "upstream")
+    bad = bob.synced("fetch", check=False)
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and "git remote add origin" in lines[0], bad.stderr
+    assert "upstream" in lines[0]
+    # Named revisions need no git remote at all.
+    assert bob.synced("fetch", "HEAD").returncode == 0
+    assert "fetched" in bob.synced("fetch", "--remote", "upstream").stdout
