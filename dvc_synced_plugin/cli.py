@@ -74,6 +74,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {where:8} {state}")
         for path in result.unknown_dirs:
             print(f"  manifest of {path} is on no storage")
+        print(*status.background_lines(_root()), sep="", end="")
     return 0 if result.complete else 1
 
 

@@ -34,6 +34,10 @@ DEFAULT_DAYS = 7
 DAY = 86400
 
 
+class StorageBusy(SyncError):
+    """Another dvc-synced holds the local storage longer than this fetch would wait."""
+
+
 @dataclass
 class FetchReport:
     """What one fetch did: the summary line and --json."""
@@ -85,14 +89,23 @@ def require_remote(root: Path, remote: str) -> None:
         )
 
 
-def git_fetch(root: Path, remote: str, timeout: float = 600) -> None:
-    """`git fetch REMOTE`, never prompting (no terminal, no credential helper dialogs)."""
+def git_fetch(root: Path, remote: str, timeout: float = 600, detach: bool = False) -> None:
+    """`git fetch REMOTE`, never prompting for credentials.
+
+    `detach` (the background job): a session of its own has no terminal, so ssh cannot
+    ask for a passphrase even when started from one; BatchMode unless the user set an
+    ssh command of their own.
+    """
     import os
 
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never")
+    if detach and "GIT_SSH_COMMAND" not in env and not gitinfo.git(
+            root, "config", "core.sshCommand", check=False).strip():
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
     try:
         proc = subprocess.run(["git", "fetch", "--quiet", "--", remote], cwd=root, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                              start_new_session=detach)
     except subprocess.TimeoutExpired:
         raise SyncError(f"git fetch {remote} took over {timeout:.0f}s: check the network "
                         "and the git remote's URL (`git remote -v`)") from None
@@ -197,7 +210,11 @@ def fetch(
     from dvc_synced_plugin.stores import copy_objects, remove_tree
 
     timeout = max(300, settings.timeout) if lock_timeout is None else lock_timeout
-    with sync.Engine(settings) as engine, storage_lock(engine.local.root, timeout):
+    with sync.Engine(settings) as engine, contextlib.ExitStack() as held:
+        try:
+            held.enter_context(storage_lock(engine.local.root, timeout))
+        except SyncError as exc:
+            raise StorageBusy(str(exc)) from None
         objs = sync.collect(engine, changes)
         refs = objs.all()
         report.needed = len(refs)
