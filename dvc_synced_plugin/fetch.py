@@ -23,12 +23,16 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from dvc_synced_plugin import gitinfo
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.gitinfo import PointerChange
+
+if TYPE_CHECKING:
+    from dvc_synced_plugin.objects import ObjectRef
+    from dvc_synced_plugin.sync import Engine
 
 DEFAULT_DAYS = 7
 DAY = 86400
@@ -148,35 +152,39 @@ def recent_tips(root: Path, remote: str, days: int, now: Optional[float] = None)
 
 def plan_changes(
     root: Path, tips: list[str], days: Optional[int], now: Optional[float] = None
-) -> list[PointerChange]:
-    """Pointer changes whose new sides are every version the revisions hold.
+) -> tuple[list[PointerChange], list[PointerChange]]:
+    """(the tips' changes, the recent history's): new sides are every version they hold.
 
-    The base (first tip) counts in full; each other tip by what differs from the base;
-    each recent commit's change by both its sides, against the base's version of the
-    file (the base's objects are counted already).
+    The base (first tip) counts in full, each other tip by what differs from the base.
+    Each recent commit counts by its change over its first parent, and the version it
+    replaced by what that version has beyond the one replacing it: every such newer
+    version is a tip's or replaced in turn, so the chain ends at data counted already.
+    A delta whose base manifest is not on this machine falls back to the full manifest.
     """
     if not tips:
-        return []
+        return [], []
     base = tips[0]
     changes = gitinfo.changes_between(root, None, base)
     base_blobs = {c.path: c.new_blob for c in changes}
     seen = {(c.path, c.new_blob) for c in changes}
 
-    def want(path: str, blob: Optional[str], commit: str) -> None:
+    def want(into: list[PointerChange], path: str, since: Optional[str], blob: Optional[str],
+             commit: str) -> None:
         if blob and (path, blob) not in seen:
             seen.add((path, blob))
-            changes.append(PointerChange(path, base_blobs.get(path), blob, commit))
+            into.append(PointerChange(path, since, blob, commit))
 
     for tip in tips[1:]:
         for ch in gitinfo.changes_between(root, base, tip):
-            want(ch.path, ch.new_blob, tip)
+            want(changes, ch.path, base_blobs.get(ch.path), ch.new_blob, tip)
+    history: list[PointerChange] = []
     if days is not None:
         cutoff = int((time.time() if now is None else now) - days * DAY)
         for ch in gitinfo.changes_in_commits(root, tips, since=f"@{cutoff}"):
-            want(ch.path, ch.new_blob, ch.commit)
+            want(history, ch.path, ch.old_blob, ch.new_blob, ch.commit)
             # The version this commit replaced: a checkout of its parent needs it.
-            want(ch.path, ch.old_blob, f"{ch.commit}^")
-    return changes
+            want(history, ch.path, ch.new_blob, ch.old_blob, f"{ch.commit}^")
+    return changes, history
 
 
 def fetch(
@@ -204,10 +212,10 @@ def fetch(
     if not tips:
         report.seconds = time.monotonic() - start
         return report
-    changes = plan_changes(root, tips, days)
+    phases = plan_changes(root, tips, days)
     from dvc_synced_plugin import sync
     from dvc_synced_plugin.lock import storage_lock
-    from dvc_synced_plugin.stores import copy_objects, remove_tree
+    from dvc_synced_plugin.stores import remove_tree
 
     timeout = max(300, settings.timeout) if lock_timeout is None else lock_timeout
     with sync.Engine(settings) as engine, contextlib.ExitStack() as held:
@@ -215,22 +223,36 @@ def fetch(
             held.enter_context(storage_lock(engine.local.root, timeout))
         except SyncError as exc:
             raise StorageBusy(str(exc)) from None
-        objs = sync.collect(engine, changes)
-        refs = objs.all()
-        report.needed = len(refs)
-        lacking = engine.local.missing(refs)
-        report.present = len(refs) - len(lacking)
-        # The cache has what was pulled or added here: no reason to ask central for it.
-        in_cache = [r for r in lacking if engine.cache.has(r)]
-        if in_cache:
-            report.copied, _ = copy_objects(engine.cache, engine.local, in_cache,
-                                            settings.jobs, verify=True)
-        todo = [r for r in lacking if not engine.cache.has(r)]
-        if todo and sys.stderr.isatty():
-            print(f"dvc-synced: fetching {len(todo)} object(s) of {len(tips)} revision(s)...",
-                  file=sys.stderr, flush=True)
-        report.fetched, report.fetched_bytes = engine.fetch_into_local(todo)
+        counted: set[str] = set()
+        # The tips first: their manifests are then on disk as the history's delta bases.
+        for changes in phases:
+            if changes:
+                _fill(engine, sync.collect(engine, changes).all(), counted, report, len(tips))
         with contextlib.suppress(OSError):
             remove_tree(engine.staging())
     report.seconds = time.monotonic() - start
     return report
+
+
+def _fill(engine: Engine, refs: list[ObjectRef], counted: set[str], report: FetchReport,
+          revisions: int) -> None:
+    """Put `refs` into the local storage: from the DVC cache when it has them, else central."""
+    from dvc_synced_plugin.stores import copy_objects
+
+    refs = [r for r in refs if r.relpath not in counted]
+    counted.update(r.relpath for r in refs)
+    report.needed += len(refs)
+    lacking = engine.local.missing(refs)
+    report.present += len(refs) - len(lacking)
+    # The cache has what was pulled or added here: no reason to ask central for it.
+    in_cache = [r for r in lacking if engine.cache.has(r)]
+    if in_cache:
+        report.copied += copy_objects(engine.cache, engine.local, in_cache,
+                                      engine.settings.jobs, verify=True)[0]
+    todo = [r for r in lacking if not engine.cache.has(r)]
+    if todo and sys.stderr.isatty():
+        print(f"dvc-synced: fetching {len(todo)} object(s) of {revisions} revision(s)...",
+              file=sys.stderr, flush=True)
+    moved, size = engine.fetch_into_local(todo)
+    report.fetched += moved
+    report.fetched_bytes += size
