@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Sshd, Team, User, run, start_sshd, store_objects, tree_digest
-from tests.test_faults_support import md5, object_path
+from tests.test_faults_support import commit, md5, object_path, track
 
 
 @dataclass
@@ -35,12 +36,6 @@ def dvc_add(user: User, files: dict[str, bytes], target: str) -> None:
     for rel, data in files.items():
         user.write(rel, data)
     user.dvc("add", "-q", target)
-
-
-def commit(user: User, message: str) -> str:
-    user.git("add", "-A")
-    user.git("commit", "-q", "-m", message)
-    return user.git("rev-parse", "HEAD").stdout.strip()
 
 
 @pytest.fixture
@@ -188,3 +183,36 @@ def test_bad_input(pair: Pair) -> None:
     # Named revisions need no git remote at all.
     assert bob.synced("fetch", "HEAD").returncode == 0
     assert "fetched" in bob.synced("fetch", "--remote", "upstream").stdout
+
+
+def test_rclone_pull_after_fetch_starts_no_rclone(tmp_path: Path) -> None:
+    """Through rclone (a local backend): after a fetch, switching and pulling start no
+    rclone at all, also with central gone."""
+    central = tmp_path / "central"
+    central.mkdir()
+    calls = tmp_path / "rclone-calls.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    real = shutil.which("rclone") or "/usr/bin/rclone"
+    (bin_dir / "rclone").write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\nexec {real} \"$@\"\n")
+    os.chmod(bin_dir / "rclone", 0o755)
+    team = Team(tmp_path, str(central), transport="rclone",
+                extra_env={"RCLONE_CONFIG": "/dev/null"})
+    alice = team.founder("alice")
+    alice.synced("install")
+    bob = team.user("bob")
+    bob.synced("install")
+    bob.env["PATH"] = f"{bin_dir}{os.pathsep}{bob.env['PATH']}"
+    alice.git("switch", "-q", "-c", "feature")
+    track(alice, {"model.bin": b"rclone model\n", "data/x.txt": b"x\n"})
+    commit(alice, "feature data")
+    alice.git("push", "-q", "-u", "origin", "feature")
+    assert "fetched 2 object(s)" in bob.synced("fetch", "--git-fetch").stdout
+    started = len(calls.read_text().splitlines())
+    assert started > 0
+    central.rename(tmp_path / "central-away")
+    bob.git("switch", "feature")
+    assert (bob.repo / "model.bin").read_bytes() == b"rclone model\n"
+    assert (bob.repo / "data" / "x.txt").read_bytes() == b"x\n"
+    bob.synced("pull")
+    assert len(calls.read_text().splitlines()) == started
