@@ -360,7 +360,7 @@ def _run_locked(root: Path, every: int, days: int, lock_wait: float) -> int:
     except fetch.StorageBusy as exc:
         log_line(root, "skipped", seconds=time.monotonic() - start, detail=str(exc))
         return 0
-    except SyncError as exc:
+    except (SyncError, OSError) as exc:  # OSError: a full disk, a vanished directory
         failures += 1
         delay = min(MAX_BACKOFF, every * 60 * 2 ** (failures - 1))
         _write_atomic(backoff_file, f"{failures} {time.time() + delay}\n")
@@ -381,10 +381,22 @@ def status_lines(root: Path) -> list[str]:
     else:
         head = (f"background sync: installed ({state.kind}, every {state.every} min, "
                 f"fetch --recent {state.days})")
+        if not _still_there(root, state):
+            head += (f"; but its {'crontab entry' if state.kind == CRON else 'timer'} is gone: "
+                     "run `dvc-synced schedule install` again")
     runs = last_runs(root)
     if not runs:
         return [head, "no runs yet"]
     return [head, "last runs:", *(f"  {r}" for r in runs)]
+
+
+def _still_there(root: Path, state: Installed) -> bool:
+    if state.kind == SYSTEMD:
+        return (unit_dir() / f"dvc-synced-{job_id(root)}.timer").is_file()
+    try:
+        return strip_block(read_crontab() or "", root)[1]
+    except (OSError, SyncError, subprocess.TimeoutExpired):
+        return True  # cannot tell: say nothing rather than something wrong
 
 
 def last_run_summary(root: Path) -> Optional[str]:

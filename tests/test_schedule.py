@@ -81,6 +81,9 @@ def test_cron_install_is_idempotent_and_remove_restores_bytes(team: Team) -> Non
     assert changed.count("# dvc-synced ") == 2 and "0 */2 * * * cd " in changed
     assert "--every 120 --recent 3" in changed
     assert "installed (cron, every 120 min" in bob.synced("schedule", "status").stdout
+    crontab.write_text(MINE)  # the user edited the entry away
+    assert "is gone" in bob.synced("schedule", "status").stdout
+    bob.synced("schedule", "install", "--every", "120", "--recent", "3")
 
     assert "removed (crontab entry)" in bob.synced("schedule", "remove").stdout
     assert crontab.read_bytes() == MINE.encode()
