@@ -112,7 +112,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2))
     else:
         print(f"dvc-synced: {report.line()}")
-    return 0
+    for problem in report.problems[:3]:
+        print(f"dvc-synced: warning: not fetched: {problem}", file=sys.stderr)
+    return 1 if report.problems else 0
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

@@ -21,13 +21,13 @@ import contextlib
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from dvc_synced_plugin import gitinfo
 from dvc_synced_plugin.config import Settings
-from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.errors import ConfigError, MissingObjectsError, SyncError
 from dvc_synced_plugin.gitinfo import PointerChange
 
 if TYPE_CHECKING:
@@ -52,12 +52,16 @@ class FetchReport:
     fetched_bytes: int = 0
     copied: int = 0  # objects the DVC cache had: copied into the local storage, no network
     present: int = 0  # objects the local storage had already
+    missing: int = 0  # objects central lacks (or that depend on one it lacks): not fetched
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)  # what could not be fetched, and why
 
     def line(self) -> str:
         from dvc_synced_plugin.sync import human_bytes
 
         extra = f", {self.copied} copied from the DVC cache" if self.copied else ""
+        if self.missing or self.problems:
+            extra += f", {self.missing or 'some'} not on central"
         return (
             f"fetched {self.fetched} object(s) ({human_bytes(self.fetched_bytes)}) from central "
             f"for {self.revisions} revision(s), {self.present} already here{extra}, "
@@ -152,8 +156,9 @@ def recent_tips(root: Path, remote: str, days: int, now: Optional[float] = None)
 
 def plan_changes(
     root: Path, tips: list[str], days: Optional[int], now: Optional[float] = None
-) -> tuple[list[PointerChange], list[PointerChange]]:
-    """(the tips' changes, the recent history's): new sides are every version they hold.
+) -> list[tuple[str, list[PointerChange]]]:
+    """(revision, pointer changes) per tip, then the recent history's: the new sides are
+    every version they hold.
 
     The base (first tip) counts in full, each other tip by what differs from the base.
     Each recent commit counts by its change over its first parent, and the version it
@@ -162,11 +167,12 @@ def plan_changes(
     A delta whose base manifest is not on this machine falls back to the full manifest.
     """
     if not tips:
-        return [], []
+        return []
     base = tips[0]
     changes = gitinfo.changes_between(root, None, base)
     base_blobs = {c.path: c.new_blob for c in changes}
     seen = {(c.path, c.new_blob) for c in changes}
+    groups = [(base, changes)]
 
     def want(into: list[PointerChange], path: str, since: Optional[str], blob: Optional[str],
              commit: str) -> None:
@@ -175,8 +181,9 @@ def plan_changes(
             into.append(PointerChange(path, since, blob, commit))
 
     for tip in tips[1:]:
+        groups.append((tip, []))
         for ch in gitinfo.changes_between(root, base, tip):
-            want(changes, ch.path, base_blobs.get(ch.path), ch.new_blob, tip)
+            want(groups[-1][1], ch.path, base_blobs.get(ch.path), ch.new_blob, tip)
     history: list[PointerChange] = []
     if days is not None:
         cutoff = int((time.time() if now is None else now) - days * DAY)
@@ -184,7 +191,8 @@ def plan_changes(
             want(history, ch.path, ch.old_blob, ch.new_blob, ch.commit)
             # The version this commit replaced: a checkout of its parent needs it.
             want(history, ch.path, ch.new_blob, ch.old_blob, f"{ch.commit}^")
-    return changes, history
+    groups.append(("recent commits", history))
+    return [(name, group) for name, group in groups if group]
 
 
 def fetch(
@@ -225,9 +233,13 @@ def fetch(
             raise StorageBusy(str(exc)) from None
         counted: set[str] = set()
         # The tips first: their manifests are then on disk as the history's delta bases.
-        for changes in phases:
-            if changes:
+        # Data a teammate never pushed is not a reason to leave the rest behind.
+        for name, changes in phases:
+            try:
                 _fill(engine, sync.collect(engine, changes).all(), counted, report, len(tips))
+            except MissingObjectsError as exc:
+                label = name[:10] if len(name) == 40 else name
+                report.problems.append(f"{label}: {exc}")
         with contextlib.suppress(OSError):
             remove_tree(engine.staging())
     report.seconds = time.monotonic() - start
@@ -253,6 +265,19 @@ def _fill(engine: Engine, refs: list[ObjectRef], counted: set[str], report: Fetc
     if todo and sys.stderr.isatty():
         print(f"dvc-synced: fetching {len(todo)} object(s) of {revisions} revision(s)...",
               file=sys.stderr, flush=True)
-    moved, size = engine.fetch_into_local(todo)
+    try:
+        moved, size = engine.fetch_into_local(todo)
+    except MissingObjectsError:
+        # Take what central has; a manifest only with all its files (a .dir in a DVC
+        # remote tells DVC the directory is complete there).
+        on_central = engine.transport.probe([r.relpath for r in todo])
+        absent = [r for r in todo if r.relpath not in on_central]
+        have = [r for r in todo if r.relpath in on_central and not (
+            r.is_dir and any(a.owner.startswith(f"{r.owner}/") for a in absent))]
+        moved, size = engine.fetch_into_local(have)
+        report.fetched += moved
+        report.fetched_bytes += size
+        report.missing += len(todo) - len(have)
+        raise
     report.fetched += moved
     report.fetched_bytes += size

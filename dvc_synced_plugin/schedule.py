@@ -366,8 +366,13 @@ def _run_locked(root: Path, every: int, days: int, lock_wait: float) -> int:
         _write_atomic(backoff_file, f"{failures} {time.time() + delay}\n")
         log_line(root, "failed", seconds=time.monotonic() - start, detail=str(exc))
         return 1
-    backoff_file.unlink(missing_ok=True)
-    log_line(root, "ok", report.fetched, report.fetched_bytes, time.monotonic() - start)
+    backoff_file.unlink(missing_ok=True)  # central answered: no reason to wait longer
+    seconds = time.monotonic() - start
+    if report.problems:
+        log_line(root, "partial", report.fetched, report.fetched_bytes, seconds,
+                 f"{report.missing} object(s) not on central; {report.problems[0]}")
+        return 1
+    log_line(root, "ok", report.fetched, report.fetched_bytes, seconds)
     return 0
 
 
@@ -409,10 +414,11 @@ def last_run_summary(root: Path) -> Optional[str]:
     detail = " ".join(rest[3:])
     from dvc_synced_plugin.sync import human_bytes
 
-    if outcome != "ok":
+    if outcome not in ("ok", "partial"):
         return f"background sync: last run {stamp} {outcome}" + (f": {detail}" if detail else "")
     size = human_bytes(int(fields.get("bytes", "0") or 0))
-    return f"background sync: last run {stamp} ok, {fields.get('objects', '0')} object(s) ({size})"
+    text = f"background sync: last run {stamp} {outcome}, {fields.get('objects', '0')} object(s)"
+    return f"{text} ({size})" + (f": {detail}" if detail else "")
 
 
 def command(root: Path, args: argparse.Namespace) -> int:

@@ -216,3 +216,27 @@ def test_rclone_pull_after_fetch_starts_no_rclone(tmp_path: Path) -> None:
     assert (bob.repo / "data" / "x.txt").read_bytes() == b"x\n"
     bob.synced("pull")
     assert len(calls.read_text().splitlines()) == started
+
+
+def test_branch_without_data_on_central_does_not_stop_the_rest(team: Team) -> None:
+    """A teammate pushed a branch with the hooks skipped: its data is not on central. The
+    fetch takes every other branch's data, names what it could not get and exits 1."""
+    alice = team.founder("alice")
+    alice.synced("install")
+    bob = team.user("bob")
+    bob.synced("install")
+    alice.git("switch", "-q", "-c", "good")
+    good = track(alice, {"good.bin": b"good\n"})
+    commit(alice, "good data")
+    alice.git("push", "-q", "origin", "good")
+    alice.git("switch", "-q", "-c", "nodata", "main")
+    lost = track(alice, {"lost.bin": b"lost\n"})
+    commit(alice, "data never pushed")
+    alice.run("env", "DVC_SYNCED_SKIP=1", "git", "push", "-q", "origin", "nodata")
+    out = bob.synced("fetch", "--git-fetch", check=False)
+    assert out.returncode == 1
+    assert "fetched 1 object(s)" in out.stdout and "not on central" in out.stdout, out.stdout
+    warnings = out.stderr.strip().splitlines()
+    assert len(warnings) == 1 and "lost.bin" in warnings[0], out.stderr
+    stored = store_objects(bob.local_storage())
+    assert good["good.bin"] in stored and lost["lost.bin"] not in stored

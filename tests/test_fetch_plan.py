@@ -43,7 +43,8 @@ def test_recent_tips_and_history(git_repo: GitRepo) -> None:
     assert fetch.recent_tips(repo.root, "origin", 5, now) == [c3]
     assert set(fetch.recent_tips(repo.root, "origin", 30, now)) == {c3, c4}
 
-    tips, history = fetch.plan_changes(repo.root, [c3], 5, now)
+    (tip, tips), (label, history) = fetch.plan_changes(repo.root, [c3], 5, now)
+    assert tip == c3 and label == "recent commits"
     assert {(c.path, c.new_blob) for c in tips} == {
         ("a.dvc", blob(repo, c3, "a.dvc")), ("b.dvc", blob(repo, c3, "b.dvc"))}
     # v2 (replaced inside the window) and v1 (the version c2 replaced), each as a delta
@@ -51,12 +52,13 @@ def test_recent_tips_and_history(git_repo: GitRepo) -> None:
     assert {(c.new_blob, c.old_blob) for c in history} == {
         (blob(repo, c2, "a.dvc"), blob(repo, c3, "a.dvc")),
         (blob(repo, c1, "a.dvc"), blob(repo, c2, "a.dvc"))}
-    _, short = fetch.plan_changes(repo.root, [c3], 1, now)
+    _, (_, short) = fetch.plan_changes(repo.root, [c3], 1, now)
     assert [c.new_blob for c in short] == [blob(repo, c2, "a.dvc")]
 
     # A second tip counts by its difference from the first only.
-    tips, _ = fetch.plan_changes(repo.root, [c3, c4], None, now)
-    assert [(c.path, c.old_blob, c.new_blob) for c in tips[2:]] == [
+    groups = fetch.plan_changes(repo.root, [c3, c4], None, now)
+    assert [name for name, _ in groups] == [c3, c4]
+    assert [(c.path, c.old_blob, c.new_blob) for c in groups[1][1]] == [
         ("a.dvc", blob(repo, c3, "a.dvc"), blob(repo, c4, "a.dvc")),
         ("c.dvc", None, blob(repo, c4, "c.dvc"))]
 
