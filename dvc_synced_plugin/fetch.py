@@ -18,6 +18,7 @@ read from disk and its objects are never asked for.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -52,6 +53,7 @@ class FetchReport:
     fetched_bytes: int = 0
     copied: int = 0  # objects the DVC cache had: copied into the local storage, no network
     present: int = 0  # objects the local storage had already
+    known: int = 0  # revisions an earlier fetch completed: nothing computed for them
     missing: int = 0  # objects central lacks (or that depend on one it lacks): not fetched
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)  # what could not be fetched, and why
@@ -64,7 +66,8 @@ class FetchReport:
             extra += f", {self.missing or 'some'} not on central"
         return (
             f"fetched {self.fetched} object(s) ({human_bytes(self.fetched_bytes)}) from central "
-            f"for {self.revisions} revision(s), {self.present} already here{extra}, "
+            f"for {self.revisions} revision(s) ({self.known} fetched before), "
+            f"{self.present} already here{extra}, "
             f"{self.seconds:.1f}s"
         )
 
@@ -154,25 +157,81 @@ def recent_tips(root: Path, remote: str, days: int, now: Optional[float] = None)
     return tips
 
 
+class Fetched:
+    """Commits whose data a fetch (or this memo's earlier runs) put in the local storage.
+
+    A timer fetches every few minutes: without this, each run would expand the base
+    revision in full again (100,000 entries: seconds). With it, a run with nothing new
+    does git calls only, and a new commit is computed as its diff against the last fetched
+    tip. The memo belongs to one local storage directory (path and inode: a wiped and
+    re-created storage starts afresh) and keeps the newest KEEP commits.
+    """
+
+    KEEP = 5000
+
+    def __init__(self, root: Path, local: Path) -> None:
+        self.path = gitinfo.git_dir(root) / "dvc-synced" / "fetched"
+        try:
+            inode = local.stat().st_ino
+        except OSError:
+            inode = 0
+        self.header = f"local {local} {inode}"
+        self.commits: list[str] = []
+        try:
+            header, *lines = self.path.read_text().splitlines()
+            if header == self.header:
+                self.commits = lines
+        except (OSError, ValueError):
+            pass
+        self.known = set(self.commits)
+
+    @property
+    def anchor(self) -> Optional[str]:
+        """The newest tip recorded: the base the next fetch diffs against."""
+        return self.commits[-1] if self.commits else None
+
+    def add(self, commits: list[str]) -> None:
+        """Record `commits`, moved to the end in this order (the last is the anchor)."""
+        new = list(dict.fromkeys(commits))
+        moved = [c for c in self.commits if c not in set(new)] + new
+        moved = moved[-self.KEEP:]
+        if moved == self.commits:
+            return
+        self.commits = moved
+        self.known = set(self.commits)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("\n".join([self.header, *self.commits]) + "\n")
+        os.replace(tmp, self.path)
+
+
 def plan_changes(
-    root: Path, tips: list[str], days: Optional[int], now: Optional[float] = None
+    root: Path, tips: list[str], days: Optional[int], now: Optional[float] = None,
+    done: frozenset[str] | set[str] = frozenset(), anchor: Optional[str] = None,
 ) -> list[tuple[str, list[PointerChange]]]:
     """(revision, pointer changes) per tip, then the recent history's: the new sides are
-    every version they hold.
+    every version they hold. Tips and recent commits in `done` are left out.
 
-    The base (first tip) counts in full, each other tip by what differs from the base.
-    Each recent commit counts by its change over its first parent, and the version it
-    replaced by what that version has beyond the one replacing it: every such newer
-    version is a tip's or replaced in turn, so the chain ends at data counted already.
-    A delta whose base manifest is not on this machine falls back to the full manifest.
+    The base counts in full unless it is `anchor`, a commit whose data is in the local
+    storage already; each other tip by what differs from the base. Each recent commit
+    counts by its change over its first parent, and the version it replaced by what that
+    version has beyond the one replacing it: every such newer version is a tip's or
+    replaced in turn, so the chain ends at data counted already. A delta whose base
+    manifest is not on this machine falls back to the full manifest.
     """
-    if not tips:
+    todo = [t for t in tips if t not in done]
+    groups: list[tuple[str, list[PointerChange]]] = []
+    if anchor is not None and gitinfo.has_commit(root, anchor):
+        base = anchor
+        changes = gitinfo.changes_between(root, None, base)  # present: counted, not fetched
+    elif todo:
+        base, todo = todo[0], todo[1:]
+        changes = gitinfo.changes_between(root, None, base)
+        groups.append((base, changes))
+    else:
         return []
-    base = tips[0]
-    changes = gitinfo.changes_between(root, None, base)
     base_blobs = {c.path: c.new_blob for c in changes}
     seen = {(c.path, c.new_blob) for c in changes}
-    groups = [(base, changes)]
 
     def want(into: list[PointerChange], path: str, since: Optional[str], blob: Optional[str],
              commit: str) -> None:
@@ -180,7 +239,7 @@ def plan_changes(
             seen.add((path, blob))
             into.append(PointerChange(path, since, blob, commit))
 
-    for tip in tips[1:]:
+    for tip in todo:
         groups.append((tip, []))
         for ch in gitinfo.changes_between(root, base, tip):
             want(groups[-1][1], ch.path, base_blobs.get(ch.path), ch.new_blob, tip)
@@ -188,6 +247,8 @@ def plan_changes(
     if days is not None:
         cutoff = int((time.time() if now is None else now) - days * DAY)
         for ch in gitinfo.changes_in_commits(root, tips, since=f"@{cutoff}"):
+            if ch.commit in done:
+                continue
             want(history, ch.path, ch.old_blob, ch.new_blob, ch.commit)
             # The version this commit replaced: a checkout of its parent needs it.
             want(history, ch.path, ch.new_blob, ch.old_blob, f"{ch.commit}^")
@@ -220,13 +281,21 @@ def fetch(
     if not tips:
         report.seconds = time.monotonic() - start
         return report
-    phases = plan_changes(root, tips, days)
     from dvc_synced_plugin import sync
     from dvc_synced_plugin.lock import storage_lock
     from dvc_synced_plugin.stores import remove_tree
 
     timeout = max(300, settings.timeout) if lock_timeout is None else lock_timeout
     with sync.Engine(settings) as engine, contextlib.ExitStack() as held:
+        memo = Fetched(root, engine.local.root)
+        report.known = sum(t in memo.known for t in tips)
+        phases = plan_changes(root, tips, days, done=memo.known, anchor=memo.anchor)
+        # HEAD's upstream (the first tip) last: the anchor the next fetch diffs against.
+        order = [*tips[1:], tips[0]]
+        if not phases:  # every revision's data was fetched before: no storage work
+            memo.add(order)
+            report.seconds = time.monotonic() - start
+            return report
         try:
             held.enter_context(storage_lock(engine.local.root, timeout))
         except SyncError as exc:
@@ -238,8 +307,11 @@ def fetch(
             try:
                 _fill(engine, sync.collect(engine, changes).all(), counted, report, len(tips))
             except MissingObjectsError as exc:
-                label = name[:10] if len(name) == 40 else name
-                report.problems.append(f"{label}: {exc}")
+                report.problems.append(f"{name[:10] if len(name) == 40 else name}: {exc}")
+        if not report.problems:  # a partial run is simply computed again next time
+            history = [c.commit for _, changes in phases for c in changes
+                       if c.commit not in tips and not c.commit.endswith("^")]
+            memo.add([*history, *order])
         with contextlib.suppress(OSError):
             remove_tree(engine.staging())
     report.seconds = time.monotonic() - start

@@ -90,7 +90,7 @@ def test_fetched_branch_switches_offline(pair: Pair) -> None:
     calls = pair.ssh_calls()
     assert calls > 0  # the wrapper is what ssh runs as
     again = json.loads(bob.synced("fetch", "--json").stdout)
-    assert again["fetched"] == 0 and again["present"] == again["needed"] > 0
+    assert again["fetched"] == 0 and again["known"] == again["revisions"] > 0
     assert pair.ssh_calls() == calls, "a fetch that moves nothing opened an ssh session"
 
     pair.sshd.stop()

@@ -84,3 +84,20 @@ def test_days_must_be_positive() -> None:
             assert "positive" in str(exc)
         else:
             raise AssertionError(bad)
+
+
+def test_fetched_commits_are_not_planned_again(git_repo: GitRepo) -> None:
+    repo = git_repo
+    at(repo, "2020-01-10")
+    c1 = repo.commit("v1", **{"a.dvc": "v1\n", "b.dvc": "w1\n"})
+    at(repo, "2020-01-11")
+    c2 = repo.commit("v2", **{"a.dvc": "v2\n"})
+    now = stamp("2020-01-13")
+    assert fetch.plan_changes(repo.root, [c2], 5, now, done={c1, c2}, anchor=c2) == []
+    at(repo, "2020-01-12")
+    c3 = repo.commit("v3", **{"b.dvc": "w2\n"})
+    # Only the new commit, as its difference from the anchor: nothing in full.
+    groups = fetch.plan_changes(repo.root, [c3], 5, now, done={c1, c2}, anchor=c2)
+    assert [(name, [(c.path, c.old_blob, c.new_blob) for c in changes])
+            for name, changes in groups] == [
+        (c3, [("b.dvc", blob(repo, c2, "b.dvc"), blob(repo, c3, "b.dvc"))])]
