@@ -221,10 +221,23 @@ def install(root: Path, every: int, days: int) -> str:
             made = list(before.made_dirs)
         same = all((unit_dir() / n).is_file() and (unit_dir() / n).read_text() == t
                    for n, t in units.items())
-        for name, text in units.items():
-            _write_atomic(unit_dir() / name, text)
-        _systemctl("daemon-reload")
-        _systemctl("enable", "--now", f"dvc-synced-{job_id(root)}.timer")
+        previous = {n: (unit_dir() / n).read_text() if (unit_dir() / n).is_file() else None
+                    for n in units}
+        try:
+            for name, text in units.items():
+                _write_atomic(unit_dir() / name, text)
+            _systemctl("daemon-reload")
+            _systemctl("enable", "--now", f"dvc-synced-{job_id(root)}.timer")
+        except (SyncError, OSError, subprocess.TimeoutExpired):
+            for name, text in previous.items():  # leave the unit directory as it was
+                if text is None:
+                    (unit_dir() / name).unlink(missing_ok=True)
+                else:
+                    _write_atomic(unit_dir() / name, text)
+            for made_dir in sorted(made, key=len, reverse=True):
+                with contextlib.suppress(OSError):
+                    Path(made_dir).rmdir()
+            raise
         state = Installed(kind, every, days, made_dirs=tuple(made))
     elif shutil.which("crontab"):
         kind = CRON

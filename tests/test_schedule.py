@@ -274,3 +274,19 @@ def test_real_crontab_of_a_throwaway_user(team: Team) -> None:
     finally:
         run([real, "-u", name, "-r"], team.base, check=False)
         run(["userdel", name], team.base, check=False)
+
+
+def test_systemd_failure_leaves_the_unit_directory_as_it_was(team: Team) -> None:
+    team.founder("alice")
+    bob = team.user("bob")
+    refuse = ('#!/bin/sh\ncase "$*" in *enable*) echo "Failed to enable unit" >&2; exit 1;; '
+              'esac\nexit 0\n')
+    with_path(bob, standin(team.base / "sdfail", crontab=False, systemd=refuse))
+    config = bob.home / ".config"
+    before = tree_digest(config) if config.exists() else None
+    failed = bob.synced("schedule", "install", check=False)
+    assert failed.returncode == 1
+    assert len(failed.stderr.strip().splitlines()) == 1 and "enable" in failed.stderr
+    assert (tree_digest(config) if config.exists() else None) == before
+    assert not (config / "systemd").exists()
+    assert "not installed" in bob.synced("schedule", "status").stdout
