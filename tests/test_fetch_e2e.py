@@ -68,7 +68,7 @@ def feature_branch(pair: Pair) -> dict[str, str]:
     alice = pair.alice
     alice.git("switch", "-q", "-c", "feature")
     dvc_add(alice, {"data/a.txt": b"alpha 2\n", "data/c.txt": b"gamma 1\n"}, "data")
-    dvc_add(alice, {"model.bin": b"model 1\n" * 500}, "model.bin")
+    track(alice, {"model.bin": b"model 1\n" * 500})
     commit(alice, "feature data")
     alice.git("push", "-q", "-u", "origin", "feature")
     return {**tree_digest(alice.repo / "data"), **tree_digest(alice.repo / "model.bin")}
@@ -125,13 +125,13 @@ def test_recent_includes_previous_versions_and_skips_old_branches(pair: Pair) ->
     """A branch's earlier commit within DAYS has its data fetched too; an old branch not."""
     alice, bob = pair.alice, pair.bob
     alice.git("switch", "-q", "-c", "steps")
-    dvc_add(alice, {"model.bin": b"step 1\n"}, "model.bin")
+    track(alice, {"model.bin": b"step 1\n"})
     step1 = commit(alice, "step 1")
-    dvc_add(alice, {"model.bin": b"step 2\n"}, "model.bin")
+    track(alice, {"model.bin": b"step 2\n"})
     commit(alice, "step 2")
     alice.git("push", "-q", "origin", "steps")
     alice.git("switch", "-q", "-c", "stale", "main")
-    dvc_add(alice, {"old.bin": b"old\n"}, "old.bin")
+    track(alice, {"old.bin": b"old\n"})
     old_date = "2020-01-01T00:00:00Z"
     alice.git("add", "-A")
     run(["git", "commit", "-q", "-m", "old"], alice.repo,
@@ -168,8 +168,9 @@ def test_unreachable_central_writes_nothing(pair: Pair) -> None:
     assert time.monotonic() - start < 60
 
 
-def test_bad_input(pair: Pair) -> None:
-    bob = pair.bob
+def test_bad_input(team: Team) -> None:
+    team.founder("alice")
+    bob = team.user("bob")
     for days in ("0", "-3", "soon"):
         bad = bob.synced("fetch", "--recent", days, check=False)
         assert bad.returncode == 2, bad
