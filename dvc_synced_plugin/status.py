@@ -185,7 +185,6 @@ def require_revisions(revs: list[str]) -> list[str]:
     return revs
 
 
-
 def background_lines(root: Path) -> list[str]:
     """The last run of the scheduled fetch as one newline-ended line; none if it never ran."""
     from dvc_synced_plugin import schedule
