@@ -229,6 +229,48 @@ def change_rep(project: Project, rep: int, counted: bool, results: Results,
     check_pulled(project, contents, flows)
 
 
+def synced(user: User, *args: str) -> tuple[list[str], Path, dict[str, str]]:
+    return ([sys.executable, "-m", "dvc_synced_plugin", *args], user.repo, user.env)
+
+
+def fetch_rep(project: Project, rep: int, counted: bool, results: Results,
+              rng: random.Random) -> None:
+    """Issue #11: bob's `git pull` of a 10-object change after `dvc-synced fetch` (the data
+    is in his local storage already) vs the same pull without a fetch before it."""
+    alice, bob = project.alice, project.puller("ours")
+    n = project.size
+    for prefetch in rotated([True, False], rep):
+        contents = make_change(project, rep, rng)
+        timed([git(alice, "push", "-q", "origin", "main")])
+        if prefetch:
+            sample = timed([synced(bob, "fetch", "--git-fetch")])
+            results.add(f"fetch/change/{n}", sample, counted)
+            again = timed([synced(bob, "fetch")])  # what the timer costs when nothing is new
+            results.add(f"fetch/noop/{n}", again, counted)
+            log(f"    fetch {sample.seconds:6.2f}s, again {again.seconds:6.2f}s")
+        sample = timed([git(bob, "pull", "-q")])
+        key = "after-fetch" if prefetch else "no-fetch"
+        results.add(f"fetch/pull-{key}/{n}", sample, counted)
+        log(f"    pull {key:11} {sample.seconds:6.2f}s")
+        check_pulled(project, contents, ["ours"])
+
+
+def fetch_lines(results: Results, sizes: list[int]) -> list[str]:
+    if not any(results.get(f"fetch/change/{n}") for n in sizes):
+        return []
+    head = " | ".join(f"N={n:,}" for n in sizes)
+    lines = ["", f"`git pull` of a {CHANGED_FILES + 1}-object change with and without "
+             "`dvc-synced fetch` before it (our plain hook):", "",
+             f"| step | {head} |", "|---|" + "---|" * len(sizes)]
+    for key, label in (("pull-no-fetch", "`git pull`, no fetch before"),
+                       ("change", "`dvc-synced fetch --git-fetch` of the change"),
+                       ("pull-after-fetch", "`git pull` after that fetch"),
+                       ("noop", "`dvc-synced fetch` with nothing new")):
+        lines.append(f"| {label} | "
+                     f"{' | '.join(fmt_s(results.get(f'fetch/{key}/{n}')) for n in sizes)} |")
+    return lines
+
+
 HOOK_MODES = ("none", "plain", "pre-commit")
 
 
@@ -476,6 +518,8 @@ def report(results: Results, sizes: list[int], meta: dict[str, object]) -> tuple
                   f"{ours.peak_mb:.0f} MB |",
                   f"| ours / bare | | {rate / bare_rate:.0%} | |"]
 
+    lines += fetch_lines(results, sizes)
+
     verdicts = targets(results, sizes, meta)
     lines += ["", "Targets:", ""]
     for item in verdicts:
@@ -574,7 +618,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="sizes 1000,10000, 3 runs, 256 MiB bulk: a fast check")
     parser.add_argument("--skip", default="", help="comma list of phases to skip: "
-                        "change,noop,bulk")
+                        "change,noop,bulk,fetch")
     parser.add_argument("--flows", default=",".join(FLOWS),
                         help="workflows to compare (default ours,seed,native); a quick look "
                         "at ours alone leaves the others' clones behind until their next run")
@@ -627,6 +671,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                     change_rep(project, rep, counted, results, rng, flows)
                 if "noop" not in skip:
                     noop_rep(project, rep, counted, results)
+                if "fetch" not in skip:
+                    fetch_rep(project, rep, counted, results, rng)
         if "bulk" not in skip:
             results.note_load("bulk")
             log(f"  bulk: {bulk_mib} MiB")

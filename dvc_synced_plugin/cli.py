@@ -71,6 +71,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {where:8} {state}")
         for path in result.unknown_dirs:
             print(f"  manifest of {path} is on no storage")
+        print(*status.background_lines(_root()), sep="", end="")
     return 0 if result.complete else 1
 
 
@@ -91,6 +92,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"verify {verdict}: {result.objects} object(s) of {result.revisions} revision(s), "
           f"{len(result.missing)} missing, {len(result.corrupt)} corrupt")
     return 0 if result.ok else 1
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from dvc_synced_plugin import fetch
+
+    settings = _settings()
+    days = fetch.parse_days(args.recent)
+    if days is None and not args.rev and not args.all:
+        days = fetch.DEFAULT_DAYS
+    if args.git_fetch:
+        fetch.require_remote(settings.root, args.remote)
+        fetch.git_fetch(settings.root, args.remote)
+    report = fetch.fetch(settings, args.rev, days, everything=args.all, remote=args.remote)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(f"dvc-synced: {report.line()}")
+    for problem in report.problems[:3]:
+        output.say(f"warning: not fetched: {problem}")
+    return 1 if report.problems else 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from dvc_synced_plugin import schedule
+
+    return schedule.command(_root(), args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -167,6 +194,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every branch and tag on the git remote (the default)")
     p.add_argument("--remote", default="origin", help="git remote for --all (default origin)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("fetch", help="get recent revisions' data from central into the local "
+                       "storage only, for later offline pulls")
+    p.add_argument("rev", nargs="*", help="revisions (default: --recent 7)")
+    p.add_argument("--recent", nargs="?", const="7", metavar="DAYS",
+                   help="remote branches with commits in the last DAYS days (default 7)")
+    p.add_argument("--all", action="store_true", help="every branch and tag of the git remote")
+    p.add_argument("--remote", default="origin", help="git remote (default origin)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--git-fetch", action="store_true", help="run `git fetch` first")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("schedule", help="a periodic background fetch (systemd timer or cron)")
+    ssub = p.add_subparsers(dest="action", metavar="ACTION")
+    ssub.required = True
+    q = ssub.add_parser("install", help="install or update the periodic job for this clone")
+    q.add_argument("--every", default="15", metavar="MINUTES", help="interval (default 15)")
+    q.add_argument("--recent", default="7", metavar="DAYS", help="fetch --recent DAYS (7)")
+    ssub.add_parser("remove", help="remove exactly what install added")
+    ssub.add_parser("status", help="whether the job is installed, and its last runs")
+    q = ssub.add_parser("run", help="run the job once now (what the timer runs)")
+    q.add_argument("--every", default="15", metavar="MINUTES")
+    q.add_argument("--recent", default="7", metavar="DAYS")
+    p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("doctor", help="check tools, settings and central access")
     p.set_defaults(func=cmd_doctor)

@@ -167,7 +167,8 @@ def changes_to_index(root: Path) -> list[PointerChange]:
 
 
 def changes_in_commits(
-    root: Path, tips: Iterable[str], exclude: Iterable[str] = (), exclude_remote: str = ""
+    root: Path, tips: Iterable[str], exclude: Iterable[str] = (), exclude_remote: str = "",
+    since: str = "",
 ) -> list[PointerChange]:
     """Pointer changes each new commit makes against its first parent.
 
@@ -175,6 +176,7 @@ def changes_in_commits(
     remote-tracking refs of `exclude_remote`. Every pointer blob of a new commit is either
     inherited from an old commit or introduced by one of these diffs, so their union is
     exactly what must reach the storage (git-lfs walks pushes the same way).
+    `since` (a git date, e.g. "@1700000000") keeps only commits made after it.
     """
     tips = [t for t in tips if t and t != NULL_SHA]
     if not tips:
@@ -182,6 +184,8 @@ def changes_in_commits(
     args = ["rev-list", *tips, "--not", *[e for e in exclude if e and e != NULL_SHA]]
     if exclude_remote:
         args.append(f"--remotes={exclude_remote}")
+    if since:
+        args.append(f"--since={since}")
     commits = git(root, *args)
     if not commits.strip():
         return []

@@ -161,3 +161,10 @@ def require_revisions(revs: list[str]) -> list[str]:
         )
     return revs
 
+
+def background_lines(root: Path) -> list[str]:
+    """The last run of the scheduled fetch as one newline-ended line; none if it never ran."""
+    from dvc_synced_plugin import schedule
+
+    line = schedule.last_run_summary(root)
+    return [f"{line}\n"] if line else []

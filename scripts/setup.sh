@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in git:git rsync:rsync ssh:openssh-client sshd:openssh-server rclone:rclone; do
+# crontab: `dvc-synced schedule` falls back to cron where no systemd user session runs.
+for tool in git:git rsync:rsync ssh:openssh-client sshd:openssh-server rclone:rclone crontab:cron; do
     cmd=${tool%%:*} pkg=${tool##*:}
     if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
         need+=("$pkg")
