@@ -72,6 +72,13 @@ def test_options_per_flavour() -> None:
     assert "too old" in (ancient.problem() or "") and "install rsync 3" in ancient.problem()
 
 
+def test_the_fix_named_on_macos(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    problem = Flavor("/usr/bin/rsync", "rsync", (2, 6, 3), 28).problem() or ""
+    assert "`brew install rsync`, then put /opt/homebrew/bin" in problem
+    assert "\n" not in problem
+
+
 def test_remote_path_must_be_plain_without_quoting() -> None:
     o = parse_version("r", OPENRSYNC_VERSION)
     o.check_remote_path("/srv/dvc-central/team_1")

@@ -14,7 +14,11 @@ inherit group and setgid from their parent.
 Old rsyncs (macOS: 2.6.9, openrsync; see rsync_flavor.py) lack `--info` and
 `--ignore-missing-args`: they get per-file `--progress`, and a probe that reads rsync's
 exit 23 (a listed file missing) as an answer only when every listed file missing from the
-listing is named by a "No such file or directory" error and nothing else went wrong.
+listing is named by a "No such file or directory" error and nothing else went wrong (for
+a local central, lstat). They speak protocol 29, where the upload sends the directories
+instead of `--no-implied-dirs` and keeps existing ones untouched another way
+(Flavor.upload_modes), and they do not quote remote paths: a path the remote shell would
+interpret is refused.
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ _COMPAT_RE = re.compile(r"rsync version (\d+)\.(\d+)\.(\d+)\S* compatible")
 def install_hint() -> str:
     """How to get rsync 3 on this machine, for the end of a one-line message."""
     if sys.platform == "darwin":
-        return ("install rsync 3 (`brew install rsync`, then put /opt/homebrew/bin first on "
-                "PATH) and run the command again")
+        return ("install rsync 3 (`brew install rsync`, then put /opt/homebrew/bin, on Intel "
+                "Macs /usr/local/bin, first on PATH) and run the command again")
     return "install rsync 3 (apt-get install rsync) and run the command again"
 
 
