@@ -123,7 +123,14 @@ class Upstream:
             env["TZ"] = "UTC"  # %M is printed in local time
             base = ["rsync", "--timeout", str(max(self.settings.timeout, 1) * 4)]
             if self.ssh:
-                self.ssh.open()
+                try:
+                    self.ssh.open()
+                except SyncError as exc:  # its message speaks of central
+                    detail = str(exc).partition("(")[2].partition(")")[0]
+                    raise SyncError(
+                        f"cannot reach the upstream {self.url} over ssh ({detail}): check that "
+                        f"`ssh {self.ssh.host}` logs in without a prompt (key, ssh-agent, "
+                        "~/.ssh/config)") from None
                 base += ["-e", self.ssh.rsh()]
         else:
             t = self.settings.timeout
