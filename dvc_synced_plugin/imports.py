@@ -233,6 +233,26 @@ def _whole(path: Path, entry: Entry) -> bool:
     return int(st.st_mtime) == int(float(entry.mtime))
 
 
+def _lock(root: Path, settings: Settings):  # type: ignore[no-untyped-def]
+    """The work-tree lock the hooks take: an update never interleaves with a checkout."""
+    from dvc_synced_plugin.gitinfo import git_dir
+    from dvc_synced_plugin.lock import workspace_lock
+
+    return workspace_lock(git_dir(root), settings.timeout * 4)
+
+
+def _prune(files: Path, keep: set[str]) -> None:
+    if not files.is_dir():
+        return
+    for path in sorted(files.rglob("*"), reverse=True):
+        name = path.relative_to(files).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif name not in keep:
+            path.unlink()
+
+
 def _fetch(up: Upstream, files: Path, wanted: dict[str, Entry]) -> int:
     """Bring every wanted file whole into `files`; returns how many crossed the wire."""
     missing = [rel for rel, e in sorted(wanted.items()) if not _whole(files / rel, e)]
@@ -362,18 +382,20 @@ def import_url(root: Path, url: str, path: Optional[str], transport: Optional[st
             raise SyncError(f"the upstream {url} holds no files: nothing to import")
         stage = _staging(root, rel)
         files = stage / "files"
-        _fetch(up, files, listing)
-        _check_unmoved(up, listing, set(listing))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(files if kind == "dir" else files / next(iter(listing)), target)
-        try:
-            _dvc_add(root, rel)
-            write_record(dvcfile, Record(url, transport, kind, listing))
-        except BaseException:
-            shutil.rmtree(target, ignore_errors=True) if kind == "dir" else target.unlink()
-            dvcfile.unlink(missing_ok=True)
-            raise
-        shutil.rmtree(stage, ignore_errors=True)
+        with _lock(root, settings):
+            _prune(files, set(listing))  # a failed earlier import's files the upstream dropped
+            _fetch(up, files, listing)
+            _check_unmoved(up, listing, set(listing))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(files if kind == "dir" else files / next(iter(listing)), target)
+            try:
+                _dvc_add(root, rel)
+                write_record(dvcfile, Record(url, transport, kind, listing))
+            except BaseException:
+                shutil.rmtree(target, ignore_errors=True) if kind == "dir" else target.unlink()
+                dvcfile.unlink(missing_ok=True)
+                raise
+            shutil.rmtree(stage, ignore_errors=True)
     size = sum(e.size for e in listing.values())
     return (f"imported {url} into {rel}: {len(listing)} file(s), {human_bytes(size)}; "
             f"share it: git add {os.path.relpath(dvcfile, root)} && git commit")
@@ -439,6 +461,12 @@ def _apply(root: Path, rel: str, kind: str, files: Path, backup: Path, diff: Dif
             (backup / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(ws(name), backup / name)
             moved_out.append(name)
+        # Folders the removals emptied go first: an added file may take a folder's name.
+        for name in diff.removed:
+            parent = ws(name).parent
+            while kind == "dir" and parent != target and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
         for name in diff.added + diff.changed:
             ws(name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(files / name, ws(name))
@@ -446,11 +474,6 @@ def _apply(root: Path, rel: str, kind: str, files: Path, backup: Path, diff: Dif
     except BaseException:
         _undo(root, rel, kind, files, backup, moved_in, moved_out)
         raise
-    for name in diff.removed:  # folders the removals emptied
-        parent = ws(name).parent
-        while kind == "dir" and parent != target and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
 
 
 def _undo(root: Path, rel: str, kind: str, files: Path, backup: Path,
@@ -474,6 +497,13 @@ def update_one(root: Path, settings: Settings, rel: str, dvcfile: Path, rec: Rec
         return result
     if rec.kind == "file" and not listing:
         raise SyncError(f"the upstream file {rec.url} of {rel} is gone: check the URL")
+    with _lock(root, settings):
+        return _update_locked(root, rel, dvcfile, rec, up, listing, result)
+
+
+def _update_locked(root: Path, rel: str, dvcfile: Path, rec: Record, up: Upstream,
+                   listing: dict[str, Entry], result: Result) -> Result:
+    diff = result.diff
     _require_clean(root, rel, dvcfile)
     stage = _staging(root, rel)
     files, backup = stage / "files", stage / "backup"

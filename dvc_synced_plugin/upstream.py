@@ -47,7 +47,7 @@ def check_relpath(rel: str, where: str) -> str:
     """Upstream names become workspace paths: nothing above, absolute or multi-line."""
     parts = rel.split("/")
     if (not rel or rel.startswith("/") or "\n" in rel or "\r" in rel or "\0" in rel
-            or any(p in ("", ".", "..") for p in parts)):
+            or any(p in ("", ".", "..", ".git", ".dvc") for p in parts)):
         raise SyncError(f"refusing the file name {rel!r} from {where}: it is not a plain "
                         "relative path; rename it on the upstream")
     return rel

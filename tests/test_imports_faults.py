@@ -114,12 +114,14 @@ def test_upstream_moving_during_update_is_refused(team: Team, tmp_path: Path) ->
     assert tree_digest(alice.repo / "data" / "ds") == tree_digest(src)
 
 
-def test_single_file_upstream(team: Team, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["rsync", "rclone"])
+def test_single_file_upstream(transport: str, team: Team, tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "table v1.csv").write_text("a,b\n1,2\n")
     alice = team.founder()
-    out = alice.synced("import-url", str(src / "table v1.csv"))
+    alice.env["RCLONE_CONFIG"] = "/dev/null"
+    out = alice.synced("import-url", str(src / "table v1.csv"), "--transport", transport)
     assert (alice.repo / "table v1.csv").read_text() == "a,b\n1,2\n", out
     (src / "table v1.csv").write_text("a,b\n1,2\n3,4\n")
     out = alice.synced("update", "--commit", "table v1.csv")
@@ -203,3 +205,31 @@ def test_bad_input(team: Team, tmp_path: Path) -> None:
         out = alice.synced(*args, check=False)
         assert "does not exist" in one_line_error(out, 1), out.stderr
     assert snapshot(alice) == before
+
+
+def test_a_file_takes_a_removed_folders_name(team: Team, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "x").mkdir(parents=True)
+    (src / "x" / "y.txt").write_text("in a folder\n")
+    (src / "keep.txt").write_text("keep\n")
+    alice = team.founder()
+    alice.synced("import-url", str(src), "ds")
+    shutil.rmtree(src / "x")
+    (src / "x").write_text("now a file\n")
+    out = alice.synced("update")
+    assert "0 changed, 1 added, 1 removed" in out.stdout, out.stdout
+    assert tree_digest(alice.repo / "ds") == tree_digest(src)
+    assert "up to date" in alice.dvc("status").stdout
+
+
+def test_upstream_names_that_would_reach_git_or_dvc_are_refused(team: Team,
+                                                                tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub" / ".git" / "hooks").mkdir(parents=True)
+    (src / "sub" / ".git" / "hooks" / "post-merge").write_text("#!/bin/sh\necho owned\n")
+    alice = team.founder()
+    for transport in ("rsync", "rclone"):
+        out = synced_env(alice, {"RCLONE_CONFIG": "/dev/null"}, "import-url", str(src), "ds",
+                         "--transport", transport)
+        assert "not a plain relative path" in one_line_error(out, 1), out.stderr
+        assert not (alice.repo / "ds").exists() and not (alice.repo / "ds.dvc").exists()
