@@ -151,9 +151,11 @@ def make_upstream(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
                     put, read_all, log, "rclone")
 
 
-def meta_files(user: User, rel: str) -> dict[str, list]:
+def meta_files(user: User, rel: str) -> dict[str, list[str]]:
+    """The record's listing: path -> [size, mtime, hash or "-"] (one line a file)."""
     data = yaml.safe_load((user.repo / f"{rel}.dvc").read_text())
-    return data["meta"]["dvc-synced-import"]["files"]
+    lines = data["meta"]["dvc-synced-import"]["files"].splitlines()
+    return {parts[3]: parts[:3] for parts in (ln.split(" ", 3) for ln in lines)}
 
 
 def cache_inodes(user: User) -> dict[str, int]:
@@ -194,9 +196,11 @@ def test_import_update_commit_push_pull(kind: str, team: Team, tmp_path: Path,
         "rclone" if up.kind == "rclone" else "rsync")
     files = meta_files(alice, "data/ds")
     assert sorted(files) == sorted(initial)
-    assert files["a.bin"][0] == 5000
+    assert files["a.bin"][0] == "5000"
     for entry in files.values():
-        assert (len(entry) == 3 and entry[2].startswith("md5:")) is up.has_hash, entry
+        assert entry[2].startswith("md5:") is up.has_hash, entry
+    if up.has_hash:
+        assert files[UNICODE_FILE][2] == "md5:" + hashlib.md5(initial[UNICODE_FILE]).hexdigest()
     # DVC keeps working on a .dvc file with our meta
     assert "up to date" in alice.dvc("status").stdout
     alice.git("add", "data/ds.dvc", "data/.gitignore")
