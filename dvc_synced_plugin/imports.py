@@ -81,7 +81,9 @@ def _load_yaml(dvcfile: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(dvcfile.read_text(encoding="utf-8"))
+        # libyaml's loader: ~50x faster than the pure-Python one on a large listing
+        data = yaml.load(dvcfile.read_text(encoding="utf-8"),
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise ConfigError(f"{dvcfile.name} does not exist: import the data first with "
                           "`dvc-synced import-url URL PATH`") from None
@@ -140,7 +142,7 @@ def write_record(dvcfile: Path, record: Record) -> None:
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
     meta[RECORD_KEY] = record.as_meta()
     data["meta"] = meta
-    class Dumper(yaml.SafeDumper):
+    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
         """DVC's block style; the listing as a literal block, one file a line."""
 
     Dumper.add_representer(Listing, lambda d, v: d.represent_scalar(
