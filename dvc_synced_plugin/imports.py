@@ -312,7 +312,11 @@ def _dvc_add(root: Path, rel: str, repo: Any = None) -> None:
 
 def _require_clean(repo: Any, rel: str, dvcfile: Path) -> None:
     """Local edits of an imported output are never overwritten."""
-    result = repo.status(targets=[str(dvcfile)])
+    try:
+        result = repo.status(targets=[str(dvcfile)])
+    except Exception as exc:  # DVC's own errors (a broken .dvc file): one line
+        raise SyncError(f"dvc status {dvcfile.name} failed ({type(exc).__name__}: {exc}): "
+                        "fix the cause and run update again") from None
     states: set[str] = set()
     for stage in result.values():
         for item in stage:

@@ -283,3 +283,35 @@ def test_update_with_no_change_imports_no_dvc(team: Team, tmp_path: Path) -> Non
     for args in (["update", "--check"], ["update"]):
         out = alice.run(sys.executable, "-c", probe, *args)
         assert "no-dvc" in out.stdout, out.stdout
+
+
+HASH_PROBE = """\
+import sys
+import dvc_data.hashfile.hash as h
+hashed = []
+real = h._hash_file
+def counting(path, *args, **kwargs):
+    hashed.append(str(path))
+    return real(path, *args, **kwargs)
+h._hash_file = counting
+from dvc_synced_plugin.cli import main
+rc = main(["update"])
+print("HASHED", sorted(p for p in hashed if not p.startswith("memory://")))
+sys.exit(rc)
+"""
+
+
+def test_update_hashes_only_the_changed_files(team: Team, tmp_path: Path) -> None:
+    """DVC's own hash function, counted in-process: unchanged files are not read again."""
+    src = tmp_path / "src"
+    for i in range(30):
+        (src / f"d{i % 3}").mkdir(parents=True, exist_ok=True)
+        (src / f"d{i % 3}" / f"f{i}.bin").write_bytes(noise(str(i), 2000))
+    alice = team.founder()
+    alice.synced("import-url", str(src), "ds")
+    (src / "d1" / "f1.bin").write_bytes(noise("new", 2100))
+    (src / "d2" / "new.bin").write_bytes(noise("added", 10))
+    out = alice.run(sys.executable, "-c", HASH_PROBE)
+    hashed = out.stdout.split("HASHED ", 1)[1].strip()
+    assert hashed == str(sorted([str(alice.repo / "ds" / "d1" / "f1.bin"),
+                                 str(alice.repo / "ds" / "d2" / "new.bin")])), out.stdout
