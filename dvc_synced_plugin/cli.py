@@ -59,8 +59,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import status
 
     result = status.status(_settings(), args.rev)
+    upstream = status.upstream_states(_root(), args.upstream)
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps({**result.as_dict(), "upstream": dict(upstream)}, indent=2))
     else:
         from dvc_synced_plugin.output import human_bytes
 
@@ -72,7 +73,33 @@ def cmd_status(args: argparse.Namespace) -> int:
         for path in result.unknown_dirs:
             print(f"  manifest of {path} is on no storage")
         print(*status.background_lines(_root()), sep="", end="")
+        for path, state in upstream:
+            print(f"  upstream: {state}  ({path})")
     return 0 if result.complete else 1
+
+
+def cmd_import_url(args: argparse.Namespace) -> int:
+    from dvc_synced_plugin import imports
+
+    print(imports.import_url(_root(), args.url, args.path, args.transport))
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from dvc_synced_plugin import imports
+
+    root = _root()
+    if args.check:
+        results = imports.check(root, args.path)
+    else:
+        results = imports.update(root, args.path, args.commit)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False))
+    else:
+        for line in imports.report_lines(results, args.check):
+            print(line)
+    changed = any(not r.diff.empty for r in results)
+    return 1 if args.check and changed else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -186,7 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what a revision's data lacks in cache, local, central")
     p.add_argument("--rev", default="HEAD")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--upstream", action="store_true",
+                   help="also list the upstreams of imported outputs (network)")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("import-url", help="download data that is updated upstream and track it")
+    p.add_argument("url", help="a path, [user@]host:path, ssh://..., or an rclone remote:path")
+    p.add_argument("path", nargs="?", help="where in the workspace (default: URL's base name)")
+    p.add_argument("--transport", choices=["rsync", "rclone"], default=None,
+                   help="default: rclone for a configured rclone remote, else rsync")
+    p.set_defaults(func=cmd_import_url)
+
+    p = sub.add_parser("update", help="bring imported data up to date with its upstream")
+    p.add_argument("path", nargs="*", help="imported outputs (default: all)")
+    p.add_argument("--check", action="store_true",
+                   help="only compare: change nothing, exit 1 when an upstream changed")
+    p.add_argument("--commit", action="store_true", help="also git-commit each .dvc file")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_update)
 
     p = sub.add_parser("verify", help="check central holds revisions' objects, uncorrupted")
     p.add_argument("--rev", action="append", help="revision (repeatable)")

@@ -168,3 +168,24 @@ def background_lines(root: Path) -> list[str]:
 
     line = schedule.last_run_summary(root)
     return [f"{line}\n"] if line else []
+
+def upstream_states(root: Path, network: bool) -> list[tuple[str, str]]:
+    """(imported output, "unchanged" | "N changed (use dvc-synced update)" | "not checked").
+
+    The upstream is listed only when `network` (status --upstream): plain status stays
+    offline. A failure to list is reported in the line, not raised: status reports."""
+    from dvc_synced_plugin import imports
+
+    found = imports.find_imports(root)
+    if not network:
+        return [(rel, "not checked") for rel, _ in found]
+    states = []
+    for rel, _ in found:
+        try:
+            diff = imports.check(root, [rel])[0].diff
+        except SyncError as exc:
+            states.append((rel, f"not checked ({exc})"))
+            continue
+        states.append((rel, "unchanged" if diff.empty
+                       else f"{diff.count} changed (use dvc-synced update)"))
+    return states
