@@ -381,12 +381,33 @@ def _run_locked(root: Path, every: int, days: int, lock_wait: float) -> int:
         return 1
     backoff_file.unlink(missing_ok=True)  # central answered: no reason to wait longer
     seconds = time.monotonic() - start
+    check_upstreams(root)
     if report.problems:
         log_line(root, "partial", report.fetched, report.fetched_bytes, seconds,
                  f"{report.missing} object(s) not on central; {report.problems[0]}")
         return 1
     log_line(root, "ok", report.fetched, report.fetched_bytes, seconds)
     return 0
+
+
+def check_upstreams(root: Path) -> None:
+    """Imported data (`dvc-synced import-url`) is watched too: `update --check` of every
+    import, one log line when an upstream changed. It never updates or commits: a new
+    version is the user's to take, with `dvc-synced update --commit`."""
+    from dvc_synced_plugin import imports
+
+    if not imports.find_imports(root):
+        return
+    start = time.monotonic()
+    try:
+        results = imports.check(root, [])
+    except (SyncError, OSError) as exc:
+        log_line(root, "upstream-failed", seconds=time.monotonic() - start, detail=str(exc))
+        return
+    changed = [f"{r.path}: {r.diff.count} changed" for r in results if not r.diff.empty]
+    if changed:
+        log_line(root, "upstream-changed", seconds=time.monotonic() - start,
+                 detail="; ".join(changed) + " (use dvc-synced update)")
 
 
 # ------------------------------------------------------------------------- CLI

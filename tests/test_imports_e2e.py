@@ -315,3 +315,27 @@ def test_update_hashes_only_the_changed_files(team: Team, tmp_path: Path) -> Non
     hashed = out.stdout.split("HASHED ", 1)[1].strip()
     assert hashed == str(sorted([str(alice.repo / "ds" / "d1" / "f1.bin"),
                                  str(alice.repo / "ds" / "d2" / "new.bin")])), out.stdout
+
+
+def test_the_background_job_watches_upstreams_and_never_commits(team: Team,
+                                                                tmp_path: Path) -> None:
+    """The scheduled job logs that an upstream changed; taking it stays the user's step."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f.txt").write_text("v1\n")
+    alice = team.founder()
+    alice.synced("import-url", str(src), "f-data")
+    alice.git("add", "-A")
+    alice.git("commit", "-q", "-m", "import")
+    alice.git("push", "-q", "origin", "main")
+    record = (alice.repo / "f-data.dvc").read_bytes()
+    head = alice.git("rev-parse", "HEAD").stdout
+    alice.synced("schedule", "run")
+    assert "upstream-changed" not in alice.synced("schedule", "status").stdout
+    (src / "f.txt").write_text("v2 changed\n")
+    alice.synced("schedule", "run")
+    shown = alice.synced("schedule", "status").stdout
+    assert "upstream-changed" in shown and "f-data: 1 changed" in shown, shown
+    assert (alice.repo / "f-data.dvc").read_bytes() == record  # nothing taken on its own
+    assert alice.git("rev-parse", "HEAD").stdout == head
+    assert (alice.repo / "f-data" / "f.txt").read_text() == "v1\n"
