@@ -31,6 +31,7 @@ from dvc_synced_plugin.stores import (
     iter_copies,
     remove_tree,
     unsafe_manifest,
+    verify_objects,
 )
 from dvc_synced_plugin.transports import Transport, open_transport
 
@@ -240,6 +241,8 @@ def push_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
     uploads = _Uploads(engine, sum((engine.local if r in in_local else engine.cache).size(r)
                                    for r in send))
     try:
+        # Read out of a shared store: hashed before central gets them (cache.type hardlink).
+        verify_objects(engine.local, send & in_local, engine.settings.jobs)
         for ref in send & in_local:
             uploads.ready(ref)
         for ref, _ in iter_copies(engine.cache, engine.local, order, engine.settings.jobs,
@@ -383,10 +386,13 @@ class _Uploads:
 def _cache_is_shareable(root: Path) -> bool:
     """Whether the local storage may link the cache's objects instead of copying them.
 
-    Only when no workspace file is a hard link or symlink to a cache object: writing such
-    a file in place would change the object, and a linked local storage with it.
+    Always: writing a hard-linked or symlinked workspace file in place changes the cache
+    object and the linked local storage with it, but every object read out of a shared
+    store is hashed first (`add_copy`, `verify_objects`), so such an edit is caught before
+    it reaches central, another clone's cache or a teammate. Kept as a function for the
+    one place a future store type could not share.
     """
-    return not {"hardlink", "symlink"} & set(dvcrepo.cache_types(root))
+    return True
 
 
 def pull_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
@@ -398,7 +404,11 @@ def pull_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
     if to_fetch:
         report.moved, report.moved_bytes = engine.fetch_into_local(to_fetch)
     report.skipped = len(refs) - len(to_fetch)
-    copy_objects(engine.local, engine.cache, cache_missing, engine.settings.jobs, verify=False)
+    # Shared, not copied (one inode for both stores), and verified: the local storage is
+    # filled by every clone of this user, and one with cache.type hardlink may have
+    # written an object in place.
+    copy_objects(engine.local, engine.cache, cache_missing, engine.settings.jobs,
+                 verify=True, share=_cache_is_shareable(engine.root))
 
 
 def collect(
