@@ -96,6 +96,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_du(args: argparse.Namespace) -> int:
+    from dvc_synced_plugin import diskuse
+
+    use = diskuse.for_settings(_settings())
+    if args.json:
+        print(json.dumps(use.as_dict(), indent=2))
+    else:
+        print("\n".join(diskuse.render(use)))
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from dvc_synced_plugin import gc
+
+    return gc.run(_settings(), dry_run=args.dry_run, keep_days=args.keep_recent,
+                  as_json=args.json)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import doctor
 
@@ -166,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every branch and tag on the git remote (the default)")
     p.add_argument("--remote", default="origin", help="git remote for --all (default origin)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("du", help="bytes the data takes in workspace, cache, local storage")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_du)
+
+    p = sub.add_parser("gc", help="remove objects from the local storage that central holds")
+    p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    p.add_argument("--keep-recent", type=int, default=7, metavar="DAYS",
+                   help="keep the data of branch tips and commits of the last DAYS days "
+                   "(default 7; 0: only HEAD, the index and unpushed commits)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_gc)
 
     p = sub.add_parser("doctor", help="check tools, settings and central access")
     p.set_defaults(func=cmd_doctor)

@@ -1,0 +1,226 @@
+"""`dvc-synced du`: what the data costs on this disk, and the cache.type that would cost less.
+
+Bytes are counted per inode, once: a hard link of the cache in the local storage, or a
+workspace file hard-linked or symlinked to the cache, costs nothing more. Reflinked copies
+are separate inodes that share extents, which this count cannot see: where reflinks work,
+the figure is an upper bound and `df` shows the truth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from dvc_synced_plugin.stores import WORK_DIR, reflink
+
+# What each cache.type costs and risks, said the same way by du, init and doctor.
+HARDLINK_TRADE = (
+    "workspace files become read-only hard links to the cache (one copy of the data, "
+    "not two); edit a file only after `dvc unprotect FILE`: written in place it changes "
+    "the cached version too (dvc-synced hashes every object before passing it on, so the "
+    "damage stays in this clone, but that version must be fetched again). "
+    "Relink existing files with `dvc checkout --relink`"
+)
+REFLINK_TRADE = (
+    "copy-on-write clones: one copy on disk, and editing a workspace file is safe"
+)
+
+
+@dataclass
+class Place:
+    label: str
+    files: int = 0
+    bytes: int = 0  # every file's size, as `du --apparent-size` would add them up
+    own: int = 0  # bytes of inodes no place counted before this one
+    shared: dict[str, int] = field(default_factory=dict)  # earlier place -> bytes shared
+
+
+@dataclass
+class Advice:
+    command: str
+    saves: int  # bytes, estimated from the current figures
+    trade: str
+
+
+@dataclass
+class DiskUse:
+    data_bytes: int  # the size of HEAD's data in the workspace, each file once
+    places: list[Place]
+    cache_types: list[str]
+    reflink: bool  # reflinks work on the cache's filesystem (tried, not guessed)
+    local_shares: bool  # local storage and cache are on one filesystem: links possible
+    advice: Optional[Advice] = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(p.own for p in self.places)
+
+    @property
+    def ratio(self) -> float:
+        return self.total / self.data_bytes if self.data_bytes else 0.0
+
+    def as_dict(self) -> dict:
+        result = asdict(self)
+        result.update(total=self.total, ratio=round(self.ratio, 3))
+        return result
+
+
+def _walk(path: Path) -> list[Path]:
+    if path.is_symlink() or path.is_file():
+        return [path]
+    found: list[Path] = []
+    for top, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d != WORK_DIR]
+        found += [Path(top, f) for f in files]
+    return found
+
+
+def _count(place: Place, paths: list[Path], seen: dict[tuple[int, int], str]) -> None:
+    for path in paths:
+        try:
+            st = path.stat()  # follows a symlinked workspace file into the cache
+        except OSError:
+            continue
+        place.files += 1
+        place.bytes += st.st_size
+        key = (st.st_dev, st.st_ino)
+        owner = seen.setdefault(key, place.label)
+        if owner == place.label:
+            place.own += st.st_size
+        else:
+            place.shared[owner] = place.shared.get(owner, 0) + st.st_size
+
+
+def workspace_paths(root: Path) -> list[Path]:
+    """The files of HEAD's outputs in the work tree (those that exist)."""
+    from dvc_synced_plugin import gitinfo
+    from dvc_synced_plugin.objects import outs_of_changes
+
+    changes = gitinfo.changes_between(root, None, gitinfo.rev_parse(root, "HEAD"))
+    paths: list[Path] = []
+    for _old, outs in outs_of_changes(root, changes):
+        for out in outs:
+            target = root / out.path
+            if target.exists() or target.is_symlink():
+                paths += _walk(target)
+    return paths
+
+
+def reflink_works(directory: Path) -> bool:
+    """Try a reflink between two scratch files in `directory` (never guess from fs names)."""
+    try:
+        with tempfile.TemporaryDirectory(dir=directory, prefix=".dvc-synced-reflink-") as tmp:
+            src = Path(tmp, "a")
+            src.write_bytes(b"dvc-synced reflink probe\n")
+            try:
+                reflink(src, Path(tmp, f"b-{uuid.uuid4().hex}"))
+            except OSError:
+                return False
+            return True
+    except OSError:
+        return False
+
+
+def _same_fs(a: Path, b: Path) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
+
+
+def measure(root: Path, cache: Path, local: Path, cache_types: list[str]) -> DiskUse:
+    seen: dict[tuple[int, int], str] = {}
+    places = [Place("workspace"), Place("DVC cache"), Place("local storage")]
+    work = workspace_paths(root)
+    _count(places[0], work, seen)
+    data = sum({(st.st_dev, st.st_ino): st.st_size for st in _stats(work)}.values())
+    for place, store in zip(places[1:], (cache, local)):
+        if store.is_dir():
+            _count(place, _walk(store), seen)
+    use = DiskUse(data, places, cache_types, reflink_works(cache) if cache.is_dir() else False,
+                  _same_fs(cache, local))
+    use.advice = advise(use, _same_fs(root, cache))
+    if use.reflink:
+        use.notes.append("reflinks work here: reflinked copies share their blocks, which a "
+                         "count of inodes cannot see; `df` shows the real use")
+    if not use.local_shares and local.is_dir() and cache.is_dir():
+        use.notes.append("the local storage is on another filesystem than the DVC cache, so "
+                         "each object is stored twice: put it next to the cache with "
+                         "`dvc-synced init --local PATH`")
+    return use
+
+
+def _stats(paths: list[Path]) -> list[os.stat_result]:
+    result = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            result.append(path.stat())
+    return result
+
+
+def effective_type(types: list[str], reflink_ok: bool, same_fs: bool) -> str:
+    """The link type DVC ends up using for workspace files: the first in `types` that works."""
+    for kind in types:
+        if kind == "reflink" and reflink_ok:
+            return kind
+        if kind == "hardlink" and same_fs:
+            return kind
+        if kind in ("symlink", "copy"):
+            return kind
+    return "copy"
+
+
+def advise(use: DiskUse, work_same_fs: bool) -> Optional[Advice]:
+    """The one `dvc config` command that would save space here, or that removes a risk."""
+    kind = effective_type(use.cache_types, use.reflink, work_same_fs)
+    if use.reflink and kind != "reflink":
+        saves = use.places[0].own if kind == "copy" else 0
+        return Advice("dvc config cache.type reflink,copy", saves, REFLINK_TRADE)
+    if kind == "copy" and work_same_fs:
+        return Advice("dvc config cache.type hardlink", use.places[0].own, HARDLINK_TRADE)
+    return None
+
+
+def advice_line(use: DiskUse) -> Optional[str]:
+    if use.advice is None:
+        return None
+    from dvc_synced_plugin.sync import human_bytes
+
+    gain = (f"would save about {human_bytes(use.advice.saves)}" if use.advice.saves
+            else "saves no space but removes the risk of editing a linked file")
+    return f"`{use.advice.command}` {gain}: {use.advice.trade}"
+
+
+def for_settings(settings) -> DiskUse:  # type: ignore[no-untyped-def]
+    from dvc_synced_plugin import dvcrepo
+
+    root = settings.root
+    return measure(root, dvcrepo.cache_dir(root), dvcrepo.local_storage(settings),
+                   dvcrepo.cache_types(root))
+
+
+def render(use: DiskUse) -> list[str]:
+    from dvc_synced_plugin.sync import human_bytes
+
+    lines = [
+        f"data of HEAD {human_bytes(use.data_bytes)}; on disk {human_bytes(use.total)} "
+        f"({use.ratio:.2f}x), each inode counted once",
+    ]
+    for place in use.places:
+        extra = "".join(f", {human_bytes(n)} shared with the {label}"
+                        for label, n in place.shared.items())
+        lines.append(f"  {place.label:<14} {human_bytes(place.own):>9} own  "
+                     f"({place.files} file(s), {human_bytes(place.bytes)}{extra})")
+    lines.append(f"  cache.type {','.join(use.cache_types)}; reflinks "
+                 f"{'work' if use.reflink else 'do not work'} on the cache's filesystem")
+    line = advice_line(use)
+    if line:
+        lines.append(f"  tip: {line}")
+    lines += [f"  note: {n}" for n in use.notes]
+    return lines
