@@ -56,6 +56,7 @@ class DiskUse:
     local_shares: bool  # local storage and cache are on one filesystem: links possible
     advice: Optional[Advice] = None
     notes: list[str] = field(default_factory=list)
+    blocks: Optional[int] = None  # where reflinks work: disk blocks used, each block once
 
     @property
     def total(self) -> int:
@@ -67,7 +68,9 @@ class DiskUse:
 
     def as_dict(self) -> dict:
         result = asdict(self)
-        result.update(total=self.total, ratio=round(self.ratio, 3))
+        result.update(total=self.total, ratio=round(self.ratio, 3),
+                      blocks_ratio=round(self.blocks / self.data_bytes, 3)
+                      if self.blocks is not None and self.data_bytes else None)
         return result
 
 
@@ -127,6 +130,70 @@ def reflink_works(directory: Path) -> bool:
         return False
 
 
+_FIEMAP = 0xC020660B  # Linux FS_IOC_FIEMAP: a file's extents and where they are on disk
+_FIEMAP_HEAD = "=QQIIII"  # fm_start, fm_length, fm_flags, fm_mapped_extents, fm_extent_count
+_FIEMAP_EXTENT = "=QQQQQIIII"  # fe_logical, fe_physical, fe_length, 2 reserved, fe_flags, 3
+_EXTENT_LAST, _EXTENT_UNMAPPED = 0x1, 0x2 | 0x4 | 0x200  # unknown, delalloc, inline
+
+
+def extents(path: Path) -> Optional[list[tuple[int, int]]]:
+    """(physical start, length) of a file's data; None where the filesystem cannot say."""
+    import fcntl
+    import struct
+
+    head, ext = struct.calcsize(_FIEMAP_HEAD), struct.calcsize(_FIEMAP_EXTENT)
+    count, start, found = 128, 0, []
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        while True:
+            buf = bytearray(struct.pack(_FIEMAP_HEAD, start, 2**64 - 1 - start, 1, 0, count, 0)
+                            + bytes(ext * count))
+            try:
+                fcntl.ioctl(fd, _FIEMAP, buf)
+            except OSError:
+                return None
+            mapped = struct.unpack_from(_FIEMAP_HEAD, buf)[3]
+            last = False
+            for i in range(mapped):
+                logical, physical, length, *_rest, flags, _a, _b, _c = struct.unpack_from(
+                    _FIEMAP_EXTENT, buf, head + i * ext)
+                if flags & _EXTENT_UNMAPPED:
+                    return None  # data not yet placed or stored inline: no physical range
+                found.append((physical, length))
+                start = logical + length
+                last = bool(flags & _EXTENT_LAST)
+            if last or not mapped:
+                return found
+    finally:
+        os.close(fd)
+
+
+def unique_extent_bytes(paths: list[Path]) -> Optional[int]:
+    """Bytes of disk blocks the files use, each block once however many files share it
+    (reflinks); None when a file's extents are unknown."""
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for path in paths:
+        try:
+            dev = path.stat().st_dev
+        except OSError:
+            continue
+        found = extents(path)
+        if found is None:
+            return None
+        ranges.setdefault(dev, []).extend(found)
+    total = 0
+    for spans in ranges.values():
+        end = -1
+        for start, length in sorted(spans):
+            if start + length > end:
+                total += start + length - max(start, end)
+                end = start + length
+    return total
+
+
 def _same_fs(a: Path, b: Path) -> bool:
     try:
         return os.stat(a).st_dev == os.stat(b).st_dev
@@ -140,15 +207,22 @@ def measure(root: Path, cache: Path, local: Path, cache_types: list[str]) -> Dis
     work = workspace_paths(root)
     _count(places[0], work, seen)
     data = sum({(st.st_dev, st.st_ino): st.st_size for st in _stats(work)}.values())
+    every = list(work)
     for place, store in zip(places[1:], (cache, local)):
         if store.is_dir():
-            _count(place, _walk(store), seen)
+            files = _walk(store)
+            every += files
+            _count(place, files, seen)
     use = DiskUse(data, places, cache_types, reflink_works(cache) if cache.is_dir() else False,
                   _same_fs(cache, local))
     use.advice = advise(use, _same_fs(root, cache))
     if use.reflink:
-        use.notes.append("reflinks work here: reflinked copies share their blocks, which a "
-                         "count of inodes cannot see; `df` shows the real use")
+        # Reflinked copies are separate inodes sharing blocks: count the blocks instead.
+        os.sync()  # delayed allocation: blocks of fresh files get their place
+        use.blocks = unique_extent_bytes(every)
+        if use.blocks is None:
+            use.notes.append("reflinked copies share blocks, which a count of inodes cannot "
+                             "see, and this filesystem does not map them: `df` shows the truth")
     if not use.local_shares and local.is_dir() and cache.is_dir():
         use.notes.append("the local storage is on another filesystem than the DVC cache, so "
                          "each object is stored twice: put it next to the cache with "
@@ -217,6 +291,10 @@ def render(use: DiskUse) -> list[str]:
                         for label, n in place.shared.items())
         lines.append(f"  {place.label:<14} {human_bytes(place.own):>9} own  "
                      f"({place.files} file(s), {human_bytes(place.bytes)}{extra})")
+    if use.blocks is not None:
+        lines.append(f"  reflinked copies share blocks: {human_bytes(use.blocks)} of disk "
+                     f"blocks in all ({use.blocks / max(use.data_bytes, 1):.2f}x), "
+                     "each block counted once")
     lines.append(f"  cache.type {','.join(use.cache_types)}; reflinks "
                  f"{'work' if use.reflink else 'do not work'} on the cache's filesystem")
     line = advice_line(use)
