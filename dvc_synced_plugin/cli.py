@@ -28,7 +28,8 @@ def _settings():  # type: ignore[no-untyped-def]
 def cmd_init(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import initialize
 
-    print(initialize.init(_root(), args.central, args.local, args.transport, args.remote))
+    print(initialize.init(_root(), args.central, args.local, args.transport, args.remote,
+                          team_local=args.team_local))
     return 0
 
 
@@ -160,7 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="write the team settings and set up the local storage")
     p.add_argument("--central", required=True, help="central storage URL")
-    p.add_argument("--local", help="local storage path (default: per user and project)")
+    p.add_argument("--local", help="your local storage path, for you only (git config "
+                   "dvc-synced.local; default: per user and project)")
+    p.add_argument("--team-local", metavar="PATH",
+                   help="a team-wide default local storage path in .dvc-synced: ~/... or "
+                   "relative")
     p.add_argument("--transport", choices=["rsync", "rclone"], default=None)
     p.add_argument("--remote", help="name of the DVC remote that is the local storage")
     p.set_defaults(func=cmd_init)

@@ -105,7 +105,10 @@ def workspace_paths(root: Path) -> list[Path]:
     from dvc_synced_plugin import gitinfo
     from dvc_synced_plugin.objects import outs_of_changes
 
-    changes = gitinfo.changes_between(root, None, gitinfo.rev_parse(root, "HEAD"))
+    head = gitinfo.git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+    if not head.strip():
+        return []  # no commit yet (right after `init`)
+    changes = gitinfo.changes_between(root, None, head.decode().strip())
     paths: list[Path] = []
     for _old, outs in outs_of_changes(root, changes):
         for out in outs:
@@ -266,8 +269,13 @@ def advice_line(use: DiskUse) -> Optional[str]:
         return None
     from dvc_synced_plugin.sync import human_bytes
 
-    gain = (f"would save about {human_bytes(use.advice.saves)}" if use.advice.saves
-            else "saves no space but removes the risk of editing a linked file")
+    if use.advice.saves:
+        gain = f"would save about {human_bytes(use.advice.saves)}"
+    elif "hardlink" in use.advice.command or effective_type(
+            use.cache_types, use.reflink, True) == "copy":
+        gain = "keeps one copy of the data on disk instead of two"
+    else:
+        gain = "saves no space but removes the risk of editing a linked file"
     return f"`{use.advice.command}` {gain}: {use.advice.trade}"
 
 

@@ -176,3 +176,42 @@ def test_reflink_filesystem_detected_and_within_1_05x(tmp_path: Path) -> None:
 def _used(mount: Path) -> int:
     st = os.statvfs(mount)
     return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def _team_value(user: User, key: str) -> str:
+    proc = user.git("config", "--file", ".dvc-synced", f"dvc-synced.{key}", check=False)
+    return proc.stdout.strip()
+
+
+def test_init_local_is_personal_and_team_default_is_relative(team: Team, tmp_path: Path) -> None:
+    alice = team.user("alice")
+    alice.dvc("init", "-q")
+    mine = tmp_path / "alice-own-storage"
+    out = alice.synced("init", "--central", team.central, "--local", str(mine)).stdout
+    assert _team_value(alice, "local") == ""  # nothing personal in the committed file
+    assert alice.git("config", "dvc-synced.local").stdout.strip() == str(mine)
+    assert alice.local_storage() == mine
+    if "Disk:" in out:  # ext4: the cache.type tip, said once
+        assert out.count("dvc config cache.type") == 1
+    alice.git("add", "-A")
+    alice.git("commit", "-q", "-m", "setup")
+    alice.git("push", "-q", "origin", "main")
+    bob = team.user("bob")
+    bob.synced("pull")
+    assert bob.local_storage().is_relative_to(bob.home)
+
+    # A team-wide default: only ~/... or relative, and only through --team-local.
+    before = (alice.repo / ".dvc-synced").read_text()
+    bad = alice.synced("init", "--central", team.central, "--team-local", "/home/alice/x",
+                       check=False)
+    assert bad.returncode != 0 and "--local" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert (alice.repo / ".dvc-synced").read_text() == before
+    alice.synced("init", "--central", team.central, "--team-local", "~/dvc-storage")
+    assert _team_value(alice, "local") == "~/dvc-storage"
+
+    # An old team file with an absolute path keeps working; doctor warns about it.
+    bob.git("config", "--file", ".dvc-synced", "dvc-synced.local", str(tmp_path / "shared"))
+    doctor = bob.synced("doctor", check=False)
+    assert "ok    settings" in doctor.stdout, doctor.stdout
+    assert "warn  .dvc-synced sets local" in doctor.stdout, doctor.stdout
+    assert doctor.stdout.count("dvc config cache.type") <= 1
