@@ -285,14 +285,22 @@ def _share(src: Path, tmp: Path) -> bool:
     a symlink planted in a store: linking would take in (and chmod) whatever it names."""
     if os.path.islink(src) or os.path.getsize(src) == 0:
         return False
+    dev = os.stat(tmp.parent).st_dev
     for make in (reflink, os.link):
+        if make is reflink and dev in _NO_REFLINK:
+            continue
         try:
             make(src, tmp)
             return True
         except OSError as exc:
             if exc.errno not in LINK_ERRNOS:
                 raise
+            if make is reflink and exc.errno in (errno.EOPNOTSUPP, errno.ENOTTY):
+                _NO_REFLINK.add(dev)  # ext4: each try costs a file created and removed
     return False
+
+
+_NO_REFLINK: set[int] = set()  # devices where FICLONE is not supported at all
 
 
 def copy_objects(
