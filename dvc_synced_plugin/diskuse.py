@@ -290,19 +290,18 @@ def for_settings(settings) -> DiskUse:  # type: ignore[no-untyped-def]
 def render(use: DiskUse) -> list[str]:
     from dvc_synced_plugin.sync import human_bytes
 
-    lines = [
-        f"data of HEAD {human_bytes(use.data_bytes)}; on disk {human_bytes(use.total)} "
-        f"({use.ratio:.2f}x), each inode counted once",
-    ]
+    if use.blocks is not None:
+        head = (f"on disk {human_bytes(use.blocks)} ({use.blocks / max(use.data_bytes, 1):.2f}x)"
+                f", each disk block counted once (reflinked copies share theirs; "
+                f"{human_bytes(use.total)} counting inodes)")
+    else:
+        head = f"on disk {human_bytes(use.total)} ({use.ratio:.2f}x), each inode counted once"
+    lines = [f"data of HEAD {human_bytes(use.data_bytes)}; {head}"]
     for place in use.places:
         extra = "".join(f", {human_bytes(n)} shared with the {label}"
                         for label, n in place.shared.items())
         lines.append(f"  {place.label:<14} {human_bytes(place.own):>9} own  "
                      f"({place.files} file(s), {human_bytes(place.bytes)}{extra})")
-    if use.blocks is not None:
-        lines.append(f"  reflinked copies share blocks: {human_bytes(use.blocks)} of disk "
-                     f"blocks in all ({use.blocks / max(use.data_bytes, 1):.2f}x), "
-                     "each block counted once")
     lines.append(f"  cache.type {','.join(use.cache_types)}; reflinks "
                  f"{'work' if use.reflink else 'do not work'} on the cache's filesystem")
     line = advice_line(use)
