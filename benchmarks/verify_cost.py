@@ -4,8 +4,8 @@
 
 Measures, on this machine, with warm page cache (the objects were just written):
   hash      content_hash of one large object: ms per 100 MB
-  pull      local storage -> cache of N small objects: the old unverified copy vs the new
-            verified share (reflink or hard link, then hash)
+  pull      local storage -> cache of N small objects, and of one large one: the old
+            unverified copy vs the new verified share (reflink or hard link, then hash)
   push      verify_objects of N small objects already in the local storage (the check a
             push now makes before uploading them)
 Prints one JSON object; the README quotes a run of it.
@@ -38,7 +38,7 @@ def _fill(store: ObjectStore, blobs: list[bytes]) -> list[ObjectRef]:
     return refs
 
 
-def _best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+def _best(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -76,12 +76,19 @@ def main() -> None:
 
         old = pull(verify=False, share=False)
         new = pull(verify=True, share=True)
+        large = _fill(local, [big.read_bytes()])
+        refs, small_refs = large, refs
+        old_big = pull(verify=False, share=False)
+        new_big = pull(verify=True, share=True)
+        refs = small_refs
         push = _best(lambda: verify_objects(local, refs, args.jobs))
         print(json.dumps({
             "hash_ms_per_100MB": round(hash_s * 1000 * 100 / args.mb, 1),
             "small_objects": args.small,
             "pull_copy_unverified_s": round(old, 3),
             "pull_share_verified_s": round(new, 3),
+            "pull_large_copy_unverified_s": round(old_big, 3),
+            "pull_large_share_verified_s": round(new_big, 3),
             "push_verify_small_s": round(push, 3),
             "push_verify_ms_per_object": round(push * 1000 / args.small, 3),
         }, indent=2))
