@@ -146,7 +146,9 @@ def recent_commits(root: Path, days: int, now: float) -> list[str]:
         sha, _, stamp = line.partition(" ")
         if sha and stamp.strip().isdigit() and int(stamp) >= cutoff:
             tips.append(sha)
-    commits = gitinfo.git(root, "rev-list", f"--since={cutoff}", "--branches").decode().split()
+    # An ISO date: git's approxidate misreads a bare number (`--since=1000` is not 1970).
+    since = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(cutoff))
+    commits = gitinfo.git(root, "rev-list", f"--since={since}", "--branches").decode().split()
     return sorted(set(tips) | set(commits))
 
 

@@ -121,3 +121,32 @@ def test_gc_keeps_exactly_what_is_needed_and_old_data_comes_back(ssh_team: Team)
                                               "y": hashlib.sha256(Y1).hexdigest()}
     assert expect_removed <= store_objects(local)
     assert obj(A) in store_objects(alice2.repo / ".dvc" / "cache")
+
+
+def test_recent_and_unpushed_commits_by_date(git_repo) -> None:  # type: ignore[no-untyped-def]
+    import calendar
+
+    from dvc_synced_plugin.gc import recent_commits, unpushed_commits
+
+    old = git_repo.commit("2020-01-01")
+    git_repo.git("update-ref", "refs/remotes/origin/main", old)
+    git_repo.env["GIT_COMMITTER_DATE"] = "2020-01-10T00:00:00Z"
+    new = git_repo.commit("2020-01-10")
+    now = calendar.timegm((2020, 1, 12, 0, 0, 0))
+    assert recent_commits(git_repo.root, 5, now) == [new]
+    assert set(recent_commits(git_repo.root, 30, now)) == {old, new}
+    assert recent_commits(git_repo.root, 0, now) == []
+    assert unpushed_commits(git_repo.root) == [new]
+
+
+def test_local_objects_lists_objects_only(tmp_path: Path) -> None:
+    from dvc_synced_plugin.gc import local_objects
+
+    for rel in ("files/md5/ab/" + "c" * 30, "files/md5/ab/" + "d" * 30 + ".dir",
+                "ef/" + "0" * 30, "files/md5/ab/.tmpname.tmp", ".dvc-synced/incoming/files/md5/"
+                "12/" + "3" * 30, "files/md5/ab/notanobject"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    found = {(r.oid, r.legacy) for r in local_objects(tmp_path)}
+    assert found == {("ab" + "c" * 30, False), ("ab" + "d" * 30 + ".dir", False),
+                     ("ef" + "0" * 30, True)}
