@@ -20,8 +20,8 @@ from dvc_synced_plugin.stores import WORK_DIR, reflink
 
 # What each cache.type costs and risks, said the same way by du, init and doctor.
 HARDLINK_TRADE = (
-    "workspace files become read-only hard links to the cache (one copy of the data, "
-    "not two); edit a file only after `dvc unprotect FILE`: written in place it changes "
+    "workspace files become read-only hard links to the cache; edit a file only after "
+    "`dvc unprotect FILE`: written in place it changes "
     "the cached version too (dvc-synced hashes every object before passing it on, so the "
     "damage stays in this clone, but that version must be fetched again). "
     "Relink existing files with `dvc checkout --relink`"
@@ -216,9 +216,10 @@ def measure(root: Path, cache: Path, local: Path, cache_types: list[str]) -> Dis
             files = _walk(store)
             every += files
             _count(place, files, seen)
-    use = DiskUse(data, places, cache_types, reflink_works(cache) if cache.is_dir() else False,
-                  _same_fs(cache, local))
-    use.advice = advise(use, _same_fs(root, cache))
+    # Before the first `dvc add` the cache does not exist: ask the directory it will be in.
+    probe = next(p for p in (cache, *cache.parents) if p.is_dir())
+    use = DiskUse(data, places, cache_types, reflink_works(probe), _same_fs(probe, local))
+    use.advice = advise(use, _same_fs(root, probe))
     if use.reflink:
         # Reflinked copies are separate inodes sharing blocks: count the blocks instead.
         os.sync()  # delayed allocation: blocks of fresh files get their place
