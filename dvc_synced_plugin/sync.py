@@ -242,7 +242,7 @@ def push_objects(engine: Engine, objs: ObjectSet, report: Report) -> None:
                                    for r in send))
     try:
         # Read out of a shared store: hashed before central gets them (cache.type hardlink).
-        verify_objects(engine.local, send & in_local, engine.settings.jobs)
+        verify_objects(engine.local, [r for r in todo if r in in_local], engine.settings.jobs)
         for ref in send & in_local:
             uploads.ready(ref)
         for ref, _ in iter_copies(engine.cache, engine.local, order, engine.settings.jobs,
