@@ -168,6 +168,7 @@ def collect(engine, days: int, now: float) -> dict[str, set[str]]:  # type: igno
 def plan(engine, result: Result, keep: dict[str, set[str]]) -> list[ObjectRef]:  # type: ignore[no-untyped-def]
     """What may go; fills the kept tallies. Raises SyncError when central cannot answer."""
     store: ObjectStore = engine.local
+    kept: dict[ObjectRef, tuple[str, int]] = {}
     candidates: list[tuple[ObjectRef, int]] = []
     for ref in local_objects(store.root):
         try:
@@ -176,19 +177,43 @@ def plan(engine, result: Result, keep: dict[str, set[str]]) -> list[ObjectRef]: 
             continue
         reason = next((k for k, paths in keep.items() if ref.relpath in paths), None)
         if reason:
-            result.kept[reason].add(size)
+            kept[ref] = (reason, size)
         else:
             candidates.append((ref, size))
     central = engine.transport.probe([r.relpath for r, _ in candidates]) if candidates else {}
-    removable = []
+    removable: dict[ObjectRef, int] = {}
     for ref, size in candidates:
         if central.get(ref.relpath) == size:
-            removable.append(ref)
-            result.removed.add(size)
+            removable[ref] = size
         else:
-            result.kept["central"].add(size)
-    # Manifests first: a `.dir` in a DVC remote makes DVC assume its files are there too.
+            kept[ref] = ("central", size)
+    # A kept `.dir` keeps its files: DVC, reading the local storage as a remote, assumes a
+    # directory's files are all there when its manifest is.
+    for ref, (reason, _size) in list(kept.items()):
+        if ref.is_dir and removable:
+            for member in _members(store, ref):
+                if member in removable:
+                    kept[member] = (reason, removable.pop(member))
+    for reason, size in kept.values():
+        result.kept[reason].add(size)
+    for size in removable.values():
+        result.removed.add(size)
+    # Manifests first, for the same reason.
     return sorted(removable, key=lambda r: not r.is_dir)
+
+
+def _members(store: ObjectStore, ref: ObjectRef) -> list[ObjectRef]:
+    from dvc_synced_plugin.objects import manifest_map
+
+    data = store.read(ref)
+    if data is None:
+        return []
+    try:
+        entries = manifest_map(data, ref.legacy, ref.oid)
+    except SyncError:
+        return []
+    return [ObjectRef(md5, ref.legacy) for md5 in entries.values()
+            if isinstance(md5, str) and re.fullmatch(r"[0-9a-f]{32}", md5)]
 
 
 def remove(store: ObjectStore, refs: list[ObjectRef]) -> int:

@@ -150,3 +150,27 @@ def test_local_objects_lists_objects_only(tmp_path: Path) -> None:
     found = {(r.oid, r.legacy) for r in local_objects(tmp_path)}
     assert found == {("ab" + "c" * 30, False), ("ab" + "d" * 30 + ".dir", False),
                      ("ef" + "0" * 30, True)}
+
+
+def test_kept_manifest_keeps_its_files(tmp_path: Path) -> None:
+    """A manifest central lacks stays, and so do its files, though central has them."""
+    from types import SimpleNamespace
+
+    from dvc_synced_plugin.gc import Result, plan
+    from dvc_synced_plugin.stores import ObjectStore
+
+    store = ObjectStore(tmp_path, "local storage")
+    member, other = b"member\n", b"other\n"
+    listing = json.dumps([{"md5": hashlib.md5(member).hexdigest(), "relpath": "m"}]).encode()
+    objects = {obj(member): member, obj(other): other,
+               obj(listing) + ".dir": listing}
+    for rel, data in objects.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    on_central = {obj(member): len(member), obj(other): len(other)}  # not the manifest
+    engine = SimpleNamespace(local=store, transport=SimpleNamespace(
+        probe=lambda rels: {r: on_central[r] for r in rels if r in on_central}))
+    result = Result(False, 0, str(tmp_path))
+    removable = plan(engine, result, {"workspace": set(), "unpushed": set(), "recent": set()})
+    assert [r.relpath for r in removable] == [obj(other)]
+    assert result.kept["central"].objects == 2
