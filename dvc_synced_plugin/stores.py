@@ -144,6 +144,7 @@ class ObjectStore:
                     got = content_hash(fin, ref.legacy)
                 if got != expected_hash(ref):
                     raise changed_in_place(src, ref, got)
+                _refuse_unsafe(tmp, ref)
                 return self._publish(tmp, final)
             with open(src, "rb") as fin, open(tmp, "wb") as fout:
                 if verify:
@@ -157,6 +158,8 @@ class ObjectStore:
                     shutil.copyfileobj(fin, fout, CHUNK)
                 fout.flush()
                 os.fsync(fout.fileno())
+            if verify:
+                _refuse_unsafe(tmp, ref)
             return self._publish(tmp, final)
         except OSError as exc:
             raise self._write_error(ref, exc) from exc
@@ -256,6 +259,18 @@ def changed_in_place(src: Path, ref: ObjectRef, got: str) -> CorruptObjectError:
         f"{ref.owner or ref.oid} and was not passed on: remove that file and run "
         "`dvc-synced pull` to fetch it again, or restore it with `dvc add`"
     )
+
+
+def _refuse_unsafe(tmp: Path, ref: ObjectRef) -> None:
+    """A manifest passed between stores gets the check a download gets: the local storage
+    is filled by every clone of this user, not only through the door from central."""
+    if ref.is_dir:
+        problem = unsafe_manifest(tmp.read_bytes())
+        if problem:
+            raise CorruptObjectError(
+                f"the manifest {ref.relpath} of {ref.owner or ref.oid} is refused: {problem}; "
+                "nothing of it was passed on: re-add the directory with `dvc add`"
+            )
 
 
 def verify_objects(store: ObjectStore, refs: Iterable[ObjectRef], jobs: int) -> None:

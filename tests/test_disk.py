@@ -215,3 +215,21 @@ def test_init_local_is_personal_and_team_default_is_relative(team: Team, tmp_pat
     assert "ok    settings" in doctor.stdout, doctor.stdout
     assert "warn  .dvc-synced sets local" in doctor.stdout, doctor.stdout
     assert doctor.stdout.count("dvc config cache.type") <= 1
+
+
+def test_manifest_from_shared_store_is_checked_like_a_download(tmp_path: Path) -> None:
+    """A hostile manifest in the local storage (other clones fill it) never enters the cache."""
+    import hashlib
+
+    from dvc_synced_plugin.errors import CorruptObjectError
+    from dvc_synced_plugin.objects import ObjectRef
+    from dvc_synced_plugin.stores import ObjectStore, copy_objects
+
+    local, cache = ObjectStore(tmp_path / "l", "local storage"), ObjectStore(tmp_path / "c", "c")
+    data = json.dumps([{"md5": "0" * 32, "relpath": "../../.bashrc"}]).encode()
+    ref = ObjectRef(hashlib.md5(data).hexdigest() + ".dir", False, "data")
+    local.path(ref).parent.mkdir(parents=True)
+    local.path(ref).write_bytes(data)
+    with pytest.raises(CorruptObjectError, match="not a plain path"):
+        copy_objects(local, cache, [ref], 2, verify=True, share=True)
+    assert not cache.has(ref)
