@@ -27,7 +27,8 @@ def _settings():  # type: ignore[no-untyped-def]
 def cmd_init(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import initialize
 
-    print(initialize.init(_root(), args.central, args.local, args.transport, args.remote))
+    print(initialize.init(_root(), args.central, args.local, args.transport, args.remote,
+                          team_local=args.team_local))
     return 0
 
 
@@ -147,6 +148,24 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return schedule.command(_root(), args)
 
 
+def cmd_du(args: argparse.Namespace) -> int:
+    from dvc_synced_plugin import diskuse
+
+    use = diskuse.for_settings(_settings())
+    if args.json:
+        print(json.dumps(use.as_dict(), indent=2))
+    else:
+        print("\n".join(diskuse.render(use)))
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from dvc_synced_plugin import gc
+
+    return gc.run(_settings(), dry_run=args.dry_run, keep_days=args.keep_recent,
+                  as_json=args.json)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import doctor
 
@@ -195,7 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="write the team settings and set up the local storage")
     p.add_argument("--central", required=True, help="central storage URL")
-    p.add_argument("--local", help="local storage path (default: per user and project)")
+    p.add_argument("--local", help="your local storage path, for you only (git config "
+                   "dvc-synced.local; default: per user and project)")
+    p.add_argument("--team-local", metavar="PATH",
+                   help="a team-wide default local storage path in .dvc-synced: ~/... or "
+                   "relative")
     p.add_argument("--transport", default=None,
                    help="how to reach central: " + ", ".join(
                        f"{n} ({e.summary})" for n, e in TRANSPORTS.items() if e.public))
@@ -262,6 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--every", default="15", metavar="MINUTES")
     q.add_argument("--recent", default="7", metavar="DAYS")
     p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser("du", help="bytes the data takes in workspace, cache, local storage")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_du)
+
+    p = sub.add_parser("gc", help="remove objects from the local storage that central holds")
+    p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    p.add_argument("--keep-recent", type=int, default=7, metavar="DAYS",
+                   help="keep the data of branch tips and commits of the last DAYS days "
+                   "(default 7; 0: only HEAD, the index and unpushed commits)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_gc)
 
     p = sub.add_parser("doctor", help="check tools, settings and central access")
     p.set_defaults(func=cmd_doctor)

@@ -9,6 +9,30 @@ from typing import Callable
 from dvc_synced_plugin.errors import SyncError
 
 
+def _disk_notes(settings) -> list[str]:  # type: ignore[no-untyped-def]
+    """Warnings and tips that fail nothing: a personal path in the team file, cache.type."""
+    from dvc_synced_plugin import config, dvcrepo, initialize
+
+    notes = []
+    team = settings.root / config.TEAM_FILE
+    shared = config._git_config_values(settings.root, team).get("local") if team.is_file() \
+        else None
+    if shared and os.path.isabs(os.path.expanduser(shared)) and not shared.startswith("~"):
+        notes.append(
+            f"warn  {config.TEAM_FILE} sets local = {shared}, one person's absolute path, "
+            "the default of every teammate: remove it (`git config --file "
+            f"{config.TEAM_FILE} --unset {config.SECTION}.local`) and let each user run "
+            "`dvc-synced init --local PATH`, or use `--team-local ~/...`"
+        )
+    try:
+        tip = initialize.disk_tip(settings.root, dvcrepo.local_storage_path(settings))
+    except SyncError:
+        tip = None
+    if tip:
+        notes.append(f"tip   disk: {tip}")
+    return notes
+
+
 def run() -> int:
     from dvc_synced_plugin import config, dvcrepo, gitinfo
     from dvc_synced_plugin.transports import open_transport, required_tools, transport_checks
@@ -69,6 +93,8 @@ def run() -> int:
         return f"DVC remote {s.remote!r} -> {path}"  # type: ignore[union-attr]
 
     check("local storage", local)
+    for line in _disk_notes(s):  # type: ignore[arg-type]
+        print(line)
 
     def reach() -> str:
         t = open_transport(s)  # type: ignore[arg-type]

@@ -22,7 +22,13 @@ from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
 from dvc_synced_plugin.lock import storage_lock, workspace_lock
 from dvc_synced_plugin.objects import ObjectRef, ObjectSet
 from dvc_synced_plugin.plan import ManifestSource, plan_changes
-from dvc_synced_plugin.stores import ObjectStore, copy_objects, iter_copies, remove_tree
+from dvc_synced_plugin.stores import (
+    ObjectStore,
+    copy_objects,
+    iter_copies,
+    remove_tree,
+    verify_objects,
+)
 from dvc_synced_plugin.transfer import UploadQueue, describe_missing, download_staged
 from dvc_synced_plugin.transports import Transport, open_transport
 
@@ -146,10 +152,12 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     order = sorted(in_cache, key=lambda r: (r not in send, cache.size(r)))
     uploads = UploadQueue(session.transport, local.root, sum(size(r) for r in send))
     try:
+        # Read out of a shared store: hashed before central gets them (cache.type hardlink).
+        verify_objects(local, [r for r in todo if r in in_local], session.settings.jobs)
         for ref in send & in_local:
             uploads.ready(ref, local.size(ref))
         for ref, _ in iter_copies(cache, local, order, session.settings.jobs,
-                                  verify=True, share=_cache_is_shareable(session.root)):
+                                  verify=True, share=True):
             if ref in send:
                 uploads.ready(ref, local.size(ref))
     except BaseException:
@@ -169,15 +177,6 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         )
     report.moved = len(todo)
     report.moved_bytes = sum(local.size(r) for r in todo)
-
-
-def _cache_is_shareable(root: Path) -> bool:
-    """Whether the local storage may link the cache's objects instead of copying them.
-
-    Only when no workspace file is a hard link or symlink to a cache object: writing such
-    a file in place would change the object, and a linked local storage with it.
-    """
-    return not {"hardlink", "symlink"} & set(dvcrepo.cache_types(root))
 
 
 def push_changes(settings: Settings, changes: list[gitinfo.PointerChange]) -> Report:
@@ -229,8 +228,13 @@ def pull_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     if to_fetch:
         report.moved, report.moved_bytes = fetch_into_local(session, to_fetch)
     report.skipped = len(refs) - len(to_fetch)
+    # Shared, not copied (one inode for both stores), and verified: the local storage is
+    # filled by every clone of this user, and one with cache.type hardlink may have
+    # written an object in place. Sharing is always safe because every object read out
+    # of a shared store is hashed first (`add_copy`, `verify_objects`): an in-place edit
+    # of a linked workspace file is caught before it reaches central or another clone.
     copy_objects(session.local, session.cache, cache_missing, session.settings.jobs,
-                 verify=False)
+                 verify=True, share=True)
 
 
 def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],

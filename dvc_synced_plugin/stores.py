@@ -58,10 +58,11 @@ class ObjectStore:
                  share: bool = False) -> bool:
         """Copy `src` in as `ref`; False when the object was there already.
 
-        `share`: `src` is an immutable object no workspace file writes through (a DVC
-        cache whose type is reflink or copy), so a reflink or hard link of it serves as
-        the copy: no second write of the data, and on ext4 no second copy on disk.
-        Either way the bytes are hashed under the temporary name before they get theirs.
+        `share`: a reflink or hard link of `src` serves as the copy: no second write of
+        the data, and on ext4 no second copy on disk. That is safe even when a workspace
+        file is hard-linked to `src` (cache.type hardlink), because the bytes are hashed
+        under the temporary name before they get theirs: an in-place edit is caught here,
+        before the object reaches another store, clone or central.
         """
         final = self.path(ref)
         if final.exists():
@@ -72,10 +73,8 @@ class ObjectStore:
             if share and verify and _share(src, tmp):
                 got = safety.verify(tmp, ref)
                 if got is not None:
-                    raise CorruptObjectError(
-                        f"{src} does not hash to {ref.oid} (got {got}); it belongs to "
-                        f"{ref.owner or ref.oid}: restore it with `dvc add` or re-fetch it"
-                    )
+                    raise changed_in_place(src, ref, got)
+                _refuse_unsafe(tmp, ref)
                 return self._publish(tmp, final)
             with open(src, "rb") as fin, open(tmp, "wb") as fout:
                 if verify:
@@ -89,6 +88,8 @@ class ObjectStore:
                     shutil.copyfileobj(fin, fout, CHUNK)
                 fout.flush()
                 os.fsync(fout.fileno())
+            if verify:
+                _refuse_unsafe(tmp, ref)
             return self._publish(tmp, final)
         except OSError as exc:
             raise self._write_error(ref, exc) from exc
@@ -179,28 +180,79 @@ def reflink(src: Path, dst: Path) -> None:
         os.close(fd_src)
 
 
+def changed_in_place(src: Path, ref: ObjectRef, got: str) -> CorruptObjectError:
+    """A shared object whose bytes no longer match its name: nothing of it is passed on."""
+    return CorruptObjectError(
+        f"{src} does not hash to {ref.oid} (got {got}): it was changed in place (a "
+        f"hard-linked or symlinked workspace file written to?); it belongs to "
+        f"{ref.owner or ref.oid} and was not passed on: remove that file and run "
+        "`dvc-synced pull` to fetch it again, or restore it with `dvc add`"
+    )
+
+
+def _refuse_unsafe(tmp: Path, ref: ObjectRef) -> None:
+    """A manifest passed between stores gets the check a download gets: the local storage
+    is filled by every clone of this user, not only through the door from central."""
+    if ref.is_dir:
+        problem = unsafe_manifest(tmp.read_bytes())
+        if problem:
+            raise CorruptObjectError(
+                f"the manifest {ref.relpath} of {ref.owner or ref.oid} is refused: {problem}; "
+                "nothing of it was passed on: re-add the directory with `dvc add`"
+            )
+
+
+def verify_objects(store: ObjectStore, refs: Iterable[ObjectRef], jobs: int) -> None:
+    """Hash objects of a shared store before they are read out of it (e.g. uploaded).
+
+    A store that shares inodes with a cache whose workspace links into it can hold an
+    object edited in place; this is the check that stops it from spreading.
+    """
+    def check(ref: ObjectRef) -> None:
+        got = safety.verify(store.path(ref), ref)
+        if got is not None:
+            raise changed_in_place(store.path(ref), ref, got)
+
+    todo = list(refs)
+    if not todo:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for future in [pool.submit(check, r) for r in todo]:
+            future.result()
+
+
 def _share(src: Path, tmp: Path) -> bool:
     """`tmp` as a reflink, else a hard link, of `src`; False: copy it instead.
 
-    Empty files are copied: DVC never links them either (ext4's 65,000-link limit)."""
-    if os.path.getsize(src) == 0:
+    Empty files are copied: DVC never links them either (ext4's 65,000-link limit). So is
+    a symlink planted in a store: linking would take in (and chmod) whatever it names."""
+    if os.path.islink(src) or os.path.getsize(src) == 0:
         return False
+    dev = os.stat(tmp.parent).st_dev
     for make in (reflink, os.link):
+        if make is reflink and dev in _NO_REFLINK:
+            continue
         try:
             make(src, tmp)
             return True
         except OSError as exc:
             if exc.errno not in LINK_ERRNOS:
                 raise
+            if make is reflink and exc.errno in (errno.EOPNOTSUPP, errno.ENOTTY):
+                _NO_REFLINK.add(dev)  # ext4: each try costs a file created and removed
     return False
 
 
+_NO_REFLINK: set[int] = set()  # devices where FICLONE is not supported at all
+
+
 def copy_objects(
-    src: ObjectStore, dst: ObjectStore, refs: list[ObjectRef], jobs: int, verify: bool
+    src: ObjectStore, dst: ObjectStore, refs: list[ObjectRef], jobs: int, verify: bool,
+    share: bool = False,
 ) -> tuple[int, int]:
     """Copy objects dst lacks, files before manifests; returns (count, bytes) copied."""
     count = size = 0
-    for ref, wrote in iter_copies(src, dst, refs, jobs, verify):
+    for ref, wrote in iter_copies(src, dst, refs, jobs, verify, share):
         if wrote:
             count += 1
             size += src.size(ref)
