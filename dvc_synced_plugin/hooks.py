@@ -112,7 +112,8 @@ def push_plan(root: Path, args: list[str], stdin_text: str,
 
     Plain hooks read every pushed ref from stdin: all tips are certain. pre-commit shows
     only the first ref with new commits (no stdin): that one is certain, and every other
-    local branch and tag plus HEAD that the remote lacks might be in the push too.
+    local branch and tag plus HEAD that the remote lacks might be in the push too; if those
+    have pointer changes, pre_push asks git which refs are pushed (pushed_refs.py).
     """
     remote = args[0] if args else env.get("PRE_COMMIT_REMOTE_NAME", "")
     lines = parse_push_lines(stdin_text)
@@ -183,20 +184,27 @@ def pre_push(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str
         changes, maybe = verified.pending(changes), verified.pending(maybe)
         if not changes and not maybe:
             return 0  # all confirmed on central by an earlier push
+        unsure: list[tuple[str, list[PointerChange]]] = []
+        why = ""
+        if maybe:  # pre-commit hid the other pushed refs: learn them, else fail safe per ref
+            from dvc_synced_plugin import pushed_refs
+
+            changes, unsure, why = pushed_refs.narrow(
+                root, remote, env, certain, exclude, changes, verified.pending, settings.timeout)
         from dvc_synced_plugin import sync
 
         total = sync.Report()
-        for group, certainly_pushed in ((changes, True), (maybe, False)):
+        for ref, group in [("", changes), *unsure]:
             if not group:
                 continue
             try:
                 report = sync.push_changes(settings, lambda group=group: group)
             except MissingObjectsError as exc:
-                if certainly_pushed:
+                if not ref:
                     raise
-                # pre-commit hid which other refs are pushed: these may not be. Say it.
-                say(f"warning: local branches/tags that this push may include lack data: {exc}")
-                continue
+                from dvc_synced_plugin import pushed_refs
+
+                raise pushed_refs.RefsUnknown(pushed_refs.refusal(ref, why, str(exc))) from None
             verified.add(group)
             total.needed += report.needed
             total.moved += report.moved
@@ -205,6 +213,8 @@ def pre_push(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str
             total.seconds += report.seconds
     except SyncError as exc:
         say(f"push refused: {exc}")
+        if getattr(exc, "names_its_fix", False):
+            return 1  # its one line already says how to push without the ref
         say(f"fix the cause and `git push` again; `{SKIP_ENV}=1 git push` pushes without "
             "the data (teammates then cannot get it)")
         return 1
