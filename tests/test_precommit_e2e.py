@@ -48,9 +48,16 @@ def config_text(repo: Path, rev: str, suffix: str = "") -> str:
     )
 
 
+# Other modules import these session fixtures (test_precommit_refs_e2e.py); pytest then
+# holds one fixture per module, so the values are kept here to build the environment once.
+_SESSION: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """This working tree's package files, committed: pre-commit installs from a git rev."""
+    if "hook_repo" in _SESSION:
+        return _SESSION["hook_repo"]  # type: ignore[return-value]
     path = tmp_path_factory.mktemp("hook-repo")
     listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                  REPO_ROOT).stdout.split("\0")
@@ -64,13 +71,16 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     run(["git", "init", "-q", "-b", "main"], path, env)
     run(["git", "add", "-A"], path, env)
     run(["git", "commit", "-q", "-m", "snapshot of the working tree"], path, env)
-    return path, run(["git", "rev-parse", "HEAD"], path, env).stdout.strip()
+    _SESSION["hook_repo"] = path, run(["git", "rev-parse", "HEAD"], path, env).stdout.strip()
+    return _SESSION["hook_repo"]  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="session")
 def pre_commit_home(tmp_path_factory: pytest.TempPathFactory,
                     hook_repo: tuple[Path, str]) -> Path:
     """PRE_COMMIT_HOME with the hook environment built once for the whole session."""
+    if "home" in _SESSION:
+        return _SESSION["home"]  # type: ignore[return-value]
     home = tmp_path_factory.mktemp("pre-commit-home")
     scratch = tmp_path_factory.mktemp("pre-commit-build")
     env = make_env(scratch, {"PRE_COMMIT_HOME": str(home)})
@@ -79,6 +89,7 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory,
     started = time.monotonic()
     run([sys.executable, "-m", "pre_commit", "install-hooks"], scratch, env)
     print(f"\npre-commit built the hook environment in {time.monotonic() - started:.1f}s")
+    _SESSION["home"] = home
     return home
 
 
