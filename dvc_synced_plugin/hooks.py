@@ -133,8 +133,9 @@ class Verified:
     """Commits whose pointer changes a push already confirmed complete on central.
 
     A push is checked again whenever it is retried (git refused it as non-fast-forward after
-    the upload) and, under pre-commit, local branches that stay unpushed are checked on
-    every push: remembering the confirmed commits keeps those pushes off the network. The
+    the upload) and, under pre-commit, local branches with unconfirmed data make a push ask
+    git which refs it sends: remembering the confirmed commits keeps those pushes off the
+    network. The
     list belongs to one central URL (another URL starts afresh) and keeps the newest
     entries only: a commit that drops out is merely checked again.
     """
