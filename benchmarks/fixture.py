@@ -24,11 +24,12 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from tests.conftest import make_env  # the same isolated HOME/env the test teammates get
+from dvc_synced_plugin.testing import harness
+from dvc_synced_plugin.testing.harness import make_env  # the test teammates' env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_VERSION = 2  # 2: pre-commit through the hook repository's own env
@@ -41,37 +42,14 @@ PRE_COMMIT_HOOKS = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "
 
 def run(args: list[str], cwd: Path, env: dict[str, str], check: bool = True,
         input: Optional[bytes] = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=cwd, env=env, input=input, capture_output=True)
-    if check and proc.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(map(str, args))} failed ({proc.returncode}) in {cwd}\n"
-            f"{proc.stdout.decode(errors='replace')[-2000:]}\n"
-            f"{proc.stderr.decode(errors='replace')[-2000:]}"
-        )
-    return proc
+    """The harness's `run`, with bytes (the benchmarks read outputs as bytes)."""
+    return harness.run(args, cwd, env, check=check, input=input, text=False)
 
 
-@dataclass
-class User:
-    """One teammate's HOME and clone."""
+class User(harness.User):
+    """One teammate's HOME and clone: the test suite's, with outputs as bytes."""
 
-    name: str
-    home: Path
-    repo: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-    def run(self, *args: str, check: bool = True, env: Optional[dict[str, str]] = None,
-            input: Optional[bytes] = None) -> subprocess.CompletedProcess:
-        return run(list(args), self.repo, env or self.env, check=check, input=input)
-
-    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run("git", *args, check=check)
-
-    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run(sys.executable, "-m", "dvc", *args, check=check)
-
-    def synced(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run(sys.executable, "-m", "dvc_synced_plugin", *args, check=check)
+    text = False
 
 
 @dataclass

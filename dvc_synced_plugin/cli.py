@@ -7,10 +7,9 @@ import json
 import sys
 from typing import Optional
 
-from dvc_synced_plugin import __version__
+from dvc_synced_plugin import __version__, output
 from dvc_synced_plugin.errors import SyncError
-
-HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit")
+from dvc_synced_plugin.events import HOOK_NAMES
 
 
 def _root():  # type: ignore[no-untyped-def]
@@ -33,23 +32,21 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import sync
+    from dvc_synced_plugin import flows
 
-    settings = _settings()
-    report = sync.push_revisions(settings, args.rev or ["HEAD"])
-    print(f"dvc-synced: {report.line('uploaded', 'to')}")
+    report = flows.push_revisions(_settings(), args.rev or ["HEAD"])
+    output.result(report.line("uploaded", "to"))
     return 0
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import hooks, sync
+    from dvc_synced_plugin import flows, hooks
 
     settings = _settings()
-    report = sync.pull_revision(settings, args.rev)
-    print(f"dvc-synced: {report.line('downloaded', 'from')}")
+    report = flows.pull_revision(settings, args.rev)
+    output.result(report.line("downloaded", "from"))
     if report.checkout_failed:
-        print(f"dvc-synced: dvc checkout could not update {', '.join(report.checkout_failed)}",
-              file=sys.stderr)
+        output.say(f"dvc checkout could not update {', '.join(report.checkout_failed)}")
         return 1
     if args.rev == "HEAD":
         from dvc_synced_plugin import gitinfo
@@ -65,7 +62,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
-        from dvc_synced_plugin.sync import human_bytes
+        from dvc_synced_plugin.output import human_bytes
 
         print(f"revision {result.rev[:10]}: {result.objects} object(s)")
         for where, miss in result.missing.items():
@@ -131,6 +128,8 @@ def cmd_hook(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dvc_synced_plugin.transports import TRANSPORTS
+
     parser = argparse.ArgumentParser(
         prog="dvc-synced",
         description="Move DVC data between the local storage and a central storage "
@@ -143,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="write the team settings and set up the local storage")
     p.add_argument("--central", required=True, help="central storage URL")
     p.add_argument("--local", help="local storage path (default: per user and project)")
-    p.add_argument("--transport", choices=["rsync", "rclone"], default=None)
+    p.add_argument("--transport", default=None,
+                   help="how to reach central: " + ", ".join(
+                       f"{n} ({e.summary})" for n, e in TRANSPORTS.items() if e.public))
     p.add_argument("--remote", help="name of the DVC remote that is the local storage")
     p.set_defaults(func=cmd_init)
 
@@ -191,18 +192,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         return int(args.func(args))
     except SyncError as exc:
-        print(f"dvc-synced: error: {exc}", file=sys.stderr)
+        output.say(f"error: {exc}")
         return exc.exit_code
     except FileNotFoundError as exc:
         program = str(exc.filename or "")
         if not program or "/" in program:
             raise  # a file we expected, not a program: a bug to see in full
         # git, ssh (and anything else run by name) missing from PATH
-        print(f"dvc-synced: error: {program} is not installed or not on PATH: install it "
-              f"(apt-get install {'openssh-client' if program == 'ssh' else program})",
-              file=sys.stderr)
+        output.say(f"error: {program} is not installed or not on PATH: install it "
+                   f"(apt-get install {'openssh-client' if program == 'ssh' else program})")
         return 2
     except KeyboardInterrupt:
-        print("dvc-synced: interrupted; nothing half-written remains, run it again",
-              file=sys.stderr)
+        output.say("interrupted; nothing half-written remains, run it again")
         return 130

@@ -21,7 +21,6 @@ from dvc_synced_plugin.errors import ConfigError
 
 TEAM_FILE = ".dvc-synced"
 SECTION = "dvc-synced"
-TRANSPORTS = ("rsync", "rclone")
 KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command")
 DEFAULTS = {"transport": "rsync", "remote": "synced-storage", "jobs": "4", "timeout": "30"}
 # Commands to run: like git's core.sshCommand, never taken from a committed file, or any
@@ -112,9 +111,11 @@ def load(root: Path, env: Optional[dict[str, str]] = None) -> Settings:
     if "\n" in central or "\0" in central:
         raise ConfigError("the central URL contains a newline: fix dvc-synced.central")
     transport = values["transport"]
+    from dvc_synced_plugin.transports import TRANSPORTS, public_names
+
     if transport not in TRANSPORTS:
         raise ConfigError(
-            f"unknown transport {transport!r} ({sources['transport']}): use rsync or rclone"
+            f"unknown transport {transport!r} ({sources['transport']}): use {public_names()}"
         )
     remote = values["remote"]
     if not remote or any(c in remote for c in "\"'\n[]\\") or remote.startswith("-"):

@@ -2,7 +2,8 @@
 
 Everything runs for real in a temporary directory: a bare git repository as the git
 server, a directory as the central storage, and alice's and bob's clones, each with an
-own HOME (so an own local storage, as on two machines) and dvc-synced's plain hooks.
+own HOME (so an own local storage, as on two machines) and dvc-synced's plain hooks. The
+team is the test suite's own harness (dvc_synced_plugin/testing).
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import hashlib
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
-from dvc_synced_plugin.sync import human_bytes
+from dvc_synced_plugin.output import human_bytes
+from dvc_synced_plugin.testing.harness import CommandFailed, Team, User
 
 SMALL_FILES = 300
 LARGE_BYTES = 32 * 1024 * 1024
@@ -48,41 +48,6 @@ def _digest(root: Path) -> dict[str, str]:
     return out
 
 
-class Person:
-    def __init__(self, name: str, base: Path) -> None:
-        self.name = name
-        self.home = base / f"home-{name}"
-        self.home.mkdir()
-        self.repo = base / name
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("GIT_", "DVC_SYNCED_"))}
-        self.env.update({"HOME": str(self.home), "GIT_CONFIG_NOSYSTEM": "1",
-                         "DVC_NO_ANALYTICS": "1", "XDG_CACHE_HOME": str(self.home / ".cache"),
-                         "XDG_CONFIG_HOME": str(self.home / ".config"),
-                         "DVC_SITE_CACHE_DIR": str(self.home / ".dvc-site")})
-        for key, value in (("user.name", name), ("user.email", f"{name}@example.com"),
-                           ("init.defaultBranch", "main"), ("pull.rebase", "false")):
-            self.run(["git", "config", "--global", key, value], cwd=base)
-
-    def run(self, args: list[str], cwd: Optional[Path] = None) -> str:
-        proc = subprocess.run(args, cwd=cwd or self.repo, env=self.env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if proc.returncode != 0:
-            raise DemoFailure(f"{self.name}: `{' '.join(args)}` failed:\n{proc.stdout}")
-        return proc.stdout
-
-    def dvc(self, *args: str) -> str:
-        return self.run([sys.executable, "-m", "dvc", *args])
-
-    def synced(self, *args: str) -> str:
-        return self.run([sys.executable, "-m", "dvc_synced_plugin", *args])
-
-    def local_storage(self) -> Path:
-        out = self.run([sys.executable, "-m", "dvc", "config", "--local",
-                        "remote.synced-storage.url"])
-        return Path(out.strip())
-
-
 def _make_dataset(repo: Path, rng: random.Random) -> None:
     images = repo / "data" / "images"
     for i in range(SMALL_FILES):
@@ -99,7 +64,7 @@ def run(keep: bool = False) -> int:
     print(f"dvc-synced demo in {base}")
     try:
         _run(base, rng, steps)
-    except DemoFailure as exc:
+    except (DemoFailure, CommandFailed) as exc:
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -118,13 +83,10 @@ def _step(label: str, fn, report) -> None:  # type: ignore[no-untyped-def]
 
 
 def _run(base: Path, rng: random.Random, steps: list[str]) -> None:
-    server = base / "server.git"
     central = base / "central"
     central.mkdir()
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(server)], check=True)
-    alice = Person("alice", base)
-    bob = Person("bob", base)
-    alice.run(["git", "clone", "-q", str(server), str(alice.repo)], cwd=base)
+    team = Team(base, str(central))
+    alice = team.user("alice")
 
     def moved(store: Path, before: dict[str, int]):  # type: ignore[no-untyped-def]
         def report() -> str:
@@ -137,8 +99,8 @@ def _run(base: Path, rng: random.Random, steps: list[str]) -> None:
     alice.dvc("init", "-q")
     alice.synced("init", "--central", str(central))
     alice.synced("install")
-    alice.run(["git", "add", "-A"])
-    alice.run(["git", "commit", "-q", "-m", "Use DVC with dvc-synced"])
+    alice.git("add", "-A")
+    alice.git("commit", "-q", "-m", "Use DVC with dvc-synced")
 
     print(f"\n2. alice tracks a dataset: {SMALL_FILES} files in data/images and a "
           f"{human_bytes(LARGE_BYTES)} data/model.bin")
@@ -146,18 +108,19 @@ def _run(base: Path, rng: random.Random, steps: list[str]) -> None:
 
     def add_commit(msg: str) -> None:
         alice.dvc("add", "-q", "data/images", "data/model.bin")
-        alice.run(["git", "add", "-A"])
-        alice.run(["git", "commit", "-q", "-m", msg])
+        alice.git("add", "-A")
+        alice.git("commit", "-q", "-m", msg)
 
     _step("alice: dvc add + git commit", lambda: add_commit("Add dataset"), lambda: "")
     before = _objects(central)
     _step("alice: git push      (hook uploads to central)",
-          lambda: alice.run(["git", "push", "-q", "origin", "main"]), moved(central, before))
+          lambda: alice.git("push", "-q", "origin", "main"), moved(central, before))
 
     print("\n3. bob clones and gets the data")
+    bobs: list[User] = []
     _step("bob: git clone + dvc-synced install",
-          lambda: (bob.run(["git", "clone", "-q", str(server), str(bob.repo)], cwd=base),
-                   bob.synced("install")), lambda: "")
+          lambda: (bobs.append(team.user("bob")), bobs[0].synced("install")), lambda: "")
+    bob = bobs[0]
     _step("bob: dvc-synced pull (first time, everything)", lambda: bob.synced("pull"),
           moved(bob.home / ".cache" / "dvc-synced", {}))
     _compare(alice, bob)
@@ -171,13 +134,13 @@ def _run(base: Path, rng: random.Random, steps: list[str]) -> None:
     _step("alice: dvc add + git commit", lambda: add_commit("Relabel a few images"), lambda: "")
     before = _objects(central)
     _step("alice: git push      (hook uploads the change)",
-          lambda: alice.run(["git", "push", "-q", "origin", "main"]), moved(central, before))
+          lambda: alice.git("push", "-q", "origin", "main"), moved(central, before))
 
     print("\n5. bob pulls: only the changed objects move")
     store = bob.local_storage()
     before = _objects(store)
     _step("bob: git pull        (hook downloads the change)",
-          lambda: bob.run(["git", "pull", "-q"]), moved(store, before))
+          lambda: bob.git("pull", "-q"), moved(store, before))
     _compare(alice, bob)
     new = set(_objects(store)) - set(before)
     if len(new) != CHANGED + 1:  # the changed files and the directory's new manifest
@@ -185,7 +148,7 @@ def _run(base: Path, rng: random.Random, steps: list[str]) -> None:
     print("\nOK: bob's workspace is byte-for-byte alice's; only the change moved.")
 
 
-def _compare(alice: Person, bob: Person) -> None:
+def _compare(alice: User, bob: User) -> None:
     a, b = _digest(alice.repo / "data"), _digest(bob.repo / "data")
     if a != b:
         diff = sorted(set(a.items()) ^ set(b.items()))[:5]

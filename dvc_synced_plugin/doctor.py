@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 from typing import Callable
 
 from dvc_synced_plugin.errors import SyncError
 
 
-def _tools(transport: str, central: str) -> list[str]:
-    if transport == "rclone":
-        return ["rclone"]
-    from dvc_synced_plugin.transports.rsync import parse_url
-
-    host = parse_url(central, Path("."))[0] if central else None
-    return ["rsync", "ssh"] if host else ["rsync"]
-
-
 def run() -> int:
     from dvc_synced_plugin import config, dvcrepo, gitinfo
-    from dvc_synced_plugin.transports import open_transport
+    from dvc_synced_plugin.transports import open_transport, required_tools, transport_checks
 
     failures = 0
     state: dict[str, object] = {}
@@ -51,9 +41,8 @@ def run() -> int:
 
     have_settings = check("settings", settings)
     s = state.get("settings")
-    transport = getattr(s, "transport", "rsync")
-    central = getattr(s, "central", "")
-    for tool in _tools(transport, central):
+    tools = required_tools(s) if s is not None else ["rsync"]  # type: ignore[arg-type]
+    for tool in tools:
         def which(tool: str = tool) -> str:
             path = shutil.which(tool)
             if not path:
@@ -62,13 +51,21 @@ def run() -> int:
             return path
 
         check(f"{tool} installed", which)
+    if s is not None and all(shutil.which(tool) for tool in tools):
+        for label, fn in transport_checks(s):  # type: ignore[arg-type]
+            check(label, fn)
     if not have_settings:
         return 1
 
     def local() -> str:
-        path = dvcrepo.local_storage(s)  # type: ignore[arg-type]
-        if not os.access(path, os.W_OK):
+        # Looks only: doctor writes no config (the first push or pull sets the remote up).
+        path = dvcrepo.local_storage_path(s)  # type: ignore[arg-type]
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if not os.access(existing, os.W_OK):
             raise SyncError(f"local storage {path} is not writable: fix its permissions")
+        if not dvcrepo.is_set_up(s):  # type: ignore[arg-type]
+            return (f"{path} (DVC remote {s.remote!r} is set up there by the first "  # type: ignore[union-attr]
+                    "push or pull)")
         return f"DVC remote {s.remote!r} -> {path}"  # type: ignore[union-attr]
 
     check("local storage", local)

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from dvc_synced_plugin import gitinfo
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
 
@@ -101,7 +102,11 @@ def _check_valid(root: Path, files: list[Path]) -> str:
         except OSError:
             stamps.append(f"{path}\0-")
     stamp = "\n".join(stamps) + "\n"
-    marker = _git_dir(root) / "dvc-synced" / "dvc-config-checked"
+    try:
+        marker = gitinfo.git_dir(root) / "dvc-synced" / "dvc-config-checked"
+    except SyncError:  # a DVC repository without git (`dvc init --no-scm`): no marker
+        _config(root)
+        return stamp
     try:
         if marker.read_text() == stamp:
             return stamp
@@ -114,17 +119,6 @@ def _check_valid(root: Path, files: list[Path]) -> str:
         tmp.write_text(stamp)
         os.replace(tmp, marker)
     return stamp
-
-
-def _git_dir(root: Path) -> Path:
-    """`<root>/.git`, or where a linked worktree's `.git` file points (no git call)."""
-    dot_git = root / ".git"
-    if dot_git.is_file():
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            text = dot_git.read_text().strip()
-            if text.startswith("gitdir:"):
-                return (root / text[len("gitdir:"):].strip()).resolve()
-    return dot_git
 
 
 def _resolve(conf_dir: str, path: str) -> str:
@@ -156,39 +150,49 @@ def cache_types(root: Path) -> list[str]:
     return types or ["reflink", "copy"]
 
 
-def local_storage(settings: Settings, create: bool = True) -> Path:
+def local_storage_path(settings: Settings) -> Path:
+    """Where the local storage is, without setting anything up (status, doctor, verify).
+
+    The DVC remote `settings.remote` when it is configured, else the path the first push
+    or pull will set up.
+    """
+    require_dvc_repo(settings.root)
+    remote = _read_config(settings.root)["remote"].get(settings.remote)
+    if remote is None:
+        return settings.local
+    url = str(remote.get("url", ""))
+    if "://" in url and not url.startswith("file://"):
+        raise ConfigError(
+            f"DVC remote {settings.remote!r} is {url}, not a local directory: "
+            f"`dvc remote remove --local {settings.remote}` or set dvc-synced.remote"
+        )
+    url = url.removeprefix("file://")
+    path = Path(url)
+    if not path.is_absolute():  # DVC resolves relative remote URLs against the config dir
+        path = settings.root / ".dvc" / path
+    path = Path(os.path.abspath(path))
+    if not path.exists() and any(":" in part for part in path.parts):
+        # DVC reads an scp-style `host:path` as a relative directory; we would create it.
+        raise ConfigError(
+            f"DVC remote {settings.remote!r} is {path}, a directory that does not exist "
+            f"(DVC read an ssh `host:path` as a local path?): point it at a local directory "
+            f"with `dvc remote modify --local {settings.remote} url PATH`"
+        )
+    return path
+
+
+def is_set_up(settings: Settings) -> bool:
+    """Whether the DVC remote that is the local storage is configured already."""
+    return settings.remote in _read_config(settings.root)["remote"]
+
+
+def local_storage(settings: Settings) -> Path:
     """The local storage path; on first use, set it up in .dvc/config.local like the seed.
 
     `dvc remote add --local --default <remote> <path>`: a teammate who cloned needs no init.
     """
-    require_dvc_repo(settings.root)
-    remote = _read_config(settings.root)["remote"].get(settings.remote)
-    if remote is not None:
-        url = str(remote.get("url", ""))
-        if "://" in url and not url.startswith("file://"):
-            raise ConfigError(
-                f"DVC remote {settings.remote!r} is {url}, not a local directory: "
-                f"`dvc remote remove --local {settings.remote}` or set dvc-synced.remote"
-            )
-        url = url.removeprefix("file://")
-        path = Path(url)
-        if not path.is_absolute():  # DVC resolves relative remote URLs against the config dir
-            path = settings.root / ".dvc" / path
-        path = Path(os.path.abspath(path))
-        if not path.exists() and any(":" in part for part in path.parts):
-            # DVC reads an scp-style `host:path` as a relative directory; we would create it.
-            raise ConfigError(
-                f"DVC remote {settings.remote!r} is {path}, a directory that does not exist "
-                f"(DVC read an ssh `host:path` as a local path?): point it at a local directory "
-                f"with `dvc remote modify --local {settings.remote} url PATH`"
-            )
-    else:
-        if not create:
-            raise ConfigError(
-                f"DVC remote {settings.remote!r} is not configured: run `dvc-synced init` "
-                "or any dvc-synced command that sets it up"
-            )
-        path = settings.local
+    path = local_storage_path(settings)
+    if not is_set_up(settings):
         with _config(settings.root).edit("local") as local:
             local.setdefault("remote", {})[settings.remote] = {"url": str(path)}
             local.setdefault("core", {}).setdefault("remote", settings.remote)

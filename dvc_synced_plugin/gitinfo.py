@@ -75,8 +75,15 @@ def toplevel(cwd: Path | str = ".") -> Path:
 
 
 def git_dir(root: Path) -> Path:
-    """This work tree's own git directory (differs per linked worktree)."""
-    return Path(os.path.abspath(root / git(root, "rev-parse", "--git-dir").decode().strip()))
+    """This work tree's own git directory (differs per linked worktree), asked once."""
+    key = os.path.abspath(root)
+    if key not in _GIT_DIRS:
+        out = git(root, "rev-parse", "--git-dir").decode().strip()
+        _GIT_DIRS[key] = Path(os.path.abspath(os.path.join(key, out)))
+    return _GIT_DIRS[key]
+
+
+_GIT_DIRS: dict[str, Path] = {}
 
 
 def rev_parse(root: Path, rev: str) -> str:
@@ -94,17 +101,15 @@ def rev_parse(root: Path, rev: str) -> str:
     return sha
 
 
-def has_commit(root: Path, sha: str) -> bool:
-    """Whether the object database holds this commit (a remote's tip may be unknown here)."""
-    if not sha or sha == NULL_SHA:
-        return False
-    proc = subprocess.run(
-        ["git", "cat-file", "-e", f"{sha}^{{commit}}"],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return proc.returncode == 0
+def known_commits(root: Path, shas: Iterable[str]) -> list[str]:
+    """Those of `shas` that are commits here, in one git call (a remote tip may be unknown)."""
+    wanted = sorted({s for s in shas if s and s != NULL_SHA})
+    if not wanted:
+        return []
+    out = git(root, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+              input="".join(f"{s}\n" for s in wanted).encode(), check=False)
+    return [sha for sha, _, kind in (ln.partition(" ") for ln in out.decode().splitlines())
+            if kind == "commit"]
 
 
 def _parse_raw_z(out: bytes, with_commits: bool) -> list[PointerChange]:
@@ -226,15 +231,6 @@ def read_blobs(root: Path, blobs: Iterable[str]) -> dict[str, bytes]:
         result[blob] = out[start : start + size]
         pos = start + size + 1
     return result
-
-
-def commit_parents(root: Path, rev: str) -> list[str]:
-    """Parents of a commit (two or more for a merge)."""
-    return git(root, "rev-list", "--parents", "-n", "1", rev).decode().split()[1:]
-
-
-def is_shallow(root: Path) -> bool:
-    return git(root, "rev-parse", "--is-shallow-repository").decode().strip() == "true"
 
 
 def rebase_in_progress(root: Path) -> bool:

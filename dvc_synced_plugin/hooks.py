@@ -1,4 +1,6 @@
-"""One function per git hook. The same code runs under plain hooks and under pre-commit.
+"""One function per git hook, on the event `events.py` made of argv, stdin and env.
+
+The same code runs under plain hooks and under pre-commit.
 
 Fast path first: find the pointer changes with a few git calls and return before importing
 DVC (or yaml, or sh) or touching the network when there are none. The workspace state file
@@ -21,34 +23,21 @@ Which hooks git 2.39 fires (checked with real runs, see tests/test_hooks_e2e.py)
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import Callable, Optional, TextIO
+from typing import Callable, Optional, TextIO, Union
 
-from dvc_synced_plugin import gitinfo
+from dvc_synced_plugin import events, gitinfo
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
-from dvc_synced_plugin.gitinfo import NULL_SHA, PointerChange
-
-SKIP_ENV = "DVC_SYNCED_SKIP"
-Hook = Callable[[Path, list[str], Optional[TextIO], dict[str, str]], int]
-
-
-def skipped(env: dict[str, str]) -> bool:
-    return env.get(SKIP_ENV, "").lower() not in ("", "0", "false", "no")
+from dvc_synced_plugin.events import SKIP_ENV, HeadMove, PushEvent
+from dvc_synced_plugin.gitinfo import PointerChange
+from dvc_synced_plugin.output import announce, say
 
 
-def say(message: str) -> None:
-    print(f"dvc-synced: {message}", file=sys.stderr, flush=True)
-
-
-def _read_stdin(stdin: Optional[TextIO]) -> str:
-    """git pipes pre-push and post-rewrite input; pre-commit gives hooks none (or a tty)."""
-    if stdin is None:
-        return ""
+def _resolve(root: Path, rev: str) -> Optional[str]:
     try:
-        return "" if stdin.isatty() else stdin.read()
-    except (OSError, ValueError):  # closed or unreadable stdin
-        return ""
+        return gitinfo.rev_parse(root, rev) if rev else None
+    except SyncError:
+        return None
 
 
 # ---------------------------------------------------------------------------- state
@@ -78,55 +67,22 @@ def write_state(root: Path, status: str, sha: str) -> None:
 # ---------------------------------------------------------------------------- pre-push
 
 
-def parse_push_lines(stdin: str) -> list[tuple[str, str, str, str]]:
-    """git's pre-push stdin: `<local ref> <local sha> <remote ref> <remote sha>` a line."""
-    refs = []
-    for line in stdin.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            refs.append((parts[0], parts[1], parts[2], parts[3]))
-    return refs
-
-
-def known_commits(root: Path, shas: list[str]) -> list[str]:
-    """Those of `shas` that are commits here, in one git call (a remote tip may be unknown)."""
-    wanted = sorted({s for s in shas if s and s != NULL_SHA})
-    if not wanted:
-        return []
-    out = gitinfo.git(root, "cat-file", "--batch-check=%(objectname) %(objecttype)",
-                      input="".join(f"{s}\n" for s in wanted).encode(), check=False)
-    return [sha for sha, _, kind in (ln.partition(" ") for ln in out.decode().splitlines())
-            if kind == "commit"]
-
-
-def _resolve(root: Path, rev: str) -> Optional[str]:
-    try:
-        return gitinfo.rev_parse(root, rev) if rev else None
-    except SyncError:
-        return None
-
-
-def push_plan(root: Path, args: list[str], stdin_text: str,
-              env: dict[str, str]) -> tuple[str, list[str], list[str], list[str]]:
-    """(remote, certain tips, speculative tips, excluded commits) of this push.
+def push_plan(root: Path, event: PushEvent) -> tuple[list[str], list[str], list[str]]:
+    """(certain tips, speculative tips, excluded commits) of this push.
 
     Plain hooks read every pushed ref from stdin: all tips are certain. pre-commit shows
     only the first ref with new commits (no stdin): that one is certain, and every other
     local branch and tag plus HEAD that the remote lacks might be in the push too; if those
     have pointer changes, pre_push asks git which refs are pushed (pushed_refs.py).
     """
-    remote = args[0] if args else env.get("PRE_COMMIT_REMOTE_NAME", "")
-    lines = parse_push_lines(stdin_text)
-    if lines:
-        tips = [local for _, local, _, _ in lines if local != NULL_SHA]  # deletions skipped
-        return remote, tips, [], known_commits(root, [r for _, _, _, r in lines])
-    if "PRE_COMMIT_REMOTE_NAME" not in env:
-        return remote, [], [], []  # nothing is pushed (up to date, or deletions only)
+    if event.complete:
+        tips = [u.local_sha for u in event.updates if not u.is_delete]  # deletions skipped
+        return tips, [], gitinfo.known_commits(root, [u.remote_sha for u in event.updates])
+    first = event.updates[0] if event.updates else None
     # A push that contains the root commit gets no FROM/TO: its local ref names the tip.
-    first = env.get("PRE_COMMIT_TO_REF") or _resolve(root, env.get("PRE_COMMIT_LOCAL_BRANCH", ""))
-    exclude = known_commits(root, [env.get("PRE_COMMIT_FROM_REF", "")])
-    certain = [first] if first else []
-    return remote, certain, ["HEAD", "--branches", "--tags"], exclude
+    tip = first.local_sha if first else _resolve(root, event.local_branch)
+    exclude = gitinfo.known_commits(root, [first.remote_sha] if first else [])
+    return [tip] if tip else [], ["HEAD", "--branches", "--tags"], exclude
 
 
 class Verified:
@@ -169,13 +125,13 @@ class Verified:
         os.replace(tmp, self.path)
 
 
-def pre_push(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
+def pre_push(root: Path, event: PushEvent) -> int:
     """Upload the data of every commit the push sends that the remote lacks; else refuse."""
-    remote, certain, speculative, exclude = push_plan(root, args, _read_stdin(stdin), env)
+    certain, speculative, exclude = push_plan(root, event)
     try:
-        changes = gitinfo.changes_in_commits(root, certain, exclude, exclude_remote=remote)
+        changes = gitinfo.changes_in_commits(root, certain, exclude, exclude_remote=event.remote)
         maybe = gitinfo.changes_in_commits(root, speculative, exclude + certain,
-                                           exclude_remote=remote) if speculative else []
+                                           exclude_remote=event.remote) if speculative else []
         if not changes and not maybe:
             return 0  # the fast path: no pointer file changes in what is pushed
         from dvc_synced_plugin import config
@@ -191,15 +147,16 @@ def pre_push(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str
             from dvc_synced_plugin import pushed_refs
 
             changes, unsure, why = pushed_refs.narrow(
-                root, remote, env, certain, exclude, changes, verified.pending, settings.timeout)
-        from dvc_synced_plugin import sync
+                root, event.remote, dict(os.environ), certain, exclude, changes,
+                verified.pending, settings.timeout)
+        from dvc_synced_plugin import flows
 
-        total = sync.Report()
+        total = flows.Report()
         for ref, group in [("", changes), *unsure]:
             if not group:
                 continue
             try:
-                report = sync.push_changes(settings, lambda group=group: group)
+                report = flows.push_changes(settings, group)
             except MissingObjectsError as exc:
                 if not ref:
                     raise
@@ -207,11 +164,7 @@ def pre_push(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str
 
                 raise pushed_refs.RefsUnknown(pushed_refs.refusal(ref, why, str(exc))) from None
             verified.add(group)
-            total.needed += report.needed
-            total.moved += report.moved
-            total.moved_bytes += report.moved_bytes
-            total.skipped += report.skipped
-            total.seconds += report.seconds
+            total.add(report)
     except SyncError as exc:
         say(f"push refused: {exc}")
         if getattr(exc, "names_its_fix", False):
@@ -220,7 +173,7 @@ def pre_push(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str
             "the data (teammates then cannot get it)")
         return 1
     if total.needed:
-        say(total.line("uploaded", "to"))
+        announce(total.line("uploaded", "to"))
     return 0
 
 
@@ -242,7 +195,7 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
     status, synced = read_state(root)
     if status == "ok" and synced == new and not staged:
         return 0  # another hook of this git command did it already
-    bases = known_commits(root, [base or "", synced if status == "ok" else ""])
+    bases = gitinfo.known_commits(root, [base or "", synced if status == "ok" else ""])
     full = not staged and (status != "ok" or not bases)
     try:
         if staged:  # a squash merge: the result is in the index and the work tree only
@@ -256,9 +209,10 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
         if not changes:
             write_state(root, "ok", new)  # nothing tracked changed: the fast path
             return 0
-        from dvc_synced_plugin import config, sync
+        from dvc_synced_plugin import config, flows
 
-        report = sync.pull_changes(config.load(root), changes, full_checkout=full)
+        report = flows.pull_changes(config.load(root), changes,
+                                    checkout="all" if full else "changes")
     except SyncError as exc:
         write_state(root, "pending", new)
         say(f"warning: the data of {new[:10]} is not in the workspace: {exc}")
@@ -271,38 +225,32 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
         return 1
     write_state(root, "ok", new)
     if report.needed:
-        say(report.line("downloaded", "from"))
+        announce(report.line("downloaded", "from"))
     return 0
 
 
-def post_checkout(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
-    prev = args[0] if args else env.get("PRE_COMMIT_FROM_REF", "")
-    flag = args[2] if len(args) > 2 else env.get("PRE_COMMIT_CHECKOUT_TYPE", "1")
-    if flag == "0":
+def post_checkout(root: Path, event: HeadMove) -> int:
+    if event.file_checkout:
         return 0  # a file checkout: HEAD did not move
     if gitinfo.rebase_in_progress(root):
         return 0  # the rebase's post-rewrite syncs once at the end
-    return sync_workspace(root, prev or None)
+    return sync_workspace(root, event.base)
 
 
-def post_merge(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
-    squash = (args[0] if args else env.get("PRE_COMMIT_IS_SQUASH_MERGE", "0")) == "1"
-    if squash:  # the result is staged, not committed: HEAD did not move
+def post_merge(root: Path, event: HeadMove) -> int:
+    if event.kind == "squash":  # the result is staged, not committed: HEAD did not move
         return sync_workspace(root, None, staged=True)
     # ORIG_HEAD is HEAD before the merge, also for `git pull --rebase` without local commits.
     return sync_workspace(root, _resolve(root, "ORIG_HEAD"))
 
 
-def post_rewrite(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
-    command = args[0] if args else env.get("PRE_COMMIT_REWRITE_COMMAND", "")
-    if command == "amend":
-        lines = _read_stdin(stdin).split()
-        base = lines[0] if lines else _resolve(root, "HEAD@{1}")
-        return sync_workspace(root, base)
+def post_rewrite(root: Path, event: HeadMove) -> int:
+    if event.kind == "amend":
+        return sync_workspace(root, event.base or _resolve(root, "HEAD@{1}"))
     return sync_workspace(root, _resolve(root, "ORIG_HEAD"))
 
 
-def post_commit(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
+def post_commit(root: Path, event: HeadMove) -> int:
     """A commit git made (a concluded merge, cherry-pick, revert) brings that commit's data;
     a commit the user made from this workspace brings none, so the state moves along.
 
@@ -327,7 +275,15 @@ def post_commit(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[
     return 0
 
 
-HOOKS: dict[str, Hook] = {
+Event = Union[PushEvent, HeadMove]
+PARSERS: dict[str, Callable[[list[str], str, dict[str, str]], Event]] = {
+    "pre-push": events.push_event,
+    "post-checkout": lambda args, _stdin, env: events.checkout_event(args, env),
+    "post-merge": lambda args, _stdin, env: events.merge_event(args, env),
+    "post-rewrite": events.rewrite_event,
+    "post-commit": lambda _args, _stdin, _env: HeadMove("commit"),
+}
+HANDLERS: dict[str, Callable[[Path, Event], int]] = {  # type: ignore[dict-item]
     "pre-push": pre_push,
     "post-checkout": post_checkout,
     "post-merge": post_merge,
@@ -338,11 +294,13 @@ HOOKS: dict[str, Hook] = {
 
 def run(name: str, args: list[str], stdin: Optional[TextIO] = None,
         env: Optional[dict[str, str]] = None) -> int:
+    """A hook as git or pre-commit calls it: argv, stdin and env -> event -> handler."""
     env = dict(os.environ) if env is None else env
-    if skipped(env):
+    if events.skipped(env):
         return 0
     try:
         root = gitinfo.toplevel()
     except SyncError:
         return 0  # a bare repository or outside a work tree: nothing to sync
-    return HOOKS[name](root, args, stdin, env)
+    text = events.read_stdin(stdin) if events.HOOKS[name].stdin else ""
+    return HANDLERS[name](root, PARSERS[name](args, text, env))

@@ -28,7 +28,7 @@ def init(
     settings = config.load(root, env=env)
     from dvc_synced_plugin.transports import open_transport
 
-    open_transport(settings)  # parses the URL for the transport; raises on a bad one
+    open_transport(settings).close()  # parses the URL for the transport; raises on a bad one
     if local is None and settings.sources.get("local") == "default":
         values["local"] = config.default_local_path(root, central)
     config.write_team_file(root, values)

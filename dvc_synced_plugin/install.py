@@ -19,8 +19,8 @@ from typing import Optional
 
 from dvc_synced_plugin import gitinfo
 from dvc_synced_plugin.errors import ConfigError
+from dvc_synced_plugin.events import HOOK_NAMES, HOOKS
 
-HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit")
 MARKER = "# dvc-synced hook: installed by `dvc-synced install`"
 CHAINED_SUFFIX = ".pre-dvc-synced"
 
@@ -72,7 +72,13 @@ fi
 exit $status
 """
 
-BODIES = {"pre-push": BODY_PRE_PUSH, "post-rewrite": BODY_POST_STDIN}
+
+
+def _body(name: str) -> str:
+    spec = HOOKS[name]
+    if spec.chained == "before":
+        return BODY_PRE_PUSH
+    return BODY_POST_STDIN if spec.stdin else BODY_POST_ARGS
 
 
 def render(name: str, python: Optional[str]) -> str:
@@ -82,7 +88,7 @@ def render(name: str, python: Optional[str]) -> str:
         name=name,
         suffix=CHAINED_SUFFIX,
         python=shlex.quote(python) if python else '""',
-        body=BODIES.get(name, BODY_POST_ARGS),
+        body=_body(name),
     )
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from dvc_synced_plugin.errors import SyncError
+from dvc_synced_plugin.output import say
 
 
 def storage_lock(storage: Path, timeout: float) -> AbstractContextManager[None]:
@@ -46,8 +46,7 @@ def file_lock(path: Path, timeout: float, what: str) -> Iterator[None]:
                         f"{timeout:.0f}s: wait for it, or raise dvc-synced.timeout"
                     ) from None
                 if not told:
-                    print(f"dvc-synced: waiting for another dvc-synced on {what}...",
-                          file=sys.stderr)
+                    say(f"waiting for another dvc-synced on {what}...")
                     told = True
                 time.sleep(0.1)
         os.ftruncate(fd, 0)

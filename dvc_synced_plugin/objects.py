@@ -1,25 +1,20 @@
-"""Which DVC objects revisions need, as paths inside an object store.
+"""DVC objects as data: refs, directory manifests and their deltas, sets of objects.
 
 A store (DVC cache, local storage, central) lays objects out as `files/md5/ab/cdef...`
 (3.x) or `ab/cdef...` (legacy 2.x). Directory outputs are `<md5>.dir` manifests listing
-their files. Sets are computed from pointer *changes* so the cost follows the change.
+their files. Which objects a change needs is `plan.py`'s question.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Optional
 
-from dvc_synced_plugin import gitinfo
 from dvc_synced_plugin.errors import SyncError
-from dvc_synced_plugin.gitinfo import PointerChange
-from dvc_synced_plugin.pointers import Out, parse_pointer
-
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
+from dvc_synced_plugin.pointers import Out
+from dvc_synced_plugin.safety import check_entry
 
 
 @dataclass(frozen=True)
@@ -194,16 +189,6 @@ def _parse_entries(chunks: Iterable[bytes]) -> Optional[dict[str, str]]:
     return result
 
 
-def check_entry(rel: object, md5: object, owner: str, entry: object = None) -> None:
-    """One manifest entry must name a file by its hex hash before we act on it."""
-    if not isinstance(md5, str) or not HEX32.match(md5) or not isinstance(rel, str):
-        entry = {"md5": md5, "relpath": rel} if entry is None else entry
-        raise SyncError(
-            f"the manifest of {owner} has an entry {str(entry)[:80]!r} that is not "
-            "a file hash: the directory must be re-added with `dvc add`"
-        )
-
-
 ManifestReader = Callable[[ObjectRef], Optional[bytes]]
 
 
@@ -218,6 +203,7 @@ class ObjectSet:
     # entries that differ, keyed (old oid or "", new oid): a checkout of just the change.
     changed: list[tuple[Optional[Out], Out]] = field(default_factory=list)
     deltas: dict[tuple[str, str], ManifestDelta] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)  # outputs whose manifest is nowhere
 
     def add(self, ref: ObjectRef) -> None:
         bucket = self.dirs if ref.is_dir else self.files
@@ -228,97 +214,3 @@ class ObjectSet:
 
     def __len__(self) -> int:
         return len(self.files) + len(self.dirs)
-
-
-def outs_of_changes(
-    root: Path, changes: list[PointerChange]
-) -> list[tuple[list[Out], list[Out]]]:
-    """(old outs, new outs) per changed pointer file, reading all blobs in one git call."""
-    names: list[str] = []
-    for ch in changes:
-        names += [b for b in (ch.old_blob, ch.new_blob) if b]
-        if ch.path.endswith("dvc.lock") and ch.commit and "\n" not in ch.path:
-            names.append(f"{ch.commit}:{ch.path[: -len('lock')]}yaml")
-    blobs = gitinfo.read_blobs(root, names)
-    result = []
-    for ch in changes:
-        def sibling(path: str, ch: PointerChange = ch) -> Optional[bytes]:
-            return blobs.get(f"{ch.commit}:{path}") if ch.commit else None
-
-        old = parse_pointer(ch.path, blobs.get(ch.old_blob or ""), sibling)
-        new = parse_pointer(ch.path, blobs.get(ch.new_blob or ""), sibling)
-        result.append((old, new))
-    return result
-
-
-def needed_for_changes(
-    root: Path,
-    changes: list[PointerChange],
-    read_manifest: ManifestReader,
-) -> tuple[ObjectSet, list[Out]]:
-    """Objects the new side of `changes` adds over the old side.
-
-    Returns the object set and the new-side directory outputs whose manifest could not be
-    read (the caller fetches those manifests and calls `expand_dirs`).
-    """
-    objs = ObjectSet()
-    unresolved: list[Out] = []
-    for old_outs, new_outs in outs_of_changes(root, changes):
-        old_by_key = {o.key: o for o in old_outs}
-        old_oids = {o.oid for o in old_outs}
-        for out in new_outs:
-            if out.oid in old_oids:
-                continue
-            objs.targets.add(out.target)
-            previous = old_by_key.get(out.key)
-            objs.changed.append((previous, out))
-            ref = ObjectRef(out.oid, out.legacy, out.path)
-            objs.add(ref)
-            if not out.is_dir:
-                continue
-            base = ObjectRef(previous.oid, previous.legacy, previous.path) if previous else None
-            if not _expand_dir(objs, ref, base, read_manifest):
-                unresolved.append(out)
-    return objs, unresolved
-
-
-def _expand_dir(
-    objs: ObjectSet, ref: ObjectRef, base: Optional[ObjectRef], read_manifest: ManifestReader
-) -> bool:
-    """Add the entries of manifest `ref` that manifest `base` does not have as they are."""
-    data = read_manifest(ref)
-    if data is None:
-        return False
-    old = read_manifest(base) if base is not None and base.is_dir else None
-    delta = manifest_delta(old, data, ref.legacy, ref.owner)
-    objs.deltas[(base.oid if old is not None and base is not None else "", ref.oid)] = delta
-    add = objs.add
-    for rel, md5 in delta.after.items():
-        check_entry(rel, md5, ref.owner)
-        add(ObjectRef(md5, ref.legacy, f"{ref.owner}/{rel}"))
-    return True
-
-
-def needed_for_revision(root: Path, rev: str, read_manifest: ManifestReader) -> tuple[
-    ObjectSet, list[Out]
-]:
-    """Every object a revision needs (all its pointers, all entries of its directories)."""
-    return needed_for_changes(root, gitinfo.changes_between(root, None, rev), read_manifest)
-
-
-def expand_dirs(objs: ObjectSet, outs: Iterable[Out], read_manifest: ManifestReader) -> None:
-    """Second pass for directories whose manifest has arrived since.
-
-    As in the first pass, entries the output's previous version had are not needed again:
-    a pull of a 10-file change to a 100,000-file directory must not list 100,000 objects.
-    """
-    previous = {id(new): old for old, new in objs.changed}
-    for out in outs:
-        ref = ObjectRef(out.oid, out.legacy, out.path)
-        old = previous.get(id(out))
-        base = ObjectRef(old.oid, old.legacy, old.path) if old is not None else None
-        if not _expand_dir(objs, ref, base, read_manifest):
-            raise SyncError(
-                f"the manifest of {out.path} ({out.oid}) is on no storage: "
-                "whoever committed it must `git push` again with dvc-synced installed"
-            )

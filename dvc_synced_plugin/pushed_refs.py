@@ -235,12 +235,12 @@ def narrow(root: Path, remote: str, env: dict[str, str], certain: list[str],
     looked at; without it each local ref with pending changes is "may be", and the caller
     refuses the push if one of them lacks data (fail safe).
     """
-    from dvc_synced_plugin import hooks
+    from dvc_synced_plugin import events
 
     if plain_hook_checks(root):
         return [], [], ""  # dvc-synced's plain hook checks this push with git's full stdin
     try:
-        lines = hooks.parse_push_lines(pushed_lines(root, env, timeout))
+        updates = events.parse_push_lines(pushed_lines(root, env, timeout))
     except RefsUnknown as exc:
         unsure: Unsure = []
         for ref in local_refs(root):
@@ -249,6 +249,6 @@ def narrow(root: Path, remote: str, env: dict[str, str], certain: list[str],
             if group:
                 unsure.append((ref, group))
         return certain_changes, unsure, str(exc)
-    tips = certain + [local for _, local, _, _ in lines if local != gitinfo.NULL_SHA]
-    known = exclude + hooks.known_commits(root, [r for _, _, _, r in lines])
+    tips = certain + [u.local_sha for u in updates if not u.is_delete]
+    known = exclude + gitinfo.known_commits(root, [u.remote_sha for u in updates])
     return pending(gitinfo.changes_in_commits(root, tips, known, exclude_remote=remote)), [], ""

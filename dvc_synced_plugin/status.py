@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dvc_synced_plugin import gitinfo
+from dvc_synced_plugin import gitinfo, output, safety
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import SyncError
-from dvc_synced_plugin.objects import ObjectRef, ObjectSet, expand_dirs, needed_for_changes
-from dvc_synced_plugin.stores import content_hash, expected_hash, remove_tree
-from dvc_synced_plugin.sync import Engine
+from dvc_synced_plugin.flows import Session, read_only_session
+from dvc_synced_plugin.objects import ObjectRef, ObjectSet
+from dvc_synced_plugin.transports import Transport
 
 
 @dataclass
@@ -43,41 +42,20 @@ class Status:
         }
 
 
-def _revision_objects(engine: Engine, sha: str) -> tuple[ObjectSet, list[str]]:
-    """All objects of a revision; manifests are read from any store that has one."""
-    changes = gitinfo.changes_between(engine.root, None, sha)
-    objs, unresolved = needed_for_changes(engine.root, changes, engine.read_manifest)
-    unknown: list[str] = []
-    if unresolved:
-        refs = [ObjectRef(o.oid, o.legacy, o.path) for o in unresolved]
-        present = engine.transport.probe([r.relpath for r in refs])
-        # A private scratch dir: the shared staging area belongs to pulls holding the lock.
-        staging = Path(tempfile.mkdtemp(prefix="dvc-synced-status-"))
-        try:
-            engine.transport.download([r.relpath for r in refs if r.relpath in present],
-                                      staging)
-
-            def reader(ref: ObjectRef) -> bytes | None:
-                path = staging / ref.relpath
-                return path.read_bytes() if path.is_file() else engine.read_manifest(ref)
-
-            resolvable = [o for o in unresolved if reader(ObjectRef(o.oid, o.legacy)) is not None]
-            unknown = [o.path for o in unresolved if o not in resolvable]
-            expand_dirs(objs, resolvable, reader)
-        finally:
-            remove_tree(staging)
-    return objs, unknown
+def _revision_objects(session: Session, sha: str) -> ObjectSet:
+    """All objects of a revision; manifests from any store that has one, hash-checked."""
+    return session.plan(gitinfo.changes_between(session.root, None, sha), strict=False)
 
 
 def status(settings: Settings, rev: str = "HEAD") -> Status:
     sha = gitinfo.rev_parse(settings.root, rev)
-    with Engine(settings) as engine:
-        objs, unknown = _revision_objects(engine, sha)
+    with read_only_session(settings) as session:
+        objs = _revision_objects(session, sha)
         refs = objs.all()
-        central = engine.transport.probe([r.relpath for r in refs])
+        central = session.transport.probe([r.relpath for r in refs])
 
         def size(ref: ObjectRef) -> int:
-            for store in (engine.cache, engine.local):
+            for store in (session.cache, session.local):
                 if store.has(ref):
                     return store.size(ref)
             return central.get(ref.relpath, 0)
@@ -85,14 +63,14 @@ def status(settings: Settings, rev: str = "HEAD") -> Status:
         missing = {"cache": Where(), "local": Where(), "central": Where()}
         for ref in refs:
             for name, present in (
-                ("cache", engine.cache.has(ref)),
-                ("local", engine.local.has(ref)),
+                ("cache", session.cache.has(ref)),
+                ("local", session.local.has(ref)),
                 ("central", ref.relpath in central),
             ):
                 if not present:
                     missing[name].objects += 1
                     missing[name].bytes += size(ref)
-    return Status(rev=sha, objects=len(refs), missing=missing, unknown_dirs=unknown)
+    return Status(rev=sha, objects=len(refs), missing=missing, unknown_dirs=objs.unknown)
 
 
 def remote_revisions(root: Path, remote: str) -> list[str]:
@@ -112,11 +90,11 @@ def remote_revisions(root: Path, remote: str) -> list[str]:
             tips[ref[: -len("^{}")]] = sha
         else:
             tips.setdefault(ref, sha)
-    known = sorted({sha for sha in tips.values() if gitinfo.has_commit(root, sha)})
+    known = sorted(gitinfo.known_commits(root, list(tips.values())))
     unknown = len(set(tips.values())) - len(known)
     if unknown:
-        print(f"dvc-synced: {unknown} branch/tag tip(s) of {remote!r} are not in this clone "
-              "and are not verified: `git fetch` first", file=sys.stderr)
+        output.say(f"{unknown} branch/tag tip(s) of {remote!r} are not in this clone "
+                   "and are not verified: `git fetch` first")
     return known
 
 
@@ -135,16 +113,16 @@ class Verification:
 def verify(settings: Settings, revs: list[str], batch_bytes: int = 256 << 20) -> Verification:
     """Central holds every object of `revs`, each hashing to its name (downloads to check)."""
     shas = [gitinfo.rev_parse(settings.root, r) for r in revs]
-    with Engine(settings) as engine:
+    with read_only_session(settings) as session:
         objs = ObjectSet()
         missing: list[str] = []
         for sha in shas:
-            rev_objs, unknown = _revision_objects(engine, sha)
+            rev_objs = _revision_objects(session, sha)
             for ref in rev_objs.all():
                 objs.add(ref)
-            missing += [f"manifest of {p}" for p in unknown]
+            missing += [f"manifest of {p}" for p in rev_objs.unknown]
         refs = objs.all()
-        central = engine.transport.probe([r.relpath for r in refs])
+        central = session.transport.probe([r.relpath for r in refs])
         missing += [f"{r.relpath} ({r.owner})" for r in refs if r.relpath not in central]
         corrupt: list[str] = []
         present = [r for r in refs if r.relpath in central]
@@ -155,22 +133,21 @@ def verify(settings: Settings, revs: list[str], batch_bytes: int = 256 << 20) ->
                 batch.append(ref)
                 size += central[ref.relpath]
                 if size >= batch_bytes or i == len(present) - 1:
-                    corrupt += _check_batch(engine, batch, Path(tmp))
+                    corrupt += _check_batch(session.transport, batch, Path(tmp))
                     batch, size = [], 0
     return Verification(len(shas), len(refs), missing, corrupt)
 
 
-def _check_batch(engine: Engine, batch: list[ObjectRef], tmp: Path) -> list[str]:
-    engine.transport.download([r.relpath for r in batch], tmp)
+def _check_batch(transport: Transport, batch: list[ObjectRef], tmp: Path) -> list[str]:
+    transport.download([r.relpath for r in batch], tmp)
     bad = []
     for ref in batch:
         path = tmp / ref.relpath
         if not path.is_file():
             bad.append(f"{ref.relpath} ({ref.owner}): unreadable")
             continue
-        with open(path, "rb") as fobj:
-            got = content_hash(fobj, ref.legacy)
-        if got != expected_hash(ref):
+        got = safety.verify(path, ref)
+        if got is not None:
             bad.append(f"{ref.relpath} ({ref.owner}): hashes to {got}")
         os.chmod(path, 0o644)
         path.unlink()

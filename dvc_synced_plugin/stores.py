@@ -8,89 +8,20 @@ which fails rather than replace an object that is already there.
 from __future__ import annotations
 
 import errno
-import hashlib
-import json
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import Optional
 
+from dvc_synced_plugin import safety
 from dvc_synced_plugin.errors import CorruptObjectError, SyncError
 from dvc_synced_plugin.objects import ObjectRef
+from dvc_synced_plugin.safety import CHUNK, content_hash, expected_hash, unsafe_manifest
 
-CHUNK = 1 << 20
 WORK_DIR = ".dvc-synced"  # our scratch space inside a store, never an object path
-_HEX32 = re.compile(r"[0-9a-f]{32}")
-
-
-def content_hash(fobj: BinaryIO, legacy: bool, copy_to: Optional[BinaryIO] = None) -> str:
-    """md5 as DVC names the object; legacy 2.x files hash text with CRLF folded to LF."""
-    if legacy:
-        from dvc_data.hashfile.hash import fobj_md5
-
-        if copy_to is not None:
-            shutil.copyfileobj(fobj, copy_to, CHUNK)
-            copy_to.flush()
-            fobj.seek(0)
-        return fobj_md5(fobj, name="md5-dos2unix")
-    md5 = hashlib.md5(usedforsecurity=False)
-    while chunk := fobj.read(CHUNK):
-        md5.update(chunk)
-        if copy_to is not None:
-            copy_to.write(chunk)
-    return md5.hexdigest()
-
-
-def expected_hash(ref: ObjectRef) -> str:
-    return ref.oid[:-4] if ref.is_dir else ref.oid
-
-
-def unsafe_manifest(data: bytes) -> Optional[str]:
-    """Why `dvc checkout` must not act on this `.dir` manifest; None when it is safe.
-
-    DVC joins each entry's relpath to the output path as it is (checked): `../../x` lands
-    outside the workspace, `../.git/hooks/post-merge` replaces a git hook. A manifest comes
-    from central, which every teammate can write, so it is checked at that door.
-    """
-    if _plainly_safe(data):
-        return None
-    try:
-        entries = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return "it is not valid JSON"
-    if not isinstance(entries, list):
-        return "it is not a list of entries"
-    for entry in entries:
-        md5 = entry.get("md5") if isinstance(entry, dict) else None
-        rel = entry.get("relpath") if isinstance(entry, dict) else None
-        if not isinstance(md5, str) or not _HEX32.fullmatch(md5):
-            return f"the entry {str(entry)[:80]!r} does not name a file by its hash"
-        parts = rel.split("/") if isinstance(rel, str) else [""]
-        if any(p in ("", ".", "..") or p.lower() == ".git" or "\0" in p for p in parts):
-            return f"the entry {rel!r} is not a plain path inside the directory"
-    return None
-
-
-# DVC's own layout of a manifest with plain ASCII names and no escapes; in such a text
-# the JSON strings are their raw bytes, so the checks below are byte-exact.
-_PLAIN_ENTRY = rb'\{"md5": "[0-9a-f]{32}", "relpath": "[^"\\\x00-\x1f]*"\}'
-_PLAIN_MANIFEST = re.compile(rb"\[(?:" + _PLAIN_ENTRY + rb"(?:, " + _PLAIN_ENTRY + rb")*)?\]")
-_BAD_RELPATH = re.compile(rb'"relpath": "(?:[^"]*/)?(?:|\.|\.\.|\.[gG][iI][tT])(?:/[^"]*)?"')
-
-
-def _plainly_safe(data: bytes) -> bool:
-    """`unsafe_manifest`'s verdict None, proven with two regexes over the bytes.
-
-    Parsing 100,000 entries and checking each in Python takes ~0.2-0.4 s of every pull
-    of a big directory; this takes ~50 ms. Anything else (escapes, non-ASCII names, other
-    keys) gets the full check.
-    """
-    return (data.isascii() and _PLAIN_MANIFEST.fullmatch(data) is not None
-            and _BAD_RELPATH.search(data) is None)
 
 
 class ObjectStore:
@@ -139,9 +70,8 @@ class ObjectStore:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             if share and verify and _share(src, tmp):
-                with open(tmp, "rb") as fin:
-                    got = content_hash(fin, ref.legacy)
-                if got != expected_hash(ref):
+                got = safety.verify(tmp, ref)
+                if got is not None:
                     raise CorruptObjectError(
                         f"{src} does not hash to {ref.oid} (got {got}); it belongs to "
                         f"{ref.owner or ref.oid}: restore it with `dvc add` or re-fetch it"
@@ -182,9 +112,8 @@ class ObjectStore:
         """Verify a file already on this store's filesystem and link it in as `ref`.
 
         `checked`: `unsafe_manifest` of this manifest's content, computed earlier."""
-        with open(staged, "rb") as fin:
-            got = content_hash(fin, ref.legacy)
-        if got != expected_hash(ref):
+        got = safety.verify(staged, ref)
+        if got is not None:
             staged.unlink()
             raise CorruptObjectError(
                 f"central's copy of {ref.relpath} is corrupt (hashes to {got}); it belongs to "

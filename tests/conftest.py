@@ -1,173 +1,35 @@
-"""Shared fixtures: real git servers, real DVC clones, a real sshd on loopback, moto S3.
-
-Each teammate (alice, bob) gets an own HOME, so each has an own local storage, as on
-two machines; the central storage is a directory, reached directly, over ssh or by rclone.
-"""
+"""Fixtures over the shared harness (dvc_synced_plugin/testing/harness.py): real git
+servers, real DVC clones, a real sshd on loopback, moto S3."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
+from dvc_synced_plugin.events import HOOK_NAMES
+from dvc_synced_plugin.testing.harness import (  # noqa: F401 - re-exported for the tests
+    GitRepo,
+    S3Server,
+    Sshd,
+    Team,
+    Unavailable,
+    User,
+    free_port,
+    make_env,
+    rclone_env,
+    run,
+    start_moto,
+    start_sshd,
+    store_objects,
+    tree_digest,
+    wait_for_port,
+)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(args: list[str], cwd: Path | str, env: Optional[dict[str, str]] = None,
-        check: bool = True, input: Optional[str] = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=cwd, env=env, input=input, text=True, capture_output=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"{args} failed ({proc.returncode})\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
-    return proc
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, seconds: float, proc: subprocess.Popen, log: Path) -> None:
-    """Until a server we started accepts on loopback; if it never does, kill it and say why."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{proc.args[0]} did not start on port {port}: {log.read_text()}")
-
-
-def tree_digest(path: Path) -> dict[str, str]:
-    """relative path -> sha256 of every file below `path` (or of `path` itself)."""
-    if path.is_file():
-        return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
-    result = {}
-    for p in sorted(path.rglob("*")):
-        if p.is_file():
-            result[str(p.relative_to(path))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return result
-
-
-def store_objects(root: Path) -> set[str]:
-    """Object paths (files/md5/ab/cd..) in a DVC-layout store, ignoring our scratch dir."""
-    if not root.exists():
-        return set()
-    return {
-        str(p.relative_to(root)) for p in root.rglob("*")
-        if p.is_file() and ".dvc-synced" not in p.relative_to(root).parts
-    }
-
-
-@dataclass
-class User:
-    """One teammate: an own HOME (so own local storage and git identity) and a clone."""
-
-    name: str
-    home: Path
-    repo: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-    def run(self, *args: str, check: bool = True, input: Optional[str] = None,
-            cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
-        return run(list(args), cwd or self.repo, env=self.env, check=check, input=input)
-
-    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run("git", *args, check=check)
-
-    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run(sys.executable, "-m", "dvc", *args, check=check)
-
-    def synced(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run(sys.executable, "-m", "dvc_synced_plugin", *args, check=check)
-
-    def write(self, rel: str, data: bytes | str) -> Path:
-        path = self.repo / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            os.chmod(path, 0o644)
-            path.unlink()
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-        return path
-
-    def local_storage(self) -> Path:
-        out = self.dvc("config", "--local", "remote.synced-storage.url", check=False)
-        return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else Path(
-            "/nonexistent")
-
-
-def make_env(home: Path, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "DVC_SYNCED_", "PRE_COMMIT"))}
-    # The tools of this venv (dvc, pre-commit, dvc-synced) come first on PATH, as they do
-    # for a user who installed them: DVC's own hooks run a bare `dvc`.
-    venv_bin = os.path.dirname(sys.executable)
-    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin]
-    env.update({
-        "PATH": os.pathsep.join([venv_bin, *path]),
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "DVC_NO_ANALYTICS": "1",
-        "DVC_SITE_CACHE_DIR": str(home / ".dvc-site-cache"),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.update(extra or {})
-    return env
-
-
-class Team:
-    """A bare git server, a central storage and any number of teammates' clones."""
-
-    def __init__(self, base: Path, central: str, transport: str = "rsync",
-                 extra_env: Optional[dict[str, str]] = None) -> None:
-        self.base = base
-        self.server = base / "server.git"
-        self.central = central
-        self.transport = transport
-        self.extra_env = extra_env or {}
-        run(["git", "init", "-q", "--bare", "-b", "main", str(self.server)], base)
-        self.users: dict[str, User] = {}
-
-    def user(self, name: str) -> User:
-        if name in self.users:
-            return self.users[name]
-        home = self.base / f"home-{name}"
-        home.mkdir()
-        env = make_env(home, self.extra_env)
-        run(["git", "config", "--global", "user.name", name], home, env)
-        run(["git", "config", "--global", "user.email", f"{name}@example.com"], home, env)
-        run(["git", "config", "--global", "init.defaultBranch", "main"], home, env)
-        run(["git", "config", "--global", "advice.detachedHead", "false"], home, env)
-        run(["git", "config", "--global", "pull.rebase", "false"], home, env)
-        repo = self.base / name
-        run(["git", "clone", "-q", str(self.server), str(repo)], self.base, env)
-        user = User(name, home, repo, env)
-        self.users[name] = user
-        return user
-
-    def founder(self, name: str = "alice") -> User:
-        """The first teammate: dvc init, dvc-synced init, first commit pushed (no data yet)."""
-        user = self.user(name)
-        user.dvc("init", "-q")
-        user.synced("init", "--central", self.central, "--transport", self.transport)
-        user.git("add", "-A")
-        user.git("commit", "-q", "-m", "Set up DVC and dvc-synced")
-        user.git("push", "-q", "origin", "main")
-        return user
 
 
 @pytest.fixture
@@ -178,70 +40,12 @@ def team(tmp_path: Path) -> Team:
     return Team(tmp_path, str(central))
 
 
-# ------------------------------------------------------------------------------- sshd
-
-
-@dataclass
-class Sshd:
-    port: int
-    host_alias: str  # a Host entry in the ssh config, as the seed's `dvc-server`
-    ssh_config: Path
-    client_key: Path
-    proc: subprocess.Popen
-    user: str
-
-    def ssh_command(self) -> str:
-        return f"ssh -F {self.ssh_config}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-def start_sshd(base: Path, authorized_for: Optional[list[str]] = None) -> Sshd:
-    """A real sshd on 127.0.0.1 with its own host key; root logs in with a fresh user key."""
-    sshd_bin = shutil.which("sshd") or "/usr/sbin/sshd"
-    if not os.path.exists(sshd_bin):
-        pytest.skip("openssh-server is not installed")
-    base.mkdir(parents=True, exist_ok=True)
-    host_key = base / "host_ed25519"
-    client_key = base / "client_ed25519"
-    for key in (host_key, client_key):
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], base)
-    authorized = base / "authorized_keys"
-    authorized.write_text(client_key.with_suffix(".pub").read_text())
-    os.chmod(authorized, 0o600)
-    port = free_port()
-    config = base / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-        f"AuthorizedKeysFile {authorized}\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-        "PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n"
-        f"PidFile {base / 'sshd.pid'}\nLogLevel ERROR\nMaxStartups 100:30:200\n"
-        "MaxSessions 100\n"
-    )
-    Path("/run/sshd").mkdir(parents=True, exist_ok=True)
-    with open(base / "sshd.log", "w") as log:  # the child keeps its own copy of the fd
-        proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(config)],
-                                stdout=subprocess.DEVNULL, stderr=log)
-    known = base / "known_hosts"
-    ssh_config = base / "ssh_config"
-    user = os.environ.get("USER") or "root"
-    ssh_config.write_text(
-        "Host dvc-server\n  HostName 127.0.0.1\n"
-        f"  Port {port}\n  User {user}\n  IdentityFile {client_key}\n  IdentitiesOnly yes\n"
-        f"  UserKnownHostsFile {known}\n  StrictHostKeyChecking accept-new\n"
-        "  LogLevel ERROR\n"
-    )
-    wait_for_port(port, 15, proc, base / "sshd.log")
-    return Sshd(port, "dvc-server", ssh_config, client_key, proc, user)
-
-
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    try:
+        server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    except Unavailable as exc:
+        pytest.skip(str(exc))
     yield server
     server.stop()
 
@@ -255,77 +59,73 @@ def ssh_team(tmp_path: Path, sshd: Sshd) -> Team:
                 extra_env={"DVC_SYNCED_SSH_COMMAND": sshd.ssh_command()})
 
 
-# ------------------------------------------------------------------------------- S3 (moto)
-
-
-@dataclass
-class S3Server:
-    endpoint: str
-    proc: subprocess.Popen
-
-
 @pytest.fixture(scope="session")
 def moto_s3(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    exe = shutil.which("moto_server")
-    if not exe:
-        pytest.skip("moto[server] is not installed")
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    wait_for_port(port, 30, proc, log)
-    yield S3Server(f"http://127.0.0.1:{port}", proc)
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def rclone_env(name: str, settings: dict[str, str]) -> dict[str, str]:
-    """An rclone remote defined through environment variables (no config file needed)."""
-    env = {f"RCLONE_CONFIG_{name.upper()}_{k.upper()}": v for k, v in settings.items()}
-    env["RCLONE_CONFIG"] = "/dev/null"
-    return env
-
-
-# ------------------------------------------------------------------------------- unit helpers
-
-
-class GitRepo:
-    """A throw-away git repository for unit tests: real git, isolated from the user's config."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        home = root.parent / f"{root.name}-home"
-        home.mkdir(parents=True, exist_ok=True)
-        self.env = make_env(home, {"GIT_AUTHOR_DATE": "2020-01-01T00:00:00Z",
-                                   "GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z"})
-        run(["git", "init", "-q", "-b", "main", str(root)], root.parent, self.env)
-        self.git("config", "user.name", "t")
-        self.git("config", "user.email", "t@example.com")
-
-    def git(self, *args: str, check: bool = True) -> str:
-        return run(["git", *args], self.root, self.env, check=check).stdout.strip()
-
-    def write(self, rel: str, data: bytes | str) -> str:
-        """Write a file and return the blob id git gives it."""
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-        return self.git("hash-object", "--", rel)
-
-    def commit(self, message: str, **files: bytes | str | None) -> str:
-        """Commit after writing (or, for None, deleting) `files`; keys use `__` for `/`."""
-        for key, data in files.items():
-            rel = key.replace("__", "/")
-            if data is None:
-                self.git("rm", "-q", "--", rel)
-            else:
-                self.write(rel, data)
-                self.git("add", "--", rel)
-        self.git("commit", "-q", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD")
+    try:
+        server = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
 
 
 @pytest.fixture
 def git_repo(tmp_path: Path) -> GitRepo:
     return GitRepo(tmp_path / "repo")
+
+
+# ------------------------------------------------------------------------------- pre-commit
+# The hook repository is a snapshot of this working tree committed in a temporary git
+# repository (so uncommitted work is what gets tested); PRE_COMMIT_HOME is one directory
+# per test session, so pre-commit builds the hook environment (a venv with dvc) once.
+
+# What pre-commit's `pip install .` needs is in the working tree; tests and tooling are not.
+SNAPSHOT_SKIP = ("tests/", "benchmarks/", "scripts/", ".ci/", "dvc_synced.egg-info/")
+
+
+def config_text(repo: Path, rev: str, suffix: str = "") -> str:
+    """The .pre-commit-config.yaml the README tells a team to commit."""
+    hooks = "".join(f"      - id: dvc-synced-{name}{suffix}\n" for name in HOOK_NAMES)
+    return (
+        "default_install_hook_types: [pre-push, post-checkout, post-merge, post-rewrite, "
+        "post-commit]\n"
+        "default_stages: [pre-commit]\n"
+        "repos:\n"
+        f"  - repo: {repo}\n"
+        f"    rev: {rev}\n"
+        "    hooks:\n" + hooks
+    )
+
+
+@pytest.fixture(scope="session")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This working tree's package files, committed: pre-commit installs from a git rev."""
+    path = tmp_path_factory.mktemp("hook-repo")
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                 REPO_ROOT).stdout.split("\0")
+    for name in listed:
+        src = REPO_ROOT / name
+        if name and not name.startswith(SNAPSHOT_SKIP) and src.is_file():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, path / name)
+    env = make_env(path, {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                          "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    run(["git", "init", "-q", "-b", "main"], path, env)
+    run(["git", "add", "-A"], path, env)
+    run(["git", "commit", "-q", "-m", "snapshot of the working tree"], path, env)
+    return path, run(["git", "rev-parse", "HEAD"], path, env).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory,
+                    hook_repo: tuple[Path, str]) -> Path:
+    """PRE_COMMIT_HOME with the hook environment built once for the whole session."""
+    home = tmp_path_factory.mktemp("pre-commit-home")
+    scratch = tmp_path_factory.mktemp("pre-commit-build")
+    env = make_env(scratch, {"PRE_COMMIT_HOME": str(home)})
+    run(["git", "init", "-q"], scratch, env)
+    (scratch / ".pre-commit-config.yaml").write_text(config_text(*hook_repo))
+    started = time.monotonic()
+    run([sys.executable, "-m", "pre_commit", "install-hooks"], scratch, env)
+    print(f"\npre-commit built the hook environment in {time.monotonic() - started:.1f}s")
+    return home

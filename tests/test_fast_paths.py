@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from dvc_synced_plugin import stores
+from dvc_synced_plugin import safety
 
 NAMES = ["a", "a/b", "", "/x", "x/", "a//b", ".", "..", "a/../b", ".git", "a/.GIT/b",
          ".gitx", "x.git", "..a", "a/.", "é/x", "a\\b", 'a"b', "a\x00b", "a\nb",
@@ -16,8 +16,8 @@ NAMES = ["a", "a/b", "", "/x", "x/", "a//b", ".", "..", "a/../b", ".git", "a/.GI
 
 def full_check(data: bytes, monkeypatch: pytest.MonkeyPatch) -> object:
     with monkeypatch.context() as m:
-        m.setattr(stores, "_plainly_safe", lambda _data: False)
-        return stores.unsafe_manifest(data)
+        m.setattr(safety, "_plainly_safe", lambda _data: False)
+        return safety.unsafe_manifest(data)
 
 
 def test_plain_manifest_check_agrees_with_the_full_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,7 +33,7 @@ def test_plain_manifest_check_agrees_with_the_full_one(monkeypatch: pytest.Monke
         if rng.random() < 0.05:
             entries.append({"md5": f"{rng.getrandbits(128):032x}", "relpath": "z", "size": 1})
         data = json.dumps(entries, sort_keys=True).encode()
-        if stores._plainly_safe(data):
+        if safety._plainly_safe(data):
             taken += 1
             assert full_check(data, monkeypatch) is None, data
     assert taken > 100  # the shortcut is taken for ordinary manifests

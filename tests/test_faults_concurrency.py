@@ -147,7 +147,8 @@ def test_waits_for_live_holder_then_proceeds_when_it_dies(team: Team) -> None:
     alice.synced("push")
     alice.git("push", "-q", "origin", "main")
     bob = team.user("bob")
-    bob.synced("status", check=False)  # sets up bob's local storage
+    # bob's local storage as the seed sets it up (status only reads: it sets up nothing)
+    bob.dvc("remote", "add", "--local", "--default", "synced-storage", str(bob.home / "local"))
     lock = bob.local_storage() / ".dvc-synced" / "lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(

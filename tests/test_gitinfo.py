@@ -74,7 +74,7 @@ def test_changes_in_commits_across_a_merge(git_repo: GitRepo) -> None:
     git_repo.commit("m1", **{"m.dvc": "m1"})
     git_repo.git("merge", "-q", "--no-edit", "feature")
     merge = git_repo.git("rev-parse", "HEAD")
-    assert len(gitinfo.commit_parents(git_repo.root, merge)) == 2
+    assert len(git_repo.git("rev-list", "--parents", "-n", "1", merge).split()) == 3
 
     changes = gitinfo.changes_in_commits(git_repo.root, [merge], exclude=[base])
     assert {c.commit for c in changes} <= set(git_repo.git("rev-list", merge).split())
@@ -143,9 +143,9 @@ def test_rev_parse_errors(git_repo: GitRepo) -> None:
     git_repo.write("f", "x")
     with pytest.raises(ConfigError, match="unknown revision"):  # a blob, not a commit
         gitinfo.rev_parse(git_repo.root, git_repo.git("hash-object", "-w", "f"))
-    assert gitinfo.has_commit(git_repo.root, sha)
-    assert not gitinfo.has_commit(git_repo.root, gitinfo.NULL_SHA)
-    assert not gitinfo.has_commit(git_repo.root, "1" * 40)
+    assert gitinfo.known_commits(git_repo.root, [sha]) == [sha]
+    assert not gitinfo.known_commits(git_repo.root, [gitinfo.NULL_SHA])
+    assert not gitinfo.known_commits(git_repo.root, ["1" * 40])
 
 
 def test_toplevel_and_git_errors(git_repo: GitRepo, tmp_path: Path) -> None:

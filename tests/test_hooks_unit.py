@@ -2,7 +2,7 @@
 
 What the e2e tests cannot pin down cheaply: which commits a push plan covers, which base a
 post-* hook diffs from, what the state file says after each outcome, and that the fast
-path imports nothing heavy. `sync.push_changes` / `sync.pull_changes` are replaced here.
+path imports nothing heavy. `flows.push_changes` / `flows.pull_changes` are replaced here.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from dvc_synced_plugin import cli, hooks, install
+from dvc_synced_plugin import cli, events, gitinfo, hooks, install
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
+from dvc_synced_plugin.flows import Report
 from dvc_synced_plugin.gitinfo import NULL_SHA
-from dvc_synced_plugin.sync import Report
 from tests.conftest import REPO_ROOT, make_env
 
 POINTER = "outs:\n- md5: {md5}\n  size: 1\n  hash: md5\n  path: {path}\n"
@@ -74,18 +74,18 @@ class Recorder:
         self.central = "central-a"
         monkeypatch.setattr("dvc_synced_plugin.config.load",
                             lambda root: SimpleNamespace(central=self.central, timeout=30))
-        monkeypatch.setattr("dvc_synced_plugin.sync.push_changes", self.push)
-        monkeypatch.setattr("dvc_synced_plugin.sync.pull_changes", self.pull)
+        monkeypatch.setattr("dvc_synced_plugin.flows.push_changes", self.push)
+        monkeypatch.setattr("dvc_synced_plugin.flows.pull_changes", self.pull)
 
     def push(self, settings: Any, changes: Any) -> Report:
-        self.pushes.append({c.path for c in changes()})
+        self.pushes.append({c.path for c in changes})
         failure = self.fail_push.pop(0) if self.fail_push else None
         if failure:
             raise failure
         return Report(needed=1, moved=1, moved_bytes=10)
 
-    def pull(self, settings: Any, changes: Any, full_checkout: bool = False) -> Report:
-        self.pulls.append(({c.path for c in changes}, full_checkout))
+    def pull(self, settings: Any, changes: Any, checkout: str = "changes") -> Report:
+        self.pulls.append(({c.path for c in changes}, checkout == "all"))
         if self.fail_pull:
             raise self.fail_pull
         return Report(needed=1, moved=1, moved_bytes=10)
@@ -107,7 +107,8 @@ def test_hook_scripts_in_repository_are_the_generic_render() -> None:
 
 
 def test_hook_names_agree_everywhere() -> None:
-    assert set(install.HOOK_NAMES) == set(hooks.HOOKS) == set(cli.HOOK_NAMES)
+    assert set(install.HOOK_NAMES) == set(hooks.HANDLERS) == set(hooks.PARSERS) == set(
+        cli.HOOK_NAMES) == set(events.HOOKS)
 
 
 def test_pre_commit_manifest() -> None:
@@ -117,6 +118,7 @@ def test_pre_commit_manifest() -> None:
         for suffix, language in (("", "python"), ("-system", "system")):
             hook = by_id.pop(f"dvc-synced-{name}{suffix}")
             assert hook["entry"] == f"dvc-synced hook {name}"
+            assert hook["name"] == f"dvc-synced {events.HOOKS[name].summary}"
             assert hook["language"] == language
             assert hook["stages"] == [name]
             assert hook["always_run"] is True and hook["pass_filenames"] is False
@@ -134,13 +136,14 @@ def test_render_quotes_the_python_path() -> None:
 
 
 def test_parse_push_lines_and_skip_values() -> None:
-    lines = hooks.parse_push_lines(
+    lines = events.parse_push_lines(
         f"refs/heads/a {'1' * 40} refs/heads/a {NULL_SHA}\n\n(delete) {NULL_SHA} "
         f"refs/heads/b {'2' * 40}\ngarbage\n")
-    assert [ln[0] for ln in lines] == ["refs/heads/a", "(delete)"]
-    assert hooks.skipped({"DVC_SYNCED_SKIP": "1"}) and hooks.skipped({"DVC_SYNCED_SKIP": "yes"})
+    assert [ln.local_ref for ln in lines] == ["refs/heads/a", "(delete)"]
+    assert lines[1].is_delete and not lines[0].is_delete
+    assert events.skipped({"DVC_SYNCED_SKIP": "1"}) and events.skipped({"DVC_SYNCED_SKIP": "yes"})
     for value in ("", "0", "false", "no"):
-        assert not hooks.skipped({"DVC_SYNCED_SKIP": value})
+        assert not events.skipped({"DVC_SYNCED_SKIP": value})
 
 
 def test_skip_and_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,7 +154,7 @@ def test_skip_and_outside_a_repository(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_known_commits_filters_unknown_and_null(repo: Git) -> None:
     sha = repo.commit("one")
-    assert hooks.known_commits(repo.path, [sha, NULL_SHA, "f" * 40, ""]) == [sha]
+    assert gitinfo.known_commits(repo.path, [sha, NULL_SHA, "f" * 40, ""]) == [sha]
 
 
 # -------------------------------------------------------------------------- pre-push
@@ -274,9 +277,9 @@ def test_pre_push_remembers_what_central_confirmed(repo: Git, engine: Recorder,
 
 def test_pre_push_under_pre_commit_root_commit_has_no_from_to(repo: Git) -> None:
     root = repo.commit("root", **repo.pointer("r", "1"))
-    remote, certain, speculative, exclude = hooks.push_plan(
-        repo.path, [], "", pre_commit_env())
-    assert (remote, certain, exclude) == ("origin", [root], [])
+    event = events.push_event([], "", pre_commit_env())
+    certain, speculative, exclude = hooks.push_plan(repo.path, event)
+    assert (event.remote, certain, exclude) == ("origin", [root], [])
     assert speculative == ["HEAD", "--branches", "--tags"]
 
 

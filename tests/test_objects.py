@@ -7,21 +7,18 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional
 
 import pytest
 
 from dvc_synced_plugin import gitinfo
-from dvc_synced_plugin.errors import CorruptObjectError, SyncError
-from dvc_synced_plugin.objects import (
-    ObjectRef,
-    ObjectSet,
-    expand_dirs,
-    needed_for_changes,
-    needed_for_revision,
-    parse_manifest,
-)
-from dvc_synced_plugin.stores import ObjectStore, content_hash
+from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError, SyncError
+from dvc_synced_plugin.objects import ObjectRef, ObjectSet, parse_manifest
+from dvc_synced_plugin.plan import ManifestSource, plan_changes
+from dvc_synced_plugin.safety import content_hash
+from dvc_synced_plugin.stores import ObjectStore
+from dvc_synced_plugin.transports.fake import FakeTransport
 from tests.conftest import GitRepo
 
 
@@ -41,16 +38,32 @@ def pointer(oid: str, path: str = "data", legacy: bool = False) -> str:
     return f"outs:\n- md5: {oid}\n  path: {path}\n" + ("" if legacy else "  hash: md5\n")
 
 
-class Manifests:
-    """A fake manifest reader (what the cache/local storage would hold), counting reads."""
+class Manifests(ManifestSource):
+    """A manifest source over a real local store (`local` blobs) and the fake transport
+    to a central directory (`central` blobs)."""
 
-    def __init__(self, *blobs: bytes) -> None:
-        self.by_oid = {dir_oid(b): b for b in blobs}
-        self.reads: list[str] = []
+    def __init__(self, *local: bytes, central: tuple[bytes, ...] = ()) -> None:
+        import tempfile
 
-    def __call__(self, ref: ObjectRef) -> Optional[bytes]:
-        self.reads.append(ref.oid)
-        return self.by_oid.get(ref.oid)
+        base = Path(tempfile.mkdtemp(prefix="manifests-"))
+        store = ObjectStore(base / "local", "local storage")
+        for blob, legacy in ((b, legacy) for b in local for legacy in (False, True)):
+            path = store.path(ObjectRef(dir_oid(blob), legacy))  # either layout
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(blob)
+        for blob in central:
+            path = base / "central" / ObjectRef(dir_oid(blob), False).relpath
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(blob)
+        (base / "central").mkdir(exist_ok=True)
+        (base / "staging").mkdir()
+        self.fake = FakeTransport(SimpleNamespace(central=str(base / "central"), root=base))
+        super().__init__([store], lambda: self.fake, lambda: base / "staging")
+
+
+def plan(repo: GitRepo, changes: list[gitinfo.PointerChange], manifests: Manifests,
+         strict: bool = True) -> ObjectSet:
+    return plan_changes(repo.root, changes, manifests, strict)
 
 
 def test_relpaths() -> None:
@@ -117,9 +130,8 @@ def test_unreadable_manifests(data: bytes) -> None:
 # ------------------------------------------------------------------------- needed objects
 
 
-def needed(repo: GitRepo, old: Optional[str], new: str, reader: Manifests
-           ) -> tuple[ObjectSet, list]:  # type: ignore[type-arg]
-    return needed_for_changes(repo.root, gitinfo.changes_between(repo.root, old, new), reader)
+def needed(repo: GitRepo, old: Optional[str], new: str, manifests: Manifests) -> ObjectSet:
+    return plan(repo, gitinfo.changes_between(repo.root, old, new), manifests)
 
 
 def test_dir_delta_needs_only_changed_entries(git_repo: GitRepo) -> None:
@@ -128,15 +140,15 @@ def test_dir_delta_needs_only_changed_entries(git_repo: GitRepo) -> None:
     reader = Manifests(v1, v2)
     r1 = git_repo.commit("v1", **{"data.dvc": pointer(dir_oid(v1))})
     r2 = git_repo.commit("v2", **{"data.dvc": pointer(dir_oid(v2))})
-    objs, unresolved = needed(git_repo, r1, r2, reader)
-    assert unresolved == []
+    objs = needed(git_repo, r1, r2, reader)
+    assert objs.unknown == []
     got = {r.oid for r in objs.all()}
     # A new name for content v1 had may be listed (it costs a probe, never a transfer).
     assert got - {md5(b"C")} == {dir_oid(v2), md5(b"B2"), md5(b"N")}
     assert objs.all()[-1].oid == dir_oid(v2)  # the manifest goes last
     assert objs.targets == {"data.dvc"}
     # The whole revision needs everything of v2 once (the duplicate entry is one object).
-    full, _ = needed_for_revision(git_repo.root, r2, reader)
+    full = needed(git_repo, None, r2, reader)
     assert {r.oid for r in full.all()} == {
         dir_oid(v2), md5(b"A"), md5(b"B2"), md5(b"C"), md5(b"N")}
 
@@ -145,19 +157,19 @@ def test_unchanged_renamed_and_deleted_outputs_need_nothing(git_repo: GitRepo) -
     reader = Manifests()
     r1 = git_repo.commit("v1", **{"a.dvc": pointer(md5(b"a"), "a")})
     r2 = git_repo.commit("touch", **{"a.dvc": pointer(md5(b"a"), "a") + "# comment\n"})
-    assert len(needed(git_repo, r1, r2, reader)[0]) == 0
+    assert len(needed(git_repo, r1, r2, reader)) == 0
     r3 = git_repo.commit("delete", **{"a.dvc": None})
-    assert len(needed(git_repo, r2, r3, reader)[0]) == 0
+    assert len(needed(git_repo, r2, r3, reader)) == 0
     r4 = git_repo.commit("two outputs", **{
         "b.dvc": pointer(md5(b"a"), "b") + pointer(md5(b"b"), "c")[len("outs:\n"):]})
-    assert {r.oid for r in needed(git_repo, r3, r4, reader)[0].all()} == {md5(b"a"), md5(b"b")}
+    assert {r.oid for r in needed(git_repo, r3, r4, reader).all()} == {md5(b"a"), md5(b"b")}
 
 
 def test_legacy_outputs_keep_the_legacy_layout(git_repo: GitRepo) -> None:
     inner = manifest({"f": b"F"})
     reader = Manifests(inner)
     rev = git_repo.commit("legacy", **{"old.dvc": pointer(dir_oid(inner), "old", legacy=True)})
-    objs, _ = needed(git_repo, None, rev, reader)
+    objs = needed(git_repo, None, rev, reader)
     assert {r.relpath for r in objs.all()} == {
         f"{md5(b'F')[:2]}/{md5(b'F')[2:]}", f"{dir_oid(inner)[:2]}/{dir_oid(inner)[2:]}"}
 
@@ -168,7 +180,7 @@ def test_dvc_lock_outputs_and_uncached_ones(git_repo: GitRepo) -> None:
             f"    - path: tmp\n      hash: md5\n      md5: {md5(b't')}\n")
     yaml = "stages:\n  s:\n    cmd: x\n    outs:\n    - o\n    - tmp:\n        cache: false\n"
     rev = git_repo.commit("stage", **{"p__dvc.lock": lock, "p__dvc.yaml": yaml})
-    objs, _ = needed(git_repo, None, rev, Manifests())
+    objs = needed(git_repo, None, rev, Manifests())
     assert {r.oid for r in objs.all()} == {md5(b"o")}
     assert objs.targets == {"p/dvc.yaml:s"}
 
@@ -187,7 +199,7 @@ def test_uncached_outputs_are_not_needed_between_two_revisions(git_repo: GitRepo
     base = git_repo.commit("base", **{"readme": "r"})
     lock, yaml = stage_with_uncached_metric()
     rev = git_repo.commit("stage", **{"dvc.lock": lock, "dvc.yaml": yaml})
-    objs, _ = needed(git_repo, base, rev, Manifests())
+    objs = needed(git_repo, base, rev, Manifests())
     assert {r.oid for r in objs.all()} == {md5(b"o")}
 
 
@@ -200,20 +212,33 @@ def test_staged_changes_read_dvc_yaml_from_the_index(git_repo: GitRepo) -> None:
     git_repo.git("add", "dvc.lock", "dvc.yaml")
     changes = gitinfo.changes_to_index(git_repo.root)
     assert [c.commit for c in changes] == [gitinfo.INDEX]
-    objs, _ = needed_for_changes(git_repo.root, changes, Manifests())
+    objs = plan(git_repo, changes, Manifests())
     assert {r.oid for r in objs.all()} == {md5(b"o")}
 
 
-def test_unknown_manifest_is_resolved_later(git_repo: GitRepo) -> None:
+def test_unknown_manifest_comes_from_central_verified(git_repo: GitRepo) -> None:
     inner = manifest({"x": b"X", "y": b"Y"})
     rev = git_repo.commit("dir", **{"d.dvc": pointer(dir_oid(inner), "d")})
-    objs, unresolved = needed(git_repo, None, rev, Manifests())  # on no local store
-    assert [o.oid for o in unresolved] == [dir_oid(inner)]
-    assert {r.oid for r in objs.all()} == {dir_oid(inner)}
-    expand_dirs(objs, unresolved, Manifests(inner))  # e.g. fetched from central
+    source = Manifests(central=(inner,))  # on no local store, on central
+    objs = needed(git_repo, None, rev, source)
     assert {r.oid for r in objs.all()} == {dir_oid(inner), md5(b"X"), md5(b"Y")}
-    with pytest.raises(SyncError, match="manifest of d .* is on no storage"):
-        expand_dirs(ObjectSet(), unresolved, Manifests())
+    assert source.fake.calls == [("download", 1)]  # one batch, no probe when all is there
+    assert source.checks[dir_oid(inner)].result() is None  # its safety check ran
+    with pytest.raises(MissingObjectsError, match="of d are in no cache, local storage nor"):
+        needed(git_repo, None, rev, Manifests())
+    lenient = plan(git_repo, gitinfo.changes_between(git_repo.root, None, rev), Manifests(),
+                   strict=False)
+    assert lenient.unknown == ["d"] and {r.oid for r in lenient.all()} == {dir_oid(inner)}
+
+
+def test_a_corrupt_manifest_from_central_is_refused(git_repo: GitRepo) -> None:
+    inner = manifest({"x": b"X"})
+    rev = git_repo.commit("dir", **{"d.dvc": pointer(dir_oid(inner), "d")})
+    source = Manifests(central=(inner,))
+    path = Path(source.fake.path) / ObjectRef(dir_oid(inner), False).relpath
+    path.write_bytes(inner.replace(b"relpath", b"relpat_"))  # same size, other bytes
+    with pytest.raises(CorruptObjectError, match="manifest .* of d is corrupt"):
+        needed(git_repo, None, rev, source)
 
 
 def test_hostile_manifest_in_a_revision_is_refused(git_repo: GitRepo) -> None:

@@ -9,14 +9,13 @@ Teammates set up nothing but `pre-commit install` (the founder commits the confi
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, Team, User, make_env, run
+from dvc_synced_plugin.events import HOOK_NAMES
+from tests.conftest import Team, User, config_text
 from tests.test_hooks_e2e import (
     Mode,
     flow_conflicted_merge,
@@ -28,69 +27,6 @@ from tests.test_hooks_e2e import (
     flow_share,
     start,
 )
-
-HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit")
-# What pre-commit's `pip install .` needs is in the working tree; tests and tooling are not.
-SNAPSHOT_SKIP = ("tests/", "benchmarks/", "scripts/", ".ci/", "dvc_synced.egg-info/")
-
-
-def config_text(repo: Path, rev: str, suffix: str = "") -> str:
-    """The .pre-commit-config.yaml the README tells a team to commit."""
-    hooks = "".join(f"      - id: dvc-synced-{name}{suffix}\n" for name in HOOK_NAMES)
-    return (
-        "default_install_hook_types: [pre-push, post-checkout, post-merge, post-rewrite, "
-        "post-commit]\n"
-        "default_stages: [pre-commit]\n"
-        "repos:\n"
-        f"  - repo: {repo}\n"
-        f"    rev: {rev}\n"
-        "    hooks:\n" + hooks
-    )
-
-
-# Other modules import these session fixtures (test_precommit_refs_e2e.py); pytest then
-# holds one fixture per module, so the values are kept here to build the environment once.
-_SESSION: dict[str, object] = {}
-
-
-@pytest.fixture(scope="session")
-def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """This working tree's package files, committed: pre-commit installs from a git rev."""
-    if "hook_repo" in _SESSION:
-        return _SESSION["hook_repo"]  # type: ignore[return-value]
-    path = tmp_path_factory.mktemp("hook-repo")
-    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                 REPO_ROOT).stdout.split("\0")
-    for name in listed:
-        src = REPO_ROOT / name
-        if name and not name.startswith(SNAPSHOT_SKIP) and src.is_file():
-            (path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, path / name)
-    env = make_env(path, {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                          "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
-    run(["git", "init", "-q", "-b", "main"], path, env)
-    run(["git", "add", "-A"], path, env)
-    run(["git", "commit", "-q", "-m", "snapshot of the working tree"], path, env)
-    _SESSION["hook_repo"] = path, run(["git", "rev-parse", "HEAD"], path, env).stdout.strip()
-    return _SESSION["hook_repo"]  # type: ignore[return-value]
-
-
-@pytest.fixture(scope="session")
-def pre_commit_home(tmp_path_factory: pytest.TempPathFactory,
-                    hook_repo: tuple[Path, str]) -> Path:
-    """PRE_COMMIT_HOME with the hook environment built once for the whole session."""
-    if "home" in _SESSION:
-        return _SESSION["home"]  # type: ignore[return-value]
-    home = tmp_path_factory.mktemp("pre-commit-home")
-    scratch = tmp_path_factory.mktemp("pre-commit-build")
-    env = make_env(scratch, {"PRE_COMMIT_HOME": str(home)})
-    run(["git", "init", "-q"], scratch, env)
-    (scratch / ".pre-commit-config.yaml").write_text(config_text(*hook_repo))
-    started = time.monotonic()
-    run([sys.executable, "-m", "pre_commit", "install-hooks"], scratch, env)
-    print(f"\npre-commit built the hook environment in {time.monotonic() - started:.1f}s")
-    _SESSION["home"] = home
-    return home
 
 
 class PreCommitMode(Mode):

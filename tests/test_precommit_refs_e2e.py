@@ -20,15 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import test_precommit_e2e
-from tests.conftest import Team, User, run, store_objects
+from tests.conftest import Team, User, config_text, run, store_objects
 from tests.test_hooks_e2e import central_dir, obj, output
-from tests.test_precommit_e2e import PreCommitMode, config_text
-
-# The session's one hook environment (test_precommit_e2e.py keeps the built values).
-hook_repo = test_precommit_e2e.hook_repo
-pre_commit_home = test_precommit_e2e.pre_commit_home
-pre_commit = test_precommit_e2e.pre_commit
+from tests.test_precommit_e2e import PreCommitMode
 
 
 def data(name: str) -> bytes:
@@ -182,8 +176,9 @@ CASES = {
 
 
 @pytest.fixture
-def mode(pre_commit: PreCommitMode) -> PreCommitMode:
-    return pre_commit
+def mode(hook_repo: tuple[Path, str], pre_commit_home: Path) -> PreCommitMode:
+    """The session's one hook environment (conftest builds it)."""
+    return PreCommitMode(hook_repo, pre_commit_home)
 
 
 def founded(team: Team, mode: PreCommitMode) -> User:

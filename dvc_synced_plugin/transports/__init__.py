@@ -1,43 +1,74 @@
-"""Transports move object files between a local store and the central storage.
+"""The transport registry: a name (`dvc-synced.transport`) -> the module that implements it.
 
-Each transport gets explicit lists of object paths (relative to a store root) and never
-lists or scans a whole store, never deletes, and never replaces an object that exists.
+Adding a transport is one module (a class following `base.Transport`, built from the
+settings, plus `parse_url` and `tools`) and one line in TRANSPORTS. Modules are imported
+only when used, so the registry costs nothing on a hook's fast path.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable
 
-from dvc_synced_plugin.config import Settings
+from dvc_synced_plugin.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dvc_synced_plugin.config import Settings
+    from dvc_synced_plugin.transports.base import Capabilities, Transport
+
+__all__ = ["TRANSPORTS", "Capabilities", "Transport", "open_transport", "required_tools",
+           "transport_checks"]
 
 
-class Transport(Protocol):
-    """The small interface every transport implements."""
+@dataclass(frozen=True)
+class Entry:
+    module: str  # defines TRANSPORT (the class), parse_url(url, root), tools(settings)
+    summary: str  # for `--help` and doctor
+    public: bool = True  # offered to users in messages and --help
 
-    description: str  # for messages: "rsync over ssh to host:/srv/x"
 
-    def probe(self, relpaths: list[str]) -> dict[str, int]:
-        """Sizes of those of `relpaths` that central holds (absent ones are left out)."""
+TRANSPORTS: dict[str, Entry] = {
+    "rsync": Entry("dvc_synced_plugin.transports.rsync", "rsync to a path or over ssh"),
+    "rclone": Entry("dvc_synced_plugin.transports.rclone", "rclone to any rclone remote"),
+    "fake": Entry("dvc_synced_plugin.transports.fake", "in-process copies (tests)", False),
+}
 
-    def upload(self, src_root: Path, relpaths: list[str]) -> None:
-        """Copy these objects from `src_root` to central, skipping ones central has."""
 
-    def download(self, relpaths: list[str], dest_root: Path) -> None:
-        """Copy these objects from central into `dest_root` (a staging directory)."""
+def public_names() -> str:
+    """"rsync or rclone": the transports a message offers."""
+    names = [n for n, e in TRANSPORTS.items() if e.public]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
 
-    def check_writable(self) -> None:
-        """Reach central and write a marker file there; raise SyncError naming the fix."""
 
-    def close(self) -> None:
-        """Release connections."""
+def _module(name: str) -> ModuleType:
+    entry = TRANSPORTS.get(name)
+    if entry is None:
+        raise ConfigError(f"unknown transport {name!r}: use {public_names()}")
+    return importlib.import_module(entry.module)
 
 
 def open_transport(settings: Settings) -> Transport:
-    if settings.transport == "rclone":
-        from dvc_synced_plugin.transports.rclone import RcloneTransport
+    """The transport of these settings; parsing its URL raises ConfigError naming the fix."""
+    return _module(settings.transport).TRANSPORT(settings)  # type: ignore[no-any-return]
 
-        return RcloneTransport(settings)
-    from dvc_synced_plugin.transports.rsync import RsyncTransport
 
-    return RsyncTransport(settings)
+def required_tools(settings: Settings) -> list[str]:
+    """Programs the transport runs (for doctor): e.g. rsync, and ssh for a remote host."""
+    return list(_module(settings.transport).tools(settings))
+
+
+def transport_checks(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
+    """The transport's own doctor checks: (label, check), a check returns a detail or
+    raises SyncError naming the fix (rsync: its flavour and version)."""
+    checks = getattr(_module(settings.transport), "doctor_checks", None)
+    return list(checks(settings)) if checks else []
+
+
+def __getattr__(name: str) -> object:  # the Protocol and Capabilities, imported lazily
+    if name in ("Transport", "Capabilities"):
+        from dvc_synced_plugin.transports import base
+
+        return getattr(base, name)
+    raise AttributeError(name)

@@ -12,15 +12,18 @@ directory on central first and are renamed in (a server-side move) once whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import uuid
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TextIO
 
+from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.transports.base import Capabilities
 from dvc_synced_plugin.transports.lists import files_from
 
 UPLOAD_DIR = ".dvc-synced/upload"  # on central, outside the object layout
@@ -46,14 +49,24 @@ def parse_url(url: str, root: Path) -> str:
     return os.path.abspath(root / os.path.expanduser(url))
 
 
+def tools(settings: Settings) -> list[str]:
+    return ["rclone"]
+
+
 class RcloneTransport:
+    # rclone exits 0 for some shortfalls (a listed source file that is missing), so a
+    # push lists central again; its uploads share one scratch dir on central: one lane.
+    capabilities = Capabilities(confirms_on_exit=False, lanes=1, progress=True)
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.location = parse_url(settings.central, settings.root)
         self.description = f"rclone to {self.location}"
         self._in_place: Optional[bool] = None
 
-    def _rclone(self, args: list[str], what: str) -> str:
+    def _rclone(self, args: list[str], what: str, progress: bool = False) -> str:
+        """`progress`: rclone's one-line stats, once a second, on the user's terminal
+        (`output.terminal`) while a copy runs; scripts and CI get none."""
         import sh
 
         t = self.settings.timeout
@@ -64,6 +77,21 @@ class RcloneTransport:
             "--retries=3", "--low-level-retries=3",
             f"--transfers={self.settings.jobs}", f"--checkers={self.settings.jobs * 2}",
         ]
+        stream: dict[str, object] = {}
+        errors: list[str] = []  # stderr, when it is streamed instead of collected by sh
+        terminal = output.progress_stream() if progress else None
+        if terminal is not None:
+            base += ["--stats=1s", "--stats-one-line", "--stats-log-level=NOTICE"]
+            out: TextIO = terminal
+
+            def show(line: str) -> None:  # one parameter: sh passes as many as declared
+                errors.append(line)
+                if "NOTICE:" in line:
+                    with contextlib.suppress(OSError):
+                        out.write("\r" + line.split("NOTICE:", 1)[1].strip()[:120] + " ")
+                        out.flush()
+
+            stream = {"_err": show}
         try:
             rclone = sh.Command("rclone")
         except sh.CommandNotFound:
@@ -74,10 +102,10 @@ class RcloneTransport:
             # Flags before the args: every call ends in `--`, after which all is positional.
             # stdin at EOF: a backend that asks for a password (sftp `ask_password`) fails
             # instead of waiting for an answer that never comes.
-            return str(rclone(*base, *args, _tty_out=False, _in=""))
+            return str(rclone(*base, *args, _tty_out=False, _in="", **stream))
         except sh.ErrorReturnCode as exc:
-            lines = [ln for ln in exc.stderr.decode(errors="replace").strip().splitlines()
-                     if "NOTICE" not in ln]
+            text = "".join(errors) if stream else exc.stderr.decode(errors="replace")
+            lines = [ln for ln in text.strip().splitlines() if "NOTICE" not in ln]
             detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
             if exc.exit_code < 0:
                 detail = f"killed by signal {-exc.exit_code}"
@@ -85,6 +113,11 @@ class RcloneTransport:
                 f"{what} failed ({self.description}, rclone exit {exc.exit_code}: {detail}): "
                 "check `rclone lsd` on the remote works, then run the command again"
             ) from None
+        finally:
+            if terminal is not None and any("NOTICE:" in ln for ln in errors):
+                with contextlib.suppress(OSError):
+                    terminal.write("\n")
+                    terminal.flush()
 
     def probe(self, relpaths: list[str]) -> dict[str, int]:
         if not relpaths:
@@ -131,7 +164,7 @@ class RcloneTransport:
                 self._rclone(
                     ["copy", "--no-traverse", "--ignore-existing", f"--files-from={listing}",
                      "--", f"{src_root}", self.location],
-                    "uploading to central",
+                    "uploading to central", progress=True,
                 )
             return
         # One scratch dir per local storage (its runs are serialised by the storage lock):
@@ -141,7 +174,7 @@ class RcloneTransport:
             self._rclone(
                 ["copy", "--no-traverse", f"--files-from={listing}",
                  "--", f"{src_root}", scratch],
-                "uploading to central",
+                "uploading to central", progress=True,
             )
         # rclone refuses to move into a directory that contains the source, so each
         # object directory (`files/md5`, or a legacy `ab`) is moved into on its own.
@@ -171,7 +204,7 @@ class RcloneTransport:
             self._rclone(
                 ["copy", "--no-traverse", f"--files-from={listing}",
                  "--", self.location, f"{partial}"],
-                "downloading from central",
+                "downloading from central", progress=True,
             )
         for rel in relpaths:
             src = partial / rel
@@ -206,3 +239,6 @@ def upload_id(store: Path) -> str:
     text = path.read_text().strip()
     return text if re.fullmatch(r"[0-9a-f]{32}", text) else uuid.uuid5(
         uuid.NAMESPACE_URL, text).hex
+
+
+TRANSPORT = RcloneTransport

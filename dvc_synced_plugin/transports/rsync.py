@@ -10,6 +10,11 @@ A team shares one central (one group, a setgid root): new objects are 0444 (`--p
 are never touched (a chmod or utime on a teammate's directory fails with EPERM), and new
 ones are made under umask 002 on the receiving side, so they are group-writable and
 inherit group and setgid from their parent.
+
+Old rsyncs (macOS: 2.6.9, openrsync; see rsync_flavor.py) lack `--info` and
+`--ignore-missing-args`: they get per-file `--progress`, and a probe that reads rsync's
+exit 23 (a listed file missing) as an answer only when every listed file missing from the
+listing is named by a "No such file or directory" error and nothing else went wrong.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, TextIO
 
+from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.transports.base import Capabilities
 from dvc_synced_plugin.transports.lists import files_from
+from dvc_synced_plugin.transports.rsync_flavor import Flavor, detect
 
 PARTIAL_DIR = ".dvc-synced/partial"  # under the storage root, outside the object layout
 RECEIVER_UMASK = 0o002  # new dirs group-writable: teammates add objects beside ours
@@ -70,6 +77,53 @@ def failure_detail(stderr: bytes, exit_code: int) -> str:
               if ln not in summary and not any(k in ln for k in _KNOCK_ON)]
     picked = causes[:1] + summary[-1:]
     return "; ".join(picked or lines[-2:]) or f"exit {exit_code}"
+
+
+_LINK_STAT_MISSING = re.compile(r'link_stat "(.*)" failed: .*\(2\)$')  # errno 2: ENOENT
+_CODE_23 = re.compile(r"^rsync error: .*\(code 23\)")
+
+
+def parse_listing(out: str) -> dict[str, int]:
+    """relpath -> size from `--out-format=%l %n` lines; directories end in / and are left out."""
+    sizes: dict[str, int] = {}
+    for line in out.splitlines():
+        size, _, name = line.partition(" ")
+        if name and not name.endswith("/") and size.isdigit():
+            sizes[name] = int(size)
+    return sizes
+
+
+def only_missing(stdout: bytes, stderr: bytes, listed: list[str]) -> bool:
+    """Whether an exit 23 of a dry-run listing means no more than "some listed files are
+    not there": each listed file left out of the listing is named by a link_stat ENOENT
+    line, and rsync reported nothing else (a listing cut short, a permission error).
+
+    rsync 3 and a real 2.6.9 build keep listing after a missing file (checked, local
+    and over ssh against rsync 3; openrsync's source does the same with --files-from).
+    A listing cut short would leave a listed file neither listed nor named: the probe
+    then fails instead of calling a present object absent.
+    """
+    wanted = set(listed)
+    named: set[str] = set()
+    for raw in stderr.decode(errors="replace").splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        m = _LINK_STAT_MISSING.search(line)
+        if m:
+            parts = m.group(1).split("/")
+            # the path is the sender's: its root, then the listed relpath (2-4 parts)
+            hits = {"/".join(parts[-k:]) for k in range(2, 5)} & wanted
+            if not hits:
+                return False
+            named |= hits
+        elif _CODE_23.match(line):
+            continue
+        elif line.startswith(("rsync", "openrsync")):
+            return False  # another error: not an answer
+        # else a line from ssh (a warning); rsync's own lines are what count
+    present = parse_listing(stdout.decode(errors="replace"))
+    return all(rel in present or rel in named for rel in wanted)
 
 
 def _receiver_umask() -> None:
@@ -158,7 +212,33 @@ class SshSession:
             os.rmdir(self.tmp)
 
 
+def tools(settings: Settings) -> list[str]:
+    host = parse_url(settings.central, settings.root)[0]
+    return ["rsync", "ssh"] if host else ["rsync"]
+
+
+def doctor_checks(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
+    return [("rsync version", lambda: _version_check(settings))]
+
+
+def _version_check(settings: Settings) -> str:
+    """Flavour and version of the rsync on PATH, and whether it keeps the guarantees
+    (macOS ships 2.6.9 or openrsync; see rsync_flavor.py)."""
+    flavor = detect()
+    problem = flavor.problem()
+    if problem:
+        raise SyncError(problem)
+    host, _, path = parse_url(settings.central, settings.root)
+    if host:
+        flavor.check_remote_path(path)
+    return flavor.note()
+
+
 class RsyncTransport:
+    # rsync exits non-zero unless every listed file arrived whole (checksummed, renamed in
+    # only once complete): listing central again after an upload could not disagree.
+    capabilities = Capabilities(confirms_on_exit=True, lanes=2, progress=True)
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         host, port, path = parse_url(settings.central, settings.root)
@@ -167,20 +247,42 @@ class RsyncTransport:
         self.location = f"{host}:{self.path}/" if host else f"{self.path}/"
         where = f"over ssh to {host}:{self.path}" if host else f"to {self.path}"
         self.description = f"rsync {where}"
+        self._flavor: Optional[Flavor] = None
 
-    def _rsync(self, args: list[str], what: str, progress: bool = False) -> str:
-        """`progress`: live transfer progress on stderr, when stderr is a terminal (a plain
-        git hook run by hand); pre-commit and scripts capture stderr and get none."""
+    def flavor(self) -> Flavor:
+        """The local rsync, detected at the first rsync call: what it can do decides the
+        options; one that cannot keep the guarantees is refused before anything moves."""
+        if self._flavor is None:
+            flavor = detect()
+            problem = flavor.problem()
+            if problem:
+                raise ConfigError(problem)
+            if self.ssh:  # the partial dir lies below it: as plain as it is
+                flavor.check_remote_path(self.path)
+            self._flavor = flavor
+        return self._flavor
+
+    def _rsync(self, args: list[str], what: str, progress: bool = False,
+               missing_ok: Optional[list[str]] = None) -> str:
+        """`progress`: live transfer progress on the user's terminal (`output.terminal`:
+        stderr for a plain hook, /dev/tty under pre-commit); scripts and CI get none.
+        `missing_ok`: the listed files; exit 23 for only those of them that are missing
+        is an answer, not a failure (old rsyncs have no --ignore-missing-args)."""
         import sh
 
+        flavor = self.flavor()
         base = ["--timeout", str(max(self.settings.timeout, 1) * 4)]
         stream: dict[str, object] = {}
-        if progress and sys.stderr.isatty():
-            base.append("--info=progress2")
+        terminal = output.progress_stream() if progress else None
+        if terminal is not None:
+            base.append(flavor.progress_option)
 
-            def show(chunk: str) -> None:
-                sys.stderr.write(chunk)
-                sys.stderr.flush()
+            out: TextIO = terminal
+
+            def show(chunk: str) -> None:  # one parameter: sh passes as many as declared
+                with contextlib.suppress(OSError):  # a terminal that went away
+                    out.write(chunk)
+                    out.flush()
 
             stream = {"_out": show, "_out_bufsize": 0}
         if self.ssh:
@@ -191,16 +293,14 @@ class RsyncTransport:
                 f"central storage {self.path} does not exist: create it or mount it, "
                 "or fix dvc-synced.central"
             )
-        try:
-            rsync = sh.Command("rsync")
-        except sh.CommandNotFound:
-            raise ConfigError(
-                "rsync is not installed: install it (apt-get install rsync)"
-            ) from None
+        rsync = sh.Command(flavor.path)
         try:
             return str(rsync(*base, *args, _err_to_out=False, _tty_out=False,
                              _preexec_fn=_receiver_umask, **stream))
         except sh.ErrorReturnCode as exc:
+            if (missing_ok is not None and exc.exit_code == 23
+                    and only_missing(exc.stdout, exc.stderr, missing_ok)):
+                return exc.stdout.decode(errors="replace")
             detail = failure_detail(exc.stderr, exc.exit_code)
             raise SyncError(
                 f"{what} failed ({self.description}, rsync exit {exc.exit_code}: {detail}): "
@@ -215,21 +315,47 @@ class RsyncTransport:
     def probe(self, relpaths: list[str]) -> dict[str, int]:
         if not relpaths:
             return {}
+        modern = self.flavor().ignore_missing_args
+        if not modern and not self.ssh:
+            return self._probe_local(relpaths)
         empty = tempfile.mkdtemp(prefix="dvc-synced-probe-")
         try:
             with files_from(relpaths) as listing:
                 out = self._rsync(
-                    ["-n", "--ignore-missing-args", f"--files-from={listing}",
-                     "--out-format=%l %n", "--", self.location, empty + "/"],
+                    ["-n", *(["--ignore-missing-args"] if modern else []),
+                     f"--files-from={listing}", "--out-format=%l %n", "--",
+                     self.location, empty + "/"],
                     "checking central",
+                    missing_ok=None if modern else relpaths,
                 )
         finally:
             os.rmdir(empty)
+        return parse_listing(out)
+
+    def _probe_local(self, relpaths: list[str]) -> dict[str, int]:
+        """A local central without --ignore-missing-args: lstat gives the answer rsync's
+        listing would (regular files only: a symlink is not an object) without relying
+        on how an rsync not checked here (openrsync) lists after a missing file."""
+        import stat
+
+        if not os.path.isdir(self.path):
+            raise ConfigError(
+                f"central storage {self.path} does not exist: create it or mount it, "
+                "or fix dvc-synced.central"
+            )
         sizes: dict[str, int] = {}
-        for line in out.splitlines():
-            size, _, name = line.partition(" ")
-            if name and not name.endswith("/") and size.isdigit():
-                sizes[name] = int(size)
+        for rel in relpaths:
+            try:
+                st = os.lstat(os.path.join(self.path, rel))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise SyncError(
+                    f"checking central failed ({self.description}: {rel}: {exc.strerror}): "
+                    "fix the cause and run the command again"
+                ) from None
+            if stat.S_ISREG(st.st_mode):
+                sizes[rel] = st.st_size
         return sizes
 
     def upload(self, src_root: Path, relpaths: list[str]) -> None:
@@ -237,8 +363,8 @@ class RsyncTransport:
             return
         with files_from(relpaths) as listing:
             self._rsync(
-                ["-t", "--ignore-existing", f"--files-from={listing}", "--no-implied-dirs",
-                 "--perms", "--chmod=F444", f"--partial-dir={self._partial(self.path)}",
+                ["-t", "--ignore-existing", f"--files-from={listing}",
+                 *self.flavor().upload_modes(), f"--partial-dir={self._partial(self.path)}",
                  "--", f"{src_root}/", self.location],
                 "uploading to central",
                 progress=True,
@@ -269,3 +395,6 @@ class RsyncTransport:
     def close(self) -> None:
         if self.ssh:
             self.ssh.close()
+
+
+TRANSPORT = RsyncTransport

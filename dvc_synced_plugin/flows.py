@@ -1,0 +1,294 @@
+"""The flows: push (cache -> local storage -> central) and pull (central -> local storage
+-> cache -> workspace), as straight-line code over a plan.
+
+A flow opens a `Session` (the stores, the transport, the manifest source), plans the
+pointer changes (`plan.plan_changes`), then moves the objects through the transfer
+queue. Nothing here knows which transport it talks to: it asks its capabilities.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+
+from dvc_synced_plugin import dvcrepo, gitinfo, output, safety, workspace
+from dvc_synced_plugin.config import Settings
+from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
+from dvc_synced_plugin.lock import storage_lock, workspace_lock
+from dvc_synced_plugin.objects import ObjectRef, ObjectSet
+from dvc_synced_plugin.plan import ManifestSource, plan_changes
+from dvc_synced_plugin.stores import ObjectStore, copy_objects, iter_copies, remove_tree
+from dvc_synced_plugin.transfer import UploadQueue, describe_missing, download_staged
+from dvc_synced_plugin.transports import Transport, open_transport
+
+Checkout = Literal["none", "changes", "all"]
+
+
+@dataclass
+class Report:
+    """What one push or pull did, for the one-line summary and for --json."""
+
+    needed: int = 0  # objects the change involves
+    moved: int = 0  # objects that crossed to or from central
+    moved_bytes: int = 0
+    skipped: int = 0  # objects the receiving side had already
+    seconds: float = 0.0
+    checkout_failed: list[str] = field(default_factory=list)
+
+    def line(self, verb: str, where: str) -> str:
+        return output.summary(verb, where, self.moved, self.moved_bytes, self.skipped,
+                              self.seconds)
+
+    def add(self, other: Report) -> None:
+        self.needed += other.needed
+        self.moved += other.moved
+        self.moved_bytes += other.moved_bytes
+        self.skipped += other.skipped
+        self.seconds += other.seconds
+
+
+class Session:
+    """The stores, transport and manifest source of one command, each opened once.
+
+    `writes`: the command may set up the local storage (a push or pull does; status and
+    verify only read, so they never write `.dvc/config.local`). `staging`: where objects
+    from central wait for verification; by default the local storage's own, which only a
+    holder of the storage lock may use.
+    """
+
+    def __init__(self, settings: Settings, writes: bool = True,
+                 staging: Optional[Path] = None) -> None:
+        self.settings = settings
+        self.root = settings.root
+        dvcrepo.require_dvc_repo(self.root)
+        self.cache = ObjectStore(dvcrepo.cache_dir(self.root), "DVC cache")
+        local = dvcrepo.local_storage(settings) if writes else dvcrepo.local_storage_path(
+            settings)
+        self.local = ObjectStore(local, "local storage")
+        self._staging = staging
+        self._transport: Optional[Transport] = None
+        self.manifests = ManifestSource([self.cache, self.local], lambda: self.transport,
+                                        self.staging)
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = open_transport(self.settings)
+        return self._transport
+
+    def staging(self) -> Path:
+        if self._staging is None:
+            self._staging = self.local.work_dir("incoming")
+        return self._staging
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return storage_lock(self.local.root, max(300, self.settings.timeout))
+
+    def plan(self, changes: list[gitinfo.PointerChange], strict: bool = True) -> ObjectSet:
+        return plan_changes(self.root, changes, self.manifests, strict)
+
+    def close(self) -> None:
+        self.manifests.close()
+        if self._transport is not None:
+            self._transport.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------- push
+
+
+def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
+    """Make central hold every object in `objs`, complete; raise when it cannot."""
+    refs = objs.all()
+    report.needed = len(refs)
+    if not refs:
+        return
+    cache, local = session.cache, session.local
+    local_missing = local.missing(refs)
+    in_cache = [r for r in local_missing if cache.has(r)]
+    nowhere = [r for r in local_missing if not cache.has(r)]
+
+    central = session.transport.probe([r.relpath for r in refs])
+    lost = [r for r in nowhere if r.relpath not in central]
+    if lost:
+        raise MissingObjectsError(
+            describe_missing(lost, "are missing from the DVC cache and from central") +
+            ": run `dvc commit` (or `dvc add`) for them, or push from the clone that made them"
+        )
+    # Only now that central answered and nothing is lost: a refused push changes nothing.
+    in_local = set(refs).difference(local_missing)
+    unstored = set(nowhere)
+
+    def size(ref: ObjectRef) -> int:
+        return (local if ref in in_local else cache).size(ref)
+
+    bad = [r for r in refs
+           if r.relpath in central and r not in unstored and central[r.relpath] != size(r)]
+    if bad:
+        raise CorruptObjectError(
+            describe_missing(bad, "have the wrong size on central") +
+            ": run `dvc-synced verify` and ask the storage's admin to remove the bad copies"
+        )
+    todo = [r for r in refs if r.relpath not in central]
+    report.skipped = len(refs) - len(todo)
+    send = {r for r in todo if not r.is_dir}
+    # What central lacks is copied first, small files first: uploads start meanwhile.
+    order = sorted(in_cache, key=lambda r: (r not in send, cache.size(r)))
+    uploads = UploadQueue(session.transport, local.root, sum(size(r) for r in send))
+    try:
+        for ref in send & in_local:
+            uploads.ready(ref, local.size(ref))
+        for ref, _ in iter_copies(cache, local, order, session.settings.jobs,
+                                  verify=True, share=_cache_is_shareable(session.root)):
+            if ref in send:
+                uploads.ready(ref, local.size(ref))
+    except BaseException:
+        uploads.abort()
+        raise
+    uploads.finish()
+    # File objects first: a .dir on a DVC remote makes DVC assume its files are there too.
+    session.transport.upload(local.root, [r.relpath for r in todo if r.is_dir])
+    short: list[ObjectRef] = []
+    if not session.transport.capabilities.confirms_on_exit:
+        after = session.transport.probe([r.relpath for r in todo])
+        short = [r for r in todo if after.get(r.relpath) != local.size(r)]
+    if short:
+        raise MissingObjectsError(
+            describe_missing(short, "did not arrive complete on central") +
+            ": run the push again"
+        )
+    report.moved = len(todo)
+    report.moved_bytes = sum(local.size(r) for r in todo)
+
+
+def _cache_is_shareable(root: Path) -> bool:
+    """Whether the local storage may link the cache's objects instead of copying them.
+
+    Only when no workspace file is a hard link or symlink to a cache object: writing such
+    a file in place would change the object, and a linked local storage with it.
+    """
+    return not {"hardlink", "symlink"} & set(dvcrepo.cache_types(root))
+
+
+def push_changes(settings: Settings, changes: list[gitinfo.PointerChange]) -> Report:
+    start = time.monotonic()
+    report = Report()
+    with Session(settings) as session, session.lock():
+        push_objects(session, session.plan(changes), report)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def push_revisions(settings: Settings, revs: Iterable[str]) -> Report:
+    """Everything the revisions need, on central (the manual `dvc-synced push`)."""
+    changes: list[gitinfo.PointerChange] = []
+    for sha in [gitinfo.rev_parse(settings.root, r) for r in revs]:
+        changes += gitinfo.changes_between(settings.root, None, sha)
+    return push_changes(settings, changes)
+
+
+# ---------------------------------------------------------------------------- pull
+
+
+def fetch_into_local(session: Session, refs: list[ObjectRef]) -> tuple[int, int]:
+    """Download objects the local storage lacks; verify each before it gets its name."""
+    if not refs:
+        return 0, 0
+    staging = session.staging()
+    moved = size = 0
+    for batch in ([r for r in refs if not r.is_dir], [r for r in refs if r.is_dir]):
+        if not batch:
+            continue
+        download_staged(
+            session.transport, staging, batch, "are not on central",
+            ": whoever committed them must push again (`dvc-synced push`)",
+        )
+        for ref in batch:
+            staged = staging / ref.relpath
+            size += staged.stat().st_size
+            moved += session.local.adopt(staged, ref, session.manifests.checks.get(ref.oid))
+    return moved, size
+
+
+def pull_objects(session: Session, objs: ObjectSet, report: Report) -> None:
+    """Bring every object in `objs` into the DVC cache, via the local storage."""
+    refs = objs.all()
+    report.needed = len(refs)
+    cache_missing = session.cache.missing(refs)
+    to_fetch = session.local.missing(cache_missing)
+    if to_fetch:
+        report.moved, report.moved_bytes = fetch_into_local(session, to_fetch)
+    report.skipped = len(refs) - len(to_fetch)
+    copy_objects(session.local, session.cache, cache_missing, session.settings.jobs,
+                 verify=False)
+
+
+def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
+                 checkout: Checkout = "changes") -> Report:
+    """Fetch what `changes` add, then check out the outputs involved (`checkout`
+    "changes"), every output (`"all"`, for a workspace in no known state), or none."""
+    start = time.monotonic()
+    report = Report()
+    with Session(settings) as session, session.lock():
+        objs = session.plan(changes)
+        pull_objects(session, objs, report)
+        with contextlib.suppress(OSError):
+            remove_tree(session.staging())
+    if checkout == "all" or (checkout == "changes" and objs.targets):
+        safety.refuse_escaping_outputs(settings.root, changes)
+        timeout = max(300, settings.timeout)
+        with workspace_lock(gitinfo.git_dir(settings.root), timeout):
+            targets = None if checkout == "all" else sorted(
+                update_workspace(settings.root, session.cache, objs))
+            if targets is None or targets:
+                report.checkout_failed = dvcrepo.checkout(settings.root, targets)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet) -> set[str]:
+    """Check out the changed entries ourselves; returns the targets left for `dvc checkout`.
+
+    `dvc checkout` of a target scans every file of its directories; our update touches
+    only what the manifests say changed. On an unexpected error DVC gets every target:
+    it finishes a partial update as it would any other workspace state.
+    """
+    try:
+        return workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
+                                objs.deltas)
+    except OSError as exc:
+        output.warn(f"updating the workspace directly failed ({exc}); running dvc checkout")
+        return set(objs.targets)
+
+
+def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
+    """Everything the revision needs into the cache; the workspace too when it is HEAD."""
+    sha = gitinfo.rev_parse(settings.root, rev)
+    head = gitinfo.rev_parse(settings.root, "HEAD")
+    changes = gitinfo.changes_between(settings.root, None, sha)
+    return pull_changes(settings, changes, checkout="all" if sha == head else "none")
+
+
+# ---------------------------------------------------------------------------- read-only
+
+
+@contextlib.contextmanager
+def read_only_session(settings: Settings):  # type: ignore[no-untyped-def]
+    """A session for status and verify: it writes no config, and manifests it fetches go
+    to a private scratch dir (the shared staging belongs to holders of the lock)."""
+    staging = Path(tempfile.mkdtemp(prefix="dvc-synced-status-"))
+    try:
+        with Session(settings, writes=False, staging=staging) as session:
+            yield session
+    finally:
+        remove_tree(staging)

@@ -1,0 +1,316 @@
+"""The one harness of tests, benchmarks and the demo: real git servers, real DVC clones,
+a real sshd on loopback, moto S3.
+
+Each teammate (alice, bob) gets an own HOME, so each has an own local storage, as on
+two machines; the central storage is a directory, reached directly, over ssh or by rclone.
+No pytest here: the demo and the benchmarks run without it (tests/conftest.py makes the
+fixtures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+
+class CommandFailed(AssertionError):
+    """A command of the harness failed; its output is in the message."""
+
+
+class Unavailable(Exception):
+    """A server the harness needs is not installed on this machine."""
+
+
+def run(args: list[str], cwd: Path | str, env: Optional[dict[str, str]] = None,
+        check: bool = True, input: Optional[str | bytes] = None,
+        text: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=cwd, env=env, input=input, text=text, capture_output=True)
+    if check and proc.returncode != 0:
+        out, err = (proc.stdout, proc.stderr) if text else (
+            b.decode(errors="replace")[-2000:] for b in (proc.stdout, proc.stderr))
+        raise CommandFailed(
+            f"{args} failed ({proc.returncode}) in {cwd}\nstdout:\n{out}\nstderr:\n{err}")
+    return proc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, seconds: float, proc: subprocess.Popen, log: Path) -> None:
+    """Until a server we started accepts on loopback; if it never does, kill it and say why."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{proc.args[0]} did not start on port {port}: {log.read_text()}")
+
+
+def tree_digest(path: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file below `path` (or of `path` itself)."""
+    if path.is_file():
+        return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
+    result = {}
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            result[str(p.relative_to(path))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return result
+
+
+def store_objects(root: Path) -> set[str]:
+    """Object paths (files/md5/ab/cd..) in a DVC-layout store, ignoring our scratch dir."""
+    if not root.exists():
+        return set()
+    return {
+        str(p.relative_to(root)) for p in root.rglob("*")
+        if p.is_file() and ".dvc-synced" not in p.relative_to(root).parts
+    }
+
+
+@dataclass
+class User:
+    """One teammate: an own HOME (so own local storage and git identity) and a clone."""
+
+    name: str
+    home: Path
+    repo: Path
+    env: dict[str, str] = field(default_factory=dict)
+    text = True  # outputs as str (the benchmarks take bytes)
+
+    def run(self, *args: str, check: bool = True, input: Optional[str | bytes] = None,
+            cwd: Optional[Path] = None, env: Optional[dict[str, str]] = None
+            ) -> subprocess.CompletedProcess:
+        return run(list(args), cwd or self.repo, env=env or self.env, check=check, input=input,
+                   text=self.text)
+
+    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run("git", *args, check=check)
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, "-m", "dvc", *args, check=check)
+
+    def synced(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, "-m", "dvc_synced_plugin", *args, check=check)
+
+    def write(self, rel: str, data: bytes | str) -> Path:
+        path = self.repo / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            os.chmod(path, 0o644)
+            path.unlink()
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return path
+
+    def local_storage(self) -> Path:
+        out = self.dvc("config", "--local", "remote.synced-storage.url", check=False)
+        return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else Path(
+            "/nonexistent")
+
+
+def make_env(home: Path, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GIT_", "DVC_SYNCED_", "PRE_COMMIT"))}
+    # The tools of this venv (dvc, pre-commit, dvc-synced) come first on PATH, as they do
+    # for a user who installed them: DVC's own hooks run a bare `dvc`.
+    venv_bin = os.path.dirname(sys.executable)
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin]
+    env.update({
+        "PATH": os.pathsep.join([venv_bin, *path]),
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(home / ".dvc-site-cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra or {})
+    return env
+
+
+class Team:
+    """A bare git server, a central storage and any number of teammates' clones."""
+
+    def __init__(self, base: Path, central: str, transport: str = "rsync",
+                 extra_env: Optional[dict[str, str]] = None) -> None:
+        self.base = base
+        self.server = base / "server.git"
+        self.central = central
+        self.transport = transport
+        self.extra_env = extra_env or {}
+        run(["git", "init", "-q", "--bare", "-b", "main", str(self.server)], base)
+        self.users: dict[str, User] = {}
+
+    def user(self, name: str) -> User:
+        if name in self.users:
+            return self.users[name]
+        home = self.base / f"home-{name}"
+        home.mkdir()
+        env = make_env(home, self.extra_env)
+        run(["git", "config", "--global", "user.name", name], home, env)
+        run(["git", "config", "--global", "user.email", f"{name}@example.com"], home, env)
+        run(["git", "config", "--global", "init.defaultBranch", "main"], home, env)
+        run(["git", "config", "--global", "advice.detachedHead", "false"], home, env)
+        run(["git", "config", "--global", "pull.rebase", "false"], home, env)
+        repo = self.base / name
+        run(["git", "clone", "-q", str(self.server), str(repo)], self.base, env)
+        user = User(name, home, repo, env)
+        self.users[name] = user
+        return user
+
+    def founder(self, name: str = "alice") -> User:
+        """The first teammate: dvc init, dvc-synced init, first commit pushed (no data yet)."""
+        user = self.user(name)
+        user.dvc("init", "-q")
+        user.synced("init", "--central", self.central, "--transport", self.transport)
+        user.git("add", "-A")
+        user.git("commit", "-q", "-m", "Set up DVC and dvc-synced")
+        user.git("push", "-q", "origin", "main")
+        return user
+
+
+# ------------------------------------------------------------------------------- sshd
+
+
+@dataclass
+class Sshd:
+    port: int
+    host_alias: str  # a Host entry in the ssh config, as the seed's `dvc-server`
+    ssh_config: Path
+    client_key: Path
+    proc: subprocess.Popen
+    user: str
+
+    def ssh_command(self) -> str:
+        return f"ssh -F {self.ssh_config}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def start_sshd(base: Path, authorized_for: Optional[list[str]] = None) -> Sshd:
+    """A real sshd on 127.0.0.1 with its own host key; root logs in with a fresh user key."""
+    sshd_bin = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not os.path.exists(sshd_bin):
+        raise Unavailable("openssh-server is not installed")
+    base.mkdir(parents=True, exist_ok=True)
+    host_key = base / "host_ed25519"
+    client_key = base / "client_ed25519"
+    for key in (host_key, client_key):
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], base)
+    authorized = base / "authorized_keys"
+    authorized.write_text(client_key.with_suffix(".pub").read_text())
+    os.chmod(authorized, 0o600)
+    port = free_port()
+    config = base / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+        f"AuthorizedKeysFile {authorized}\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        "PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n"
+        f"PidFile {base / 'sshd.pid'}\nLogLevel ERROR\nMaxStartups 100:30:200\n"
+        "MaxSessions 100\n"
+    )
+    Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+    with open(base / "sshd.log", "w") as log:  # the child keeps its own copy of the fd
+        proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(config)],
+                                stdout=subprocess.DEVNULL, stderr=log)
+    known = base / "known_hosts"
+    ssh_config = base / "ssh_config"
+    user = os.environ.get("USER") or "root"
+    ssh_config.write_text(
+        "Host dvc-server\n  HostName 127.0.0.1\n"
+        f"  Port {port}\n  User {user}\n  IdentityFile {client_key}\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {known}\n  StrictHostKeyChecking accept-new\n"
+        "  LogLevel ERROR\n"
+    )
+    wait_for_port(port, 15, proc, base / "sshd.log")
+    return Sshd(port, "dvc-server", ssh_config, client_key, proc, user)
+
+
+# ------------------------------------------------------------------------------- S3 (moto)
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    proc: subprocess.Popen
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def start_moto(log: Path) -> S3Server:
+    """moto's S3 server on a free loopback port."""
+    exe = shutil.which("moto_server")
+    if not exe:
+        raise Unavailable("moto[server] is not installed")
+    port = free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT)
+    wait_for_port(port, 30, proc, log)
+    return S3Server(f"http://127.0.0.1:{port}", proc)
+
+
+def rclone_env(name: str, settings: dict[str, str]) -> dict[str, str]:
+    """An rclone remote defined through environment variables (no config file needed)."""
+    env = {f"RCLONE_CONFIG_{name.upper()}_{k.upper()}": v for k, v in settings.items()}
+    env["RCLONE_CONFIG"] = "/dev/null"
+    return env
+
+
+# ------------------------------------------------------------------------------- unit helpers
+
+
+class GitRepo:
+    """A throw-away git repository for unit tests: real git, isolated from the user's config."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        home = root.parent / f"{root.name}-home"
+        home.mkdir(parents=True, exist_ok=True)
+        self.env = make_env(home, {"GIT_AUTHOR_DATE": "2020-01-01T00:00:00Z",
+                                   "GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z"})
+        run(["git", "init", "-q", "-b", "main", str(root)], root.parent, self.env)
+        self.git("config", "user.name", "t")
+        self.git("config", "user.email", "t@example.com")
+
+    def git(self, *args: str, check: bool = True) -> str:
+        return run(["git", *args], self.root, self.env, check=check).stdout.strip()
+
+    def write(self, rel: str, data: bytes | str) -> str:
+        """Write a file and return the blob id git gives it."""
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return self.git("hash-object", "--", rel)
+
+    def commit(self, message: str, **files: bytes | str | None) -> str:
+        """Commit after writing (or, for None, deleting) `files`; keys use `__` for `/`."""
+        for key, data in files.items():
+            rel = key.replace("__", "/")
+            if data is None:
+                self.git("rm", "-q", "--", rel)
+            else:
+                self.write(rel, data)
+                self.git("add", "--", rel)
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
