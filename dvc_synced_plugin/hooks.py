@@ -72,7 +72,8 @@ def push_plan(root: Path, event: PushEvent) -> tuple[list[str], list[str], list[
 
     Plain hooks read every pushed ref from stdin: all tips are certain. pre-commit shows
     only the first ref with new commits (no stdin): that one is certain, and every other
-    local branch and tag plus HEAD that the remote lacks might be in the push too.
+    local branch and tag plus HEAD that the remote lacks might be in the push too; if those
+    have pointer changes, pre_push asks git which refs are pushed (pushed_refs.py).
     """
     if event.complete:
         tips = [u.local_sha for u in event.updates if not u.is_delete]  # deletions skipped
@@ -88,8 +89,9 @@ class Verified:
     """Commits whose pointer changes a push already confirmed complete on central.
 
     A push is checked again whenever it is retried (git refused it as non-fast-forward after
-    the upload) and, under pre-commit, local branches that stay unpushed are checked on
-    every push: remembering the confirmed commits keeps those pushes off the network. The
+    the upload) and, under pre-commit, local branches with unconfirmed data make a push ask
+    git which refs it sends: remembering the confirmed commits keeps those pushes off the
+    network. The
     list belongs to one central URL (another URL starts afresh) and keeps the newest
     entries only: a commit that drops out is merely checked again.
     """
@@ -139,24 +141,34 @@ def pre_push(root: Path, event: PushEvent) -> int:
         changes, maybe = verified.pending(changes), verified.pending(maybe)
         if not changes and not maybe:
             return 0  # all confirmed on central by an earlier push
+        unsure: list[tuple[str, list[PointerChange]]] = []
+        why = ""
+        if maybe:  # pre-commit hid the other pushed refs: learn them, else fail safe per ref
+            from dvc_synced_plugin import pushed_refs
+
+            changes, unsure, why = pushed_refs.narrow(
+                root, event.remote, dict(os.environ), certain, exclude, changes,
+                verified.pending, settings.timeout)
         from dvc_synced_plugin import flows
 
         total = flows.Report()
-        for group, certainly_pushed in ((changes, True), (maybe, False)):
+        for ref, group in [("", changes), *unsure]:
             if not group:
                 continue
             try:
                 report = flows.push_changes(settings, group)
             except MissingObjectsError as exc:
-                if certainly_pushed:
+                if not ref:
                     raise
-                # pre-commit hid which other refs are pushed: these may not be. Say it.
-                say(f"warning: local branches/tags that this push may include lack data: {exc}")
-                continue
+                from dvc_synced_plugin import pushed_refs
+
+                raise pushed_refs.RefsUnknown(pushed_refs.refusal(ref, why, str(exc))) from None
             verified.add(group)
             total.add(report)
     except SyncError as exc:
         say(f"push refused: {exc}")
+        if getattr(exc, "names_its_fix", False):
+            return 1  # its one line already says how to push without the ref
         say(f"fix the cause and `git push` again; `{SKIP_ENV}=1 git push` pushes without "
             "the data (teammates then cannot get it)")
         return 1

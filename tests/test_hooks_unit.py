@@ -73,7 +73,7 @@ class Recorder:
         self.fail_pull: Exception | None = None
         self.central = "central-a"
         monkeypatch.setattr("dvc_synced_plugin.config.load",
-                            lambda root: SimpleNamespace(central=self.central))
+                            lambda root: SimpleNamespace(central=self.central, timeout=30))
         monkeypatch.setattr("dvc_synced_plugin.flows.push_changes", self.push)
         monkeypatch.setattr("dvc_synced_plugin.flows.pull_changes", self.pull)
 
@@ -194,51 +194,85 @@ def pre_commit_env(**extra: str) -> dict[str, str]:
             "PRE_COMMIT_REMOTE_BRANCH": "refs/heads/main", **extra}
 
 
-def test_pre_push_under_pre_commit_certain_then_speculative(repo: Git, engine: Recorder,
-                                                            capsys: pytest.CaptureFixture[str]
-                                                            ) -> None:
+def told(monkeypatch: pytest.MonkeyPatch, lines: str | Exception) -> None:
+    """What pushed_refs learns from git (the e2e tests run the real thing)."""
+    from dvc_synced_plugin import pushed_refs
+
+    def pushed_lines(root: Path, env: dict[str, str], timeout: float) -> str:
+        if isinstance(lines, Exception):
+            raise lines
+        return lines
+
+    monkeypatch.setattr(pushed_refs, "pushed_lines", pushed_lines)
+
+
+def test_pre_push_under_pre_commit_asks_git_for_the_other_refs(
+        repo: Git, engine: Recorder, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from dvc_synced_plugin import pushed_refs
+
     base = repo.commit("base", **repo.pointer("old", "0"))
     first = repo.commit("first", **repo.pointer("first", "1"))
     repo("switch", "-q", "-c", "other", base)
-    repo.commit("other", **repo.pointer("other", "2"))
+    other = repo.commit("other", **repo.pointer("other", "2"))
     repo("switch", "-q", "main")
     env = pre_commit_env(PRE_COMMIT_FROM_REF=base, PRE_COMMIT_TO_REF=first)
-    # pre-commit gives hooks no stdin (a closed pipe)
+    both = (f"refs/heads/main {first} refs/heads/main {base}\n"
+            f"refs/heads/other {other} refs/heads/other {NULL_SHA}\n")
+    # git says both are pushed: one strict group (pre-commit gives hooks no stdin)
+    told(monkeypatch, both)
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
-    assert engine.pushes == [{"first.dvc"}, {"other.dvc"}]
+    assert engine.pushes == [{"first.dvc", "other.dvc"}]
 
-    # A missing object on the speculative side warns; on the certain side it refuses.
-    engine.central = "another central"  # so nothing counts as confirmed there yet
-    engine.fail_push = [None, MissingObjectsError("1 object(s) of other are missing")]
+    # git says only main: `other` is not looked at, even though it lacks data
+    engine.central, engine.pushes = "another central", []
+    told(monkeypatch, f"refs/heads/main {first} refs/heads/main {base}\n")
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
-    assert "may include lack data" in capsys.readouterr().err
-    engine.central = "a third central"
-    engine.fail_push = [MissingObjectsError("1 object(s) of first are missing")]
+    assert engine.pushes == [{"first.dvc"}]
+
+    # git cannot be asked: `other` lacking data refuses, in one line naming it
+    engine.central, engine.pushes = "a third central", []
+    told(monkeypatch, pushed_refs.RefsUnknown("no git push process was found"))
+    engine.fail_push = [None, MissingObjectsError("1 object(s) of other are missing")]
+    capsys.readouterr()
+    assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert engine.pushes == [{"first.dvc"}, {"other.dvc"}]
+    assert len(err) == 1 and "branch other (no git push process was found)" in err[0], err
+    # ... and goes through when that ref's data is all there
+    engine.central = "a fourth central"
+    assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
+
+    # A missing object of a pushed ref refuses with the usual two lines.
+    engine.central = "a fifth central"
+    told(monkeypatch, both)
+    engine.fail_push = [MissingObjectsError("1 object(s) of other are missing")]
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 1
     err = capsys.readouterr().err
-    assert "push refused: 1 object(s) of first" in err and "DVC_SYNCED_SKIP=1 git push" in err
-    # A transport failure refuses even on the speculative side.
-    engine.central = "a fourth central"
+    assert "push refused: 1 object(s) of other" in err and "DVC_SYNCED_SKIP=1 git push" in err
+    # A transport failure refuses on the unsure side too.
+    engine.central = "a sixth central"
+    told(monkeypatch, pushed_refs.RefsUnknown("x"))
     engine.fail_push = [None, SyncError("uploading to central failed")]
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 1
 
 
-def test_pre_push_remembers_what_central_confirmed(repo: Git, engine: Recorder) -> None:
-    """A retried push, or local branches pre-commit makes us cover, stay off the network."""
+def test_pre_push_remembers_what_central_confirmed(repo: Git, engine: Recorder,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A retried push, or local branches that stay unpushed, stay off the network."""
     base = repo.commit("base")
     tip = repo.commit("data", **repo.pointer("a", "1"))
     repo("switch", "-q", "-c", "lost", base)
     repo.commit("lost data", **repo.pointer("l", "2"))
     repo("switch", "-q", "main")
     env = pre_commit_env(PRE_COMMIT_FROM_REF=base, PRE_COMMIT_TO_REF=tip)
-    engine.fail_push = [None, MissingObjectsError("1 object(s) of l are missing")]
+    told(monkeypatch, f"refs/heads/main {tip} refs/heads/main {base}\n")
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
-    assert engine.pushes == [{"a.dvc"}, {"l.dvc"}]
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
-    assert engine.pushes[2:] == [{"l.dvc"}]  # only what was not confirmed is tried again
+    assert engine.pushes == [{"a.dvc"}]  # the retry found `a` confirmed
     engine.central = "central-b"  # another central knows nothing yet
     assert hooks.run("pre-push", [], io.StringIO(""), env=env) == 0
-    assert engine.pushes[3:] == [{"a.dvc"}, {"l.dvc"}]
+    assert engine.pushes[1:] == [{"a.dvc"}]
 
 
 def test_pre_push_under_pre_commit_root_commit_has_no_from_to(repo: Git) -> None:
