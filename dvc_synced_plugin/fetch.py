@@ -29,6 +29,7 @@ from dvc_synced_plugin import gitinfo, output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, MissingObjectsError, SyncError
 from dvc_synced_plugin.gitinfo import PointerChange
+from dvc_synced_plugin.memo import CommitMemo
 
 if TYPE_CHECKING:
     from dvc_synced_plugin.flows import Session
@@ -106,7 +107,6 @@ def git_fetch(root: Path, remote: str, timeout: float = 600, detach: bool = Fals
     ask for a passphrase even when started from one; BatchMode unless the user set an
     ssh command of their own.
     """
-    import os
 
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never")
     if detach and "GIT_SSH_COMMAND" not in env and not gitinfo.git(
@@ -156,7 +156,7 @@ def recent_tips(root: Path, remote: str, days: int, now: Optional[float] = None)
     return tips
 
 
-class Fetched:
+class Fetched(CommitMemo):
     """Commits whose data a fetch (or this memo's earlier runs) put in the local storage.
 
     A timer fetches every few minutes: without this, each run would expand the base
@@ -166,42 +166,18 @@ class Fetched:
     re-created storage starts afresh) and keeps the newest KEEP commits.
     """
 
-    KEEP = 5000
-
     def __init__(self, root: Path, local: Path) -> None:
-        self.path = gitinfo.git_dir(root) / "dvc-synced" / "fetched"
         try:
             inode = local.stat().st_ino
         except OSError:
             inode = 0
-        self.header = f"local {local} {inode}"
-        self.commits: list[str] = []
-        try:
-            header, *lines = self.path.read_text().splitlines()
-            if header == self.header:
-                self.commits = lines
-        except (OSError, ValueError):
-            pass
-        self.known = set(self.commits)
+        super().__init__(gitinfo.git_dir(root) / "dvc-synced" / "fetched",
+                         f"local {local} {inode}")
 
     @property
     def anchor(self) -> Optional[str]:
         """The newest tip recorded: the base the next fetch diffs against."""
         return self.commits[-1] if self.commits else None
-
-    def add(self, commits: list[str]) -> None:
-        """Record `commits`, moved to the end in this order (the last is the anchor)."""
-        new = list(dict.fromkeys(commits))
-        moved = [c for c in self.commits if c not in set(new)] + new
-        moved = moved[-self.KEEP:]
-        if moved == self.commits:
-            return
-        self.commits = moved
-        self.known = set(self.commits)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("\n".join([self.header, *self.commits]) + "\n")
-        os.replace(tmp, self.path)
 
 
 def plan_changes(

@@ -30,6 +30,7 @@ from dvc_synced_plugin import events, gitinfo
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
 from dvc_synced_plugin.events import SKIP_ENV, HeadMove, PushEvent
 from dvc_synced_plugin.gitinfo import PointerChange
+from dvc_synced_plugin.memo import CommitMemo
 from dvc_synced_plugin.output import announce, say
 
 
@@ -96,33 +97,15 @@ class Verified:
     entries only: a commit that drops out is merely checked again.
     """
 
-    KEEP = 5000
-
     def __init__(self, root: Path, central: str) -> None:
-        self.path = gitinfo.git_dir(root) / "dvc-synced" / "on-central"
-        self.header = f"central {central}"
-        self.commits: list[str] = []
-        try:
-            header, *lines = self.path.read_text().splitlines()
-            if header == self.header:
-                self.commits = lines
-        except (OSError, ValueError):
-            pass
-        self.known = set(self.commits)
+        self.memo = CommitMemo(gitinfo.git_dir(root) / "dvc-synced" / "on-central",
+                               f"central {central}")
 
     def pending(self, changes: list[PointerChange]) -> list[PointerChange]:
-        return [c for c in changes if c.commit not in self.known]
+        return [c for c in changes if c.commit not in self.memo.known]
 
     def add(self, changes: list[PointerChange]) -> None:
-        new = sorted({c.commit for c in changes if c.commit} - self.known)
-        if not new:
-            return
-        self.commits = (self.commits + new)[-self.KEEP:]
-        self.known = set(self.commits)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("\n".join([self.header, *self.commits]) + "\n")
-        os.replace(tmp, self.path)
+        self.memo.add(sorted({c.commit for c in changes if c.commit} - self.memo.known))
 
 
 def pre_push(root: Path, event: PushEvent) -> int:

@@ -20,6 +20,7 @@ from dvc_synced_plugin.testing.harness import (  # noqa: F401 - re-exported for 
     User,
     free_port,
     make_env,
+    on_terminal,
     rclone_env,
     run,
     start_moto,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import configparser
 import hashlib
 import os
-import pty
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from tests.conftest import Team, User, run, store_objects
+from tests.conftest import Team, User, on_terminal, run, store_objects
 
 V1 = {
     "data/a.txt": b"alpha 1\n",
@@ -450,12 +449,12 @@ def flow_progress_and_generic_hooks(p: Project, bindir: Path) -> None:
     env = {**alice.env, "PATH": f"{bindir}:{alice.env['PATH']}"}
 
     change(alice, files, "model.bin", os.urandom(3_000_000), "big model", push=False)
-    status, shown = run_on_tty(["git", "push", "-q"], alice.repo, env)
+    status, shown = on_terminal(["git", "push", "-q"], alice.repo, env)
     assert status == 0, shown
     assert "xfr#" in shown and "100%" in shown, shown
     assert "dvc-synced: uploaded" in shown
     assert_on_central(team, files)
-    status, shown = run_on_tty(["git", "pull", "-q"], bob.repo, bob.env)
+    status, shown = on_terminal(["git", "pull", "-q"], bob.repo, bob.env)
     assert status == 0, shown
     assert "xfr#" in shown and "dvc-synced: downloaded" in shown, shown
     assert_workspace(bob, files)
@@ -507,20 +506,3 @@ def measure_fast_path(alice: User, bob: User, rounds: int = 3) -> dict[str, floa
     return sums
 
 
-def run_on_tty(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Run with stderr on a pseudo-terminal (as a user at a shell), return what it showed."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: every writer has gone
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    return proc.wait(), b"".join(chunks).decode(errors="replace")

@@ -10,41 +10,15 @@ nothing may fail.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import subprocess
-import termios
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Team, User, store_objects
+from tests.conftest import Team, User, on_terminal, store_objects
 from tests.test_hooks_e2e import commit_data
 from tests.test_precommit_e2e import PreCommitMode
-
-
-def on_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Run with a new pseudo-terminal as stdout, stderr and controlling terminal."""
-    master, slave = pty.openpty()
-
-    def take_terminal() -> None:  # in the child, after setsid: the pty becomes its tty
-        fcntl.ioctl(2, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=slave,
-                            stderr=slave, start_new_session=True, preexec_fn=take_terminal)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: every writer has gone
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    return proc.wait(), b"".join(chunks).decode(errors="replace")
 
 
 def without_terminal(args: list[str], cwd: Path, env: dict[str, str]
@@ -79,14 +53,15 @@ def test_progress_and_summary_on_the_terminal_under_pre_commit(
     model = os.urandom(3_000_000)
     commit_data(alice, {"model.bin": model}, ["model.bin"], "model")
 
-    status, shown = on_terminal(["git", "push", "-q", "origin", "main"], alice.repo, alice.env)
+    status, shown = on_terminal(["git", "push", "-q", "origin", "main"], alice.repo, alice.env,
+                                controlling=True)
     assert status == 0, shown
     assert "dvc-synced: uploaded 1 object(s) (3.0 MB) to central" in shown, shown
     progress = "xfr#" if transport == "rsync" else "MiB"  # rsync's or rclone's own meter
     assert progress in shown, shown
     assert len(store_objects(central)) == 1
 
-    status, shown = on_terminal(["git", "pull", "-q"], bob.repo, bob.env)
+    status, shown = on_terminal(["git", "pull", "-q"], bob.repo, bob.env, controlling=True)
     assert status == 0, shown
     assert "dvc-synced: downloaded 1 object(s) (3.0 MB) from central" in shown, shown
     assert progress in shown, shown

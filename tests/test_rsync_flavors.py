@@ -21,7 +21,7 @@ from dvc_synced_plugin.errors import ConfigError
 from dvc_synced_plugin.transports import rsync_flavor
 from dvc_synced_plugin.transports.rsync import only_missing
 from dvc_synced_plugin.transports.rsync_flavor import Flavor, parse_version
-from tests.conftest import Team, User, store_objects, tree_digest
+from tests.conftest import Team, User, on_terminal, store_objects, tree_digest
 from tests.rsync_standins import (
     OPENRSYNC_VERSION,
     RSYNC_269_VERSION,
@@ -225,25 +225,6 @@ def test_ssh_central(ssh_team: Team, flavor: str) -> None:
     share_and_check(ssh_team, use_standin(ssh_team, flavor))
 
 
-def run_on_tty(user: User, *args: str) -> tuple[int, str]:
-    """Run with stdout and stderr on a pseudo-terminal: rsync is asked for progress."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen(list(args), cwd=user.repo, env=user.env,
-                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: every holder of the terminal has gone
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(), b"".join(chunks).decode(errors="replace")
-
-
 def test_progress_on_a_terminal_with_openrsync(team: Team) -> None:
     """On a terminal rsync is asked for progress: openrsync has no --info=progress2."""
     use_standin(team, "openrsync")
@@ -251,7 +232,8 @@ def test_progress_on_a_terminal_with_openrsync(team: Team) -> None:
     alice.write("big.bin", os.urandom(300_000))
     alice.dvc("add", "-q", "big.bin")
     commit(alice, "big")
-    code, out = run_on_tty(alice, sys.executable, "-m", "dvc_synced_plugin", "push")
+    code, out = on_terminal([sys.executable, "-m", "dvc_synced_plugin", "push"], alice.repo,
+                            alice.env)
     assert code == 0, out
     assert not any(bad in out for bad in REFUSED_OPTION), out
     assert "100%" in out, out  # rsync's own per-file progress reached the terminal

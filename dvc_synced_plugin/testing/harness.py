@@ -9,12 +9,15 @@ fixtures).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import pty
 import shutil
 import socket
 import subprocess
 import sys
+import termios
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,3 +317,30 @@ class GitRepo:
                 self.git("add", "--", rel)
         self.git("commit", "-q", "--allow-empty", "-m", message)
         return self.git("rev-parse", "HEAD")
+
+
+def on_terminal(args: list[str], cwd: Path, env: dict[str, str],
+                controlling: bool = False) -> tuple[int, str]:
+    """Run with a new pseudo-terminal as stdout and stderr, as at a shell; returns the exit
+    status and what the terminal showed. `controlling`: also the process's controlling
+    terminal (/dev/tty), which a hook run by pre-commit reaches its user through."""
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:  # in the child, after setsid: the pty becomes its tty
+        fcntl.ioctl(2, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=slave, start_new_session=controlling,
+                            preexec_fn=take_terminal if controlling else None)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every holder of the terminal has gone
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return proc.wait(), b"".join(chunks).decode(errors="replace")
