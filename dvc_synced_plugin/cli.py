@@ -10,7 +10,8 @@ from typing import Optional
 from dvc_synced_plugin import __version__
 from dvc_synced_plugin.errors import SyncError
 
-HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit")
+HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit",
+              "post-applypatch")
 
 
 def _root():  # type: ignore[no-untyped-def]

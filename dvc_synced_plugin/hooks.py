@@ -240,8 +240,8 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
             changes = gitinfo.changes_between(root, None, new)
         else:
             changes = [c for b in bases for c in gitinfo.changes_between(root, b, new)]
-        # A deleted pointer needs nothing fetched (and `dvc checkout` leaves its data be).
-        changes = [c for c in changes if c.new_blob]
+        # A deleted pointer needs nothing fetched, but its outputs leave the workspace
+        # (as plain `dvc pull` removes them): deletions count too.
         if not changes:
             write_state(root, "ok", new)  # nothing tracked changed: the fast path
             return 0
@@ -269,9 +269,20 @@ def post_checkout(root: Path, args: list[str], stdin: Optional[TextIO], env: dic
     flag = args[2] if len(args) > 2 else env.get("PRE_COMMIT_CHECKOUT_TYPE", "1")
     if flag == "0":
         return 0  # a file checkout: HEAD did not move
-    if gitinfo.rebase_in_progress(root):
+    if gitinfo.rebase_in_progress(root) and not nothing_to_replay(root):
         return 0  # the rebase's post-rewrite syncs once at the end
     return sync_workspace(root, prev or None)
+
+
+def nothing_to_replay(root: Path) -> bool:
+    """A rebase whose todo list is empty (a fast-forward, or every local commit already
+    upstream) moves HEAD with this checkout and ends without a post-rewrite: sync now."""
+    try:
+        todo = (gitinfo.git_dir(root) / "rebase-merge" / "git-rebase-todo").read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return not any(line.strip() and not line.lstrip().startswith("#")
+                   for line in todo.splitlines())
 
 
 def post_merge(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[str, str]) -> int:
@@ -302,18 +313,35 @@ def post_commit(root: Path, args: list[str], stdin: Optional[TextIO], env: dict[
     """
     if gitinfo.rebase_in_progress(root):
         return 0
-    subject = gitinfo.git(root, "log", "-g", "-1", "--format=%gs", "HEAD", check=False).decode()
+    subject, _, message = gitinfo.git(root, "log", "-g", "-1", "--format=%gs%x00%B", "HEAD",
+                                      check=False).decode(errors="replace").partition("\0")
     if subject.startswith("commit (amend)"):
         return 0
     head, *parents = gitinfo.git(root, "rev-list", "--parents", "-n", "1", "HEAD").decode().split()
     # Without a reflog (core.logAllRefUpdates off) only a merge commit is surely git's doing.
     made_here = subject.startswith(("commit:", "commit (initial)")) if subject else len(parents) < 2
-    if not made_here:
+    if not made_here or written_by_git(message):
         return sync_workspace(root, parents[0] if parents else None)
     status, synced = read_state(root)
     if status == "ok" and parents and synced == parents[0]:
         write_state(root, "ok", head)
     return 0
+
+
+def written_by_git(message: str) -> bool:
+    """A plain `git commit` that concludes a conflicted squash merge or revert (also
+    `git revert --continue`): its reflog says "commit:", but git wrote the pointer files.
+    git leaves no other trace by then, so its default message is the sign (edited away,
+    the next hook or `dvc-synced pull` catches up; `dvc-synced status` says it lags)."""
+    return message.startswith("Squashed commit of the following:") or (
+        "\nThis reverts commit " in message)
+
+
+def post_applypatch(root: Path, args: list[str], stdin: Optional[TextIO],
+                    env: dict[str, str]) -> int:
+    """`git am` commits each patch it applies, firing no post-commit: sync each one."""
+    parents = gitinfo.commit_parents(root, "HEAD")
+    return sync_workspace(root, parents[0] if parents else None)
 
 
 HOOKS: dict[str, Hook] = {
@@ -322,6 +350,7 @@ HOOKS: dict[str, Hook] = {
     "post-merge": post_merge,
     "post-rewrite": post_rewrite,
     "post-commit": post_commit,
+    "post-applypatch": post_applypatch,
 }
 
 

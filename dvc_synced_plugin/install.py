@@ -20,7 +20,8 @@ from typing import Optional
 from dvc_synced_plugin import gitinfo
 from dvc_synced_plugin.errors import ConfigError
 
-HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit")
+HOOK_NAMES = ("pre-push", "post-checkout", "post-merge", "post-rewrite", "post-commit",
+              "post-applypatch")
 MARKER = "# dvc-synced hook: installed by `dvc-synced install`"
 CHAINED_SUFFIX = ".pre-dvc-synced"
 

@@ -265,12 +265,15 @@ def needed_for_changes(
     unresolved: list[Out] = []
     for old_outs, new_outs in outs_of_changes(root, changes):
         old_by_key = {o.key: o for o in old_outs}
-        old_oids = {o.oid for o in old_outs}
+        # An output is unchanged when the old side has it at the same path with the same
+        # content and mode (a renamed stage keeps its data where it is); one that moved
+        # to a new path needs its data there, even when no object is new.
+        old_at = {(o.path, o.oid, o.isexec) for o in old_outs}
         for out in new_outs:
-            if out.oid in old_oids:
+            previous = old_by_key.get(out.key)
+            if (out.path, out.oid, out.isexec) in old_at:
                 continue
             objs.targets.add(out.target)
-            previous = old_by_key.get(out.key)
             objs.changed.append((previous, out))
             ref = ObjectRef(out.oid, out.legacy, out.path)
             objs.add(ref)

@@ -36,6 +36,9 @@ class Out:
     legacy: bool  # a 2.x object (md5-dos2unix, stored without the files/md5 prefix)
     pointer: str  # the pointer file that records it
     target: str  # what `dvc checkout` takes to restore it
+    # `isexec: true` of a single-file output: DVC sets the owner's x bit on checkout (a
+    # `.dir` manifest carries no such flag for the files inside, checked in dvc-data).
+    isexec: bool = False
 
     @property
     def is_dir(self) -> bool:
@@ -67,7 +70,8 @@ def _out_from(entry: Any, where: str, key: str, path: str, target: str) -> Optio
     name = entry.get("hash")
     if name not in (None, "md5"):
         raise SyncError(f"{where}: {path!r} uses hash {name!r}; dvc-synced supports md5")
-    return Out(key=key, path=path, oid=md5, legacy=name is None, pointer=where, target=target)
+    return Out(key=key, path=path, oid=md5, legacy=name is None, pointer=where, target=target,
+               isexec=entry.get("isexec") is True)
 
 
 def _safe_rel(base: str, rel: Any, where: str) -> str:

@@ -130,7 +130,8 @@ class Engine:
         """
         if self._checker is None:
             self._checker = ThreadPoolExecutor(max_workers=1)
-        self.manifest_checks[ref.oid] = self._checker.submit(unsafe_manifest, data)
+        self.manifest_checks[ref.oid] = self._checker.submit(unsafe_manifest, data,
+                                                             ref.owner)
 
     def download_staged(self, refs: list[ObjectRef], absent: str, fix: str) -> None:
         """Stage `refs` from central; those staged already (manifests fetched earlier, whole
@@ -447,19 +448,42 @@ def pull_changes(
         pull_objects(engine, objs, report)
         with contextlib.suppress(OSError):
             remove_tree(engine.staging())
-    if checkout and (objs.targets or full_checkout):
+    stale = stale_outputs(settings.root, changes) if checkout and not full_checkout else []
+    if checkout and (objs.targets or full_checkout or stale):
         refuse_escaping_outputs(settings.root, changes)
         timeout = max(300, settings.timeout)
         with workspace_lock(gitinfo.git_dir(settings.root), timeout):
+            record = workspace.record_file(gitinfo.git_dir(settings.root))
+            remove_stale_outputs(settings.root, engine, stale, record)
             targets = None if full_checkout else sorted(
-                update_workspace(settings.root, engine.cache, objs))
+                update_workspace(settings.root, engine.cache, objs, record))
             if targets is None or targets:
                 report.checkout_failed = dvcrepo.checkout(settings.root, targets)
+                if not report.checkout_failed:
+                    workspace.record_checked_out(settings.root, record, [
+                        new for _, new in objs.changed
+                        if targets is None or new.target in targets])
     report.seconds = time.monotonic() - start
     return report
 
 
-def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet) -> set[str]:
+def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]:
+    """Outputs the changes move away or untrack (read only when a pointer lost one)."""
+    return workspace.removed_outputs(outs_of_changes(root, changes))
+
+
+def remove_stale_outputs(root: Path, engine: Engine, stale: list[Out],
+                         record: workspace.DirRecord) -> None:
+    """Plain `dvc pull` removes outputs HEAD no longer has; so do we, unless changed."""
+    if not stale:
+        return
+    kept = workspace.remove_stale(root, engine.cache, stale, engine.read_manifest, record)
+    for path in kept:
+        warn(f"{path} is no longer tracked by DVC but differs from its last version: kept")
+
+
+def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet,
+                     record: Optional[workspace.DirRecord] = None) -> set[str]:
     """Check out the changed entries ourselves; returns the targets left for `dvc checkout`.
 
     `dvc checkout` of a target scans every file of its directories; our update touches
@@ -468,7 +492,7 @@ def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet) -> set[str
     """
     try:
         return workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
-                                objs.deltas)
+                                objs.deltas, record)
     except OSError as exc:
         warn(f"updating the workspace directly failed ({exc}); running dvc checkout")
         return set(objs.targets)
