@@ -63,6 +63,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import status
 
     result = status.status(_settings(), args.rev)
+    status.say_workspace_lag(_root())
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:

@@ -15,6 +15,11 @@ Which hooks git 2.39 fires (checked with real runs, see tests/test_hooks_e2e.py)
   a conflicted merge -> nothing; its `git commit` -> post-commit ("commit (merge)" reflog)
   git cherry-pick, git revert -> post-commit ("cherry-pick: ...", "revert: ..." reflog)
   git commit --amend -> post-commit then post-rewrite "amend"
+  a rebase replaying nothing (fast-forward, local commits all upstream) -> post-checkout
+      inside the rebase with an empty todo list, and no post-rewrite: synced there
+  a conflicted squash merge or revert concluded by `git commit`/`--continue` ->
+      post-commit with a "commit:" reflog: git's default message tells it apart
+  git am -> post-applypatch per patch (no post-commit)
   git push -> pre-push, also with nothing to push (empty stdin) and for deletions
 """
 

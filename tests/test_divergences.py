@@ -218,3 +218,21 @@ def test_file_becoming_a_nested_directory(team: Team) -> None:
     assert "failed" not in err and "dvc checkout" not in err, err
     assert tree_digest(bob.repo / "d") == tree_digest(alice.repo / "d")
     dvc_clean(bob)
+
+
+def test_status_says_when_the_workspace_lags_head(team: Team) -> None:
+    """`git reset --hard` fires no hook: status says so until `dvc-synced pull` catches up."""
+    alice, bob = pair(team)
+    alice.write("m.txt", "v1\n")
+    publish(alice, "v1", "m.txt")
+    alice.write("m.txt", "v2\n")
+    publish(alice, "v2", "m.txt")
+    pulled(bob)
+    assert "lags" not in bob.synced("status").stderr
+    bob.git("reset", "-q", "--hard", "HEAD~1")
+    assert (bob.repo / "m.txt").read_text() == "v2\n"  # git moved HEAD, no hook ran
+    err = bob.synced("status", check=False).stderr
+    assert "workspace: lags HEAD" in err and "dvc-synced pull" in err, err
+    bob.synced("pull")
+    assert (bob.repo / "m.txt").read_text() == "v1\n"
+    assert "workspace:" not in bob.synced("status").stderr
