@@ -265,9 +265,11 @@ def needed_for_changes(
     unresolved: list[Out] = []
     for old_outs, new_outs in outs_of_changes(root, changes):
         old_by_key = {o.key: o for o in old_outs}
+        old_oids = {o.oid for o in old_outs}
         # An output is unchanged when the old side has it at the same path with the same
-        # content and mode (a renamed stage keeps its data where it is); one that moved
-        # to a new path needs its data there, even when no object is new.
+        # content and mode (a renamed stage keeps its data where it is). One that moved
+        # to a new path, or only changed its x bit, needs the workspace updated but no
+        # object the old side lacks: it is a change without objects.
         old_at = {(o.path, o.oid, o.isexec) for o in old_outs}
         for out in new_outs:
             previous = old_by_key.get(out.key)
@@ -275,6 +277,8 @@ def needed_for_changes(
                 continue
             objs.targets.add(out.target)
             objs.changed.append((previous, out))
+            if out.oid in old_oids:
+                continue
             ref = ObjectRef(out.oid, out.legacy, out.path)
             objs.add(ref)
             if not out.is_dir:

@@ -448,7 +448,7 @@ def pull_changes(
         pull_objects(engine, objs, report)
         with contextlib.suppress(OSError):
             remove_tree(engine.staging())
-    stale = stale_outputs(settings.root, changes) if checkout and not full_checkout else []
+    stale = stale_outputs(settings.root, changes) if checkout else []
     if checkout and (objs.targets or full_checkout or stale):
         refuse_escaping_outputs(settings.root, changes)
         timeout = max(300, settings.timeout)
@@ -503,7 +503,21 @@ def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
     sha = gitinfo.rev_parse(settings.root, rev)
     head = gitinfo.rev_parse(settings.root, "HEAD")
     changes = gitinfo.changes_between(settings.root, None, sha)
+    if sha == head:
+        changes += left_since_sync(settings.root, head)
     return pull_changes(settings, changes, checkout=sha == head, full_checkout=sha == head)
+
+
+def left_since_sync(root: Path, head: str) -> list[gitinfo.PointerChange]:
+    """Pointer changes since the commit the workspace was last synced to (a `git reset`
+    fires no hook): outputs they drop leave the workspace as plain `dvc pull` removes
+    them (HEAD's own pointers are all in the full pull already)."""
+    from dvc_synced_plugin.hooks import read_state
+
+    state, synced = read_state(root)
+    if state != "ok" or synced == head or not gitinfo.has_commit(root, synced):
+        return []
+    return gitinfo.changes_between(root, synced, head)
 
 
 def warn(message: str) -> None:

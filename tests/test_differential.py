@@ -446,6 +446,7 @@ def bob_operation(bob: User, rng: random.Random, tmp: Path) -> str:
         patches = tmp / "patches"
         if patches.exists():
             shutil.rmtree(patches)
+        patches.mkdir(parents=True)
         git("format-patch", "-q", "-1", commit, "-o", str(patches))
         proc = git("am", "-q", "-3", *map(str, sorted(patches.iterdir())), check=False)
         if proc.returncode:
@@ -456,7 +457,9 @@ def bob_operation(bob: User, rng: random.Random, tmp: Path) -> str:
             return f"am: resolved {side}"
     elif op == "reset-pull":
         git("reset", "-q", "--hard", "origin/main")
-        bob.synced("pull", check=False)
+        proc = bob.synced("pull", check=False)
+        if proc.returncode:
+            return f"{op} (failed: {proc.stderr.strip().splitlines()[-1:]})"
     return op
 
 
@@ -524,7 +527,8 @@ def run_history(team: Team, tmp_path: Path, seed: int, steps: int,
                 founder.git("reset", "-q", "--hard", f"origin/{branch}")
             op_seed = rng.getrandbits(32)
             for cache_type, bob in bobs:
-                what = bob_operation(bob, random.Random(op_seed), tmp_path / bob.name)
+                what = bob_operation(bob, random.Random(op_seed),
+                                     tmp_path / f"scratch-{bob.name}")
                 oracle = oracle_pull(bob, central, cache_type, tmp_path / f"oracle-{bob.name}")
                 diffs = differences(snapshot(bob.repo), snapshot(oracle))
                 got, want = dvc_status(bob.repo), dvc_status(oracle)
