@@ -452,8 +452,9 @@ def pull_changes(
     if checkout and (objs.targets or full_checkout or stale):
         refuse_escaping_outputs(settings.root, changes)
         timeout = max(300, settings.timeout)
-        with workspace_lock(gitinfo.git_dir(settings.root), timeout):
-            record = workspace.record_file(gitinfo.git_dir(settings.root))
+        git_dir = gitinfo.git_dir(settings.root)
+        with workspace_lock(git_dir, timeout):
+            record = workspace.record_file(git_dir)
             remove_stale_outputs(settings.root, engine, stale, record)
             targets = None if full_checkout else sorted(
                 update_workspace(settings.root, engine.cache, objs, record))
