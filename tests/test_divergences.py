@@ -117,13 +117,17 @@ def test_untracked_file_in_a_directory_goes_to_dvc(team: Team) -> None:
     assert (bob.repo / "d/s0/f0.txt").read_text() == "0\n", "part of the change was applied"
 
 
-def test_hooks_cover_squash_revert_am_and_empty_rebases(team: Team, tmp_path: Path) -> None:
+def _v1(team: Team) -> tuple[User, User]:
     alice, bob = pair(team)
     alice.write("m.txt", "v1\n")
     publish(alice, "v1", "m.txt")
     pulled(bob)
+    return alice, bob
 
-    # A squash merge stopping on a conflict in m.txt.dvc, resolved with theirs, committed.
+
+def test_conflicted_squash_merge_committed_syncs(team: Team) -> None:
+    """A squash merge stopping on a conflict in m.txt.dvc, resolved with theirs, committed."""
+    alice, bob = _v1(team)
     bob.git("switch", "-q", "-c", "side")
     bob.write("m.txt", "side\n")
     publish(bob, "side", "m.txt")
@@ -139,10 +143,16 @@ def test_hooks_cover_squash_revert_am_and_empty_rebases(team: Team, tmp_path: Pa
     bob.git("commit", "-q", "--no-edit")
     assert (bob.repo / "m.txt").read_text() == "side\n", "squash merge: data stayed at v2"
     assert state(bob) == ("ok", head(bob))
+    dvc_clean(bob)
 
-    # A conflicted revert concluded by `git revert --continue`, then by `git commit`.
-    # Each reverts the commit before "next": back to v2, then back to "next 2".
-    for conclude, want_data in ((["revert", "--continue"], "v2\n"),
+
+def test_conflicted_revert_concluded_syncs(team: Team) -> None:
+    """A conflicted revert concluded by `git revert --continue`, then by `git commit`."""
+    alice, bob = _v1(team)
+    bob.write("m.txt", "v2\n")
+    publish(bob, "v2", "m.txt")
+    # Each reverts the commit before "next": back to v1, then back to "next 2".
+    for conclude, want_data in ((["revert", "--continue"], "v1\n"),
                                 (["commit", "-q", "--no-edit"], "next 2\n")):
         bob.write("m.txt", f"next {len(conclude)}\n")
         publish(bob, "next", "m.txt")
@@ -151,27 +161,26 @@ def test_hooks_cover_squash_revert_am_and_empty_rebases(team: Team, tmp_path: Pa
         bob.git("checkout", "--theirs", "--", "m.txt.dvc")
         bob.git("add", "m.txt.dvc")
         bob.run("git", "-c", "core.editor=true", *conclude)
-        want = bob.git("show", "HEAD:m.txt.dvc").stdout
-        assert (bob.repo / "m.txt.dvc").read_text() == want
+        assert (bob.repo / "m.txt.dvc").read_text() == bob.git("show", "HEAD:m.txt.dvc").stdout
         assert (bob.repo / "m.txt").read_text() == want_data, f"{conclude}: data not reverted"
+    dvc_clean(bob)
 
-    # `git am` of a patch that changes the pointer (`reset --hard` fires no hook: the
-    # manual pull catches up).
-    bob.git("fetch", "-q")
-    bob.git("reset", "-q", "--hard", "origin/main")
-    bob.synced("pull")
-    alice.git("pull", "-q")
+
+def test_git_am_syncs(team: Team, tmp_path: Path) -> None:
+    """`git am` of a patch that changes the pointer: git runs post-applypatch."""
+    alice, bob = _v1(team)
     alice.write("m.txt", "from a patch\n")
     publish(alice, "patched", "m.txt")
     patch = tmp_path / "p"
     alice.git("format-patch", "-q", "-1", "HEAD", "-o", str(patch))
     bob.git("am", "-q", *map(str, sorted(patch.iterdir())))
     assert (bob.repo / "m.txt").read_text() == "from a patch\n", "git am: no sync"
+    dvc_clean(bob)
 
-    # A rebase that replays nothing: fetch + rebase without local commits.
-    bob.git("fetch", "-q")
-    bob.git("reset", "-q", "--hard", "origin/main")
-    bob.synced("pull")
+
+def test_rebases_that_replay_nothing_sync(team: Team) -> None:
+    alice, bob = _v1(team)
+    # fetch + rebase without local commits: a fast-forward inside the rebase.
     alice.write("m.txt", "v3\n")
     publish(alice, "v3", "m.txt")
     bob.git("fetch", "-q")
