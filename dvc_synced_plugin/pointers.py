@@ -168,3 +168,29 @@ def parse_pointer(
     if pointer.rsplit("/", 1)[-1] == "dvc.lock":
         return parse_dvc_lock(pointer, content, read_sibling(pointer[: -len("lock")] + "yaml"))
     return parse_dvc_file(pointer, content)
+
+
+def output_paths(pointer: str, content: Optional[bytes]) -> set[str]:
+    """Every output path a pointer file records, cached, pushed or not.
+
+    Which outputs leave the workspace is decided against these: an output that became
+    `cache: false` or `push: false` is still DVC's, and its file stays.
+    """
+    if content is None:
+        return set()
+    data = _load(content, pointer)
+    if not isinstance(data, dict):
+        return set()
+    base = posixpath.dirname(pointer)
+    if pointer.rsplit("/", 1)[-1] == "dvc.lock":
+        stages = data.get("stages") if "stages" in data or "schema" in data else data
+        entries = [e for s in (stages.values() if isinstance(stages, dict) else [])
+                   if isinstance(s, dict) for e in s.get("outs") or []]
+    else:
+        entries = data.get("outs") or []
+    paths = set()
+    for entry in entries:
+        rel = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(rel, str) and rel:
+            paths.add(posixpath.normpath(posixpath.join(base, rel)))
+    return paths

@@ -469,8 +469,26 @@ def pull_changes(
 
 
 def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]:
-    """Outputs the changes move away or untrack (read only when a pointer lost one)."""
-    return workspace.removed_outputs(outs_of_changes(root, changes))
+    """Outputs the changes move away or untrack; never a path git tracks (an output that
+    became `cache: false` and was committed) or one the new pointers still record."""
+    from dvc_synced_plugin.pointers import output_paths
+
+    pairs = outs_of_changes(root, changes)
+    if not any(old for old, _ in pairs):
+        return []
+    blobs = gitinfo.read_blobs(root, [c.new_blob for c in changes if c.new_blob])
+    recorded: set[str] = set()
+    for change in changes:
+        if change.new_blob:
+            recorded |= output_paths(change.path, blobs.get(change.new_blob))
+    stale = workspace.removed_outputs(pairs, recorded)
+    if stale:
+        listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-z", "--",
+                             *[o.path for o in stale])
+        tracked = {p.decode(errors="surrogateescape") for p in listed.split(b"\0") if p}
+        stale = [o for o in stale if o.path not in tracked
+                 and not any(t.startswith(o.path + "/") for t in tracked)]
+    return stale
 
 
 def remove_stale_outputs(root: Path, engine: Engine, stale: list[Out],

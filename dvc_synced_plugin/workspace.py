@@ -413,13 +413,14 @@ def record_file(git_dir: Path) -> DirRecord:
     return DirRecord(git_dir / "dvc-synced" / "dirs")
 
 
-def removed_outputs(pairs: list[tuple[list[Out], list[Out]]]) -> list[Out]:
+def removed_outputs(pairs: list[tuple[list[Out], list[Out]]],
+                    still_recorded: Optional[set[str]] = None) -> list[Out]:
     """Old-side outputs whose path no new-side output keeps (moved, untracked, dropped).
 
     Plain `dvc pull` removes those (DVC's state remembers what it checked out); an output
-    overlapping a new one (`d` -> `d/sub`) is left alone.
+    overlapping a new one (`d` -> `d/sub`) or still recorded uncached is left alone.
     """
-    new_paths = {o.path for _, new in pairs for o in new}
+    new_paths = {o.path for _, new in pairs for o in new} | (still_recorded or set())
     gone: dict[str, Out] = {}
     for old, _ in pairs:
         for out in old:
