@@ -51,6 +51,8 @@ def oracle_pull(bob: User, central: Path, cache_type: str, dest: Path) -> Path:
     run(["git", "clone", "-q", "--no-checkout", str(bob.repo), str(dest)], bob.repo.parent,
         bob.env)
     run(["git", "checkout", "-q", sha], dest, bob.env)
+    if not (dest / ".dvc").is_dir():
+        return dest  # a commit without DVC (an old one, or a resolution that dropped it)
     lines = ["[core]", "    remote = central", "['remote \"central\"']", f"    url = {central}"]
     if cache_type:
         lines += ["[cache]", f"    type = \"{cache_type}\""]
@@ -61,11 +63,11 @@ def oracle_pull(bob: User, central: Path, cache_type: str, dest: Path) -> Path:
 
 
 def dvc_status(path: Path) -> dict:
-    with _dvc_repo(path) as repo:
-        try:
+    try:
+        with _dvc_repo(path) as repo:
             return repo.status()
-        except Exception as exc:  # noqa: BLE001 - compared as text, like a user reads it
-            return {"error": type(exc).__name__}
+    except Exception as exc:  # noqa: BLE001 - compared by kind, as a user reads it
+        return {"error": type(exc).__name__}
 
 
 def snapshot(root: Path) -> dict[str, tuple]:
@@ -395,6 +397,14 @@ def conclude(bob: User, rng: random.Random, continue_cmd: list[str]) -> str:
     return f"resolved {side} via {'commit' if use_commit else continue_cmd[0]}"
 
 
+def data_commits(bob: User, count: int) -> list[str]:
+    """Recent commits of alice's feature branch, never the set-up (root) commit."""
+    roots = bob.git("rev-list", "--max-parents=0", "origin/feature").stdout.split()
+    listed = bob.git("rev-list", "--no-merges", "-n", str(count), "origin/feature",
+                     "--not", *roots).stdout.split()
+    return listed or roots
+
+
 def bob_operation(bob: User, rng: random.Random, tmp: Path) -> str:
     """One git operation that moves HEAD, chosen by `rng` (the same for every bob)."""
     op = rng.choice(["pull", "pull", "pull-merge", "pull-rebase", "pull-rebase-local",
@@ -435,14 +445,13 @@ def bob_operation(bob: User, rng: random.Random, tmp: Path) -> str:
         if op == "squash":
             git("commit", "-q", "--no-edit", "--allow-empty")
     elif op in ("cherry-pick", "revert"):
-        commits = git("rev-list", "--no-merges", "-n", "8", "origin/feature").stdout.split()
+        commits = data_commits(bob, 8)
         proc = git(op, "--no-edit" if op == "revert" else "--allow-empty",
                    rng.choice(commits), check=False)
         if proc.returncode:
             return f"{op}: {conclude(bob, rng, [op, '--continue'])}"
     elif op == "am":
-        commit = rng.choice(git("rev-list", "--no-merges", "-n", "5", "origin/feature")
-                            .stdout.split())
+        commit = rng.choice(data_commits(bob, 5))
         patches = tmp / "patches"
         if patches.exists():
             shutil.rmtree(patches)
