@@ -442,8 +442,9 @@ def bob_operation(bob: User, rng: random.Random, tmp: Path) -> str:
         proc = git("merge", "-q", *args, "origin/feature", check=False)
         if proc.returncode:
             return f"{op}: {conclude(bob, rng, [])}"
-        if op == "squash":
-            git("commit", "-q", "--no-edit", "--allow-empty")
+        if op == "squash" and git("commit", "-q", "--no-edit", "--allow-empty",
+                                  check=False).returncode:
+            git("commit", "-q", "--allow-empty", "-m", "nothing to squash")
     elif op in ("cherry-pick", "revert"):
         commits = data_commits(bob, 8)
         proc = git(op, "--no-edit" if op == "revert" else "--allow-empty",
