@@ -91,13 +91,26 @@ def test_moved_and_untracked_outputs_leave(team: Team) -> None:
     pulled(bob)
     assert (bob.repo / "d/sub/b.txt").is_file()
     alice.dvc("move", "d", "e")
-    alice.dvc("remove", "single.txt.dvc")
-    publish(alice, "move d to e, untrack single.txt")
+    alice.dvc("remove", "single.txt.dvc")  # her single.txt stays, untracked by both
+    alice.git("add", "-u")
+    alice.git("add", "e.dvc")
+    alice.git("commit", "-q", "-m", "move d to e, untrack single.txt")
+    alice.git("push", "-q")
     pulled(bob)
     assert tree_digest(bob.repo / "e") == tree_digest(alice.repo / "e")
     assert not (bob.repo / "d").exists(), "the moved directory stayed behind"
     assert not (bob.repo / "single.txt").exists(), "the untracked output stayed behind"
     dvc_clean(bob)
+    # Untracked from DVC and committed to git instead: git wrote it, it stays.
+    alice.write("kept.txt", "kept\n")
+    publish(alice, "kept", "kept.txt")
+    pulled(bob)
+    alice.dvc("remove", "kept.txt.dvc")
+    alice.git("add", "-A")
+    alice.git("commit", "-q", "-m", "kept.txt goes into git")
+    alice.git("push", "-q")
+    pulled(bob)
+    assert (bob.repo / "kept.txt").read_text() == "kept\n"
 
 
 def test_untracked_file_in_a_directory_goes_to_dvc(team: Team) -> None:
