@@ -61,6 +61,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     result = status.status(_settings(), args.rev)
     upstream = status.upstream_states(_root(), args.upstream)
+    status.say_workspace_lag(_root())
     if args.json:
         print(json.dumps({**result.as_dict(), "upstream": dict(upstream)}, indent=2))
     else:

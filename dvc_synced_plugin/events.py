@@ -23,6 +23,7 @@ class HookSpec:
     # the push before any upload) or "after" (DVC's own `dvc checkout` then finds data).
     chained: Literal["before", "after"]
     summary: str  # the hook's name in .pre-commit-hooks.yaml
+    pre_commit: bool = True  # pre-commit has a stage of this name (not post-applypatch)
 
 
 HOOKS: dict[str, HookSpec] = {
@@ -31,6 +32,7 @@ HOOKS: dict[str, HookSpec] = {
     "post-merge": HookSpec(False, "after", "data follows merge/pull"),
     "post-rewrite": HookSpec(True, "after", "data follows rebase/amend"),
     "post-commit": HookSpec(False, "after", "data follows a resolved merge"),
+    "post-applypatch": HookSpec(False, "after", "data follows git am", pre_commit=False),
 }
 HOOK_NAMES = tuple(HOOKS)
 

@@ -21,7 +21,8 @@ from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
 from dvc_synced_plugin.lock import storage_lock, workspace_lock
 from dvc_synced_plugin.objects import ObjectRef, ObjectSet
-from dvc_synced_plugin.plan import ManifestSource, plan_changes
+from dvc_synced_plugin.plan import ManifestSource, outs_of_changes, plan_changes
+from dvc_synced_plugin.pointers import Out
 from dvc_synced_plugin.stores import (
     ObjectStore,
     copy_objects,
@@ -248,19 +249,62 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
         pull_objects(session, objs, report)
         with contextlib.suppress(OSError):
             remove_tree(session.staging())
-    if checkout == "all" or (checkout == "changes" and objs.targets):
+    stale = stale_outputs(settings.root, changes) if checkout != "none" else []
+    if checkout == "all" or (checkout == "changes" and (objs.targets or stale)):
         safety.refuse_escaping_outputs(settings.root, changes)
         timeout = max(300, settings.timeout)
-        with workspace_lock(gitinfo.git_dir(settings.root), timeout):
+        git_dir = gitinfo.git_dir(settings.root)
+        with workspace_lock(git_dir, timeout):
+            record = workspace.record_file(git_dir)
+            remove_stale_outputs(settings.root, session, stale, record)
             targets = None if checkout == "all" else sorted(
-                update_workspace(settings.root, session.cache, objs))
+                update_workspace(settings.root, session.cache, objs, record))
             if targets is None or targets:
                 report.checkout_failed = dvcrepo.checkout(settings.root, targets)
+                if not report.checkout_failed:
+                    workspace.record_checked_out(settings.root, record, [
+                        new for _, new in objs.changed
+                        if targets is None or new.target in targets])
     report.seconds = time.monotonic() - start
     return report
 
 
-def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet) -> set[str]:
+def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]:
+    """Outputs the changes move away or untrack; never a path git tracks (an output that
+    became `cache: false` and was committed) or one the new pointers still record."""
+    from dvc_synced_plugin.pointers import output_paths
+
+    pairs = outs_of_changes(root, changes)
+    if not any(old for old, _ in pairs):
+        return []
+    blobs = gitinfo.read_blobs(root, [c.new_blob for c in changes if c.new_blob])
+    recorded: set[str] = set()
+    for change in changes:
+        if change.new_blob:
+            recorded |= output_paths(change.path, blobs.get(change.new_blob))
+    stale = workspace.removed_outputs(pairs, recorded)
+    if stale:
+        listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-z", "--",
+                             *[o.path for o in stale])
+        tracked = {p.decode(errors="surrogateescape") for p in listed.split(b"\0") if p}
+        stale = [o for o in stale if o.path not in tracked
+                 and not any(t.startswith(o.path + "/") for t in tracked)]
+    return stale
+
+
+def remove_stale_outputs(root: Path, session: Session, stale: list[Out],
+                         record: workspace.DirRecord) -> None:
+    """Plain `dvc pull` removes outputs HEAD no longer has; so do we, unless changed."""
+    if not stale:
+        return
+    kept = workspace.remove_stale(root, session.cache, stale, session.manifests.read, record)
+    for path in kept:
+        output.warn(f"{path} is no longer tracked by DVC but differs from its last version: "
+                    "kept")
+
+
+def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet,
+                     record: Optional[workspace.DirRecord] = None) -> set[str]:
     """Check out the changed entries ourselves; returns the targets left for `dvc checkout`.
 
     `dvc checkout` of a target scans every file of its directories; our update touches
@@ -269,7 +313,7 @@ def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet) -> set[str
     """
     try:
         return workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
-                                objs.deltas)
+                                objs.deltas, record)
     except OSError as exc:
         output.warn(f"updating the workspace directly failed ({exc}); running dvc checkout")
         return set(objs.targets)
@@ -280,7 +324,21 @@ def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
     sha = gitinfo.rev_parse(settings.root, rev)
     head = gitinfo.rev_parse(settings.root, "HEAD")
     changes = gitinfo.changes_between(settings.root, None, sha)
+    if sha == head:
+        changes += left_since_sync(settings.root, head)
     return pull_changes(settings, changes, checkout="all" if sha == head else "none")
+
+
+def left_since_sync(root: Path, head: str) -> list[gitinfo.PointerChange]:
+    """Pointer changes since the commit the workspace was last synced to (a `git reset`
+    fires no hook): outputs they drop leave the workspace as plain `dvc pull` removes
+    them (HEAD's own pointers are all in the full pull already)."""
+    from dvc_synced_plugin.hooks import read_state
+
+    state, synced = read_state(root)
+    if state != "ok" or synced == head or not gitinfo.known_commits(root, [synced]):
+        return []
+    return gitinfo.changes_between(root, synced, head)
 
 
 # ---------------------------------------------------------------------------- read-only

@@ -17,6 +17,11 @@ Which hooks git 2.39 fires (checked with real runs, see tests/test_hooks_e2e.py)
   a conflicted merge -> nothing; its `git commit` -> post-commit ("commit (merge)" reflog)
   git cherry-pick, git revert -> post-commit ("cherry-pick: ...", "revert: ..." reflog)
   git commit --amend -> post-commit then post-rewrite "amend"
+  a rebase replaying nothing (fast-forward, local commits all upstream) -> post-checkout
+      inside the rebase with an empty todo list, and no post-rewrite: synced there
+  a conflicted squash merge or revert concluded by `git commit`/`--continue` ->
+      post-commit with a "commit:" reflog: git's default message tells it apart
+  git am -> post-applypatch per patch (no post-commit)
   git push -> pre-push, also with nothing to push (empty stdin) and for deletions
 """
 
@@ -187,8 +192,8 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
             changes = gitinfo.changes_between(root, None, new)
         else:
             changes = [c for b in bases for c in gitinfo.changes_between(root, b, new)]
-        # A deleted pointer needs nothing fetched (and `dvc checkout` leaves its data be).
-        changes = [c for c in changes if c.new_blob]
+        # A deleted pointer needs nothing fetched, but its outputs leave the workspace
+        # (as plain `dvc pull` removes them): deletions count too.
         if not changes:
             write_state(root, "ok", new)  # nothing tracked changed: the fast path
             return 0
@@ -215,9 +220,20 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
 def post_checkout(root: Path, event: HeadMove) -> int:
     if event.file_checkout:
         return 0  # a file checkout: HEAD did not move
-    if gitinfo.rebase_in_progress(root):
+    if gitinfo.rebase_in_progress(root) and not nothing_to_replay(root):
         return 0  # the rebase's post-rewrite syncs once at the end
     return sync_workspace(root, event.base)
+
+
+def nothing_to_replay(root: Path) -> bool:
+    """A rebase whose todo list is empty (a fast-forward, or every local commit already
+    upstream) moves HEAD with this checkout and ends without a post-rewrite: sync now."""
+    try:
+        todo = (gitinfo.git_dir(root) / "rebase-merge" / "git-rebase-todo").read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return not any(line.strip() and not line.lstrip().startswith("#")
+                   for line in todo.splitlines())
 
 
 def post_merge(root: Path, event: HeadMove) -> int:
@@ -244,18 +260,34 @@ def post_commit(root: Path, event: HeadMove) -> int:
     """
     if gitinfo.rebase_in_progress(root):
         return 0
-    subject = gitinfo.git(root, "log", "-g", "-1", "--format=%gs", "HEAD", check=False).decode()
+    subject, _, message = gitinfo.git(root, "log", "-g", "-1", "--format=%gs%x00%B", "HEAD",
+                                      check=False).decode(errors="replace").partition("\0")
     if subject.startswith("commit (amend)"):
         return 0
     head, *parents = gitinfo.git(root, "rev-list", "--parents", "-n", "1", "HEAD").decode().split()
     # Without a reflog (core.logAllRefUpdates off) only a merge commit is surely git's doing.
     made_here = subject.startswith(("commit:", "commit (initial)")) if subject else len(parents) < 2
-    if not made_here:
+    if not made_here or written_by_git(message):
         return sync_workspace(root, parents[0] if parents else None)
     status, synced = read_state(root)
     if status == "ok" and parents and synced == parents[0]:
         write_state(root, "ok", head)
     return 0
+
+
+def written_by_git(message: str) -> bool:
+    """A plain `git commit` that concludes a conflicted squash merge or revert (also
+    `git revert --continue`): its reflog says "commit:", but git wrote the pointer files.
+    git leaves no other trace by then, so its default message is the sign (edited away,
+    the next hook or `dvc-synced pull` catches up; `dvc-synced status` says it lags)."""
+    return message.startswith("Squashed commit of the following:") or (
+        "\nThis reverts commit " in message)
+
+
+def post_applypatch(root: Path, event: HeadMove) -> int:
+    """`git am` commits each patch it applies, firing no post-commit: sync each one."""
+    parents = gitinfo.git(root, "rev-list", "--parents", "-n", "1", "HEAD").decode().split()[1:]
+    return sync_workspace(root, parents[0] if parents else None)
 
 
 Event = Union[PushEvent, HeadMove]
@@ -265,6 +297,7 @@ PARSERS: dict[str, Callable[[list[str], str, dict[str, str]], Event]] = {
     "post-merge": lambda args, _stdin, env: events.merge_event(args, env),
     "post-rewrite": events.rewrite_event,
     "post-commit": lambda _args, _stdin, _env: HeadMove("commit"),
+    "post-applypatch": lambda _args, _stdin, _env: HeadMove("commit"),
 }
 HANDLERS: dict[str, Callable[[Path, Event], int]] = {  # type: ignore[dict-item]
     "pre-push": pre_push,
@@ -272,6 +305,7 @@ HANDLERS: dict[str, Callable[[Path, Event], int]] = {  # type: ignore[dict-item]
     "post-merge": post_merge,
     "post-rewrite": post_rewrite,
     "post-commit": post_commit,
+    "post-applypatch": post_applypatch,
 }
 
 

@@ -79,7 +79,7 @@ class ManifestSource:
         content is named by its hash, so the verdict holds for the staged copy."""
         if self._checker is None:
             self._checker = ThreadPoolExecutor(max_workers=1)
-        self.checks[ref.oid] = self._checker.submit(safety.unsafe_manifest, data)
+        self.checks[ref.oid] = self._checker.submit(safety.unsafe_manifest, data, ref.owner)
 
     def close(self) -> None:
         if self._checker is not None:
@@ -124,12 +124,19 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
     for old_outs, new_outs in outs_of_changes(root, changes):
         old_by_key = {o.key: o for o in old_outs}
         old_oids = {o.oid for o in old_outs}
+        # An output is unchanged when the old side has it at the same path with the same
+        # content and mode (a renamed stage keeps its data where it is). One that moved
+        # to a new path, or only changed its x bit, needs the workspace updated but no
+        # object the old side lacks: it is a change without objects.
+        old_at = {(o.path, o.oid, o.isexec) for o in old_outs}
         for out in new_outs:
-            if out.oid in old_oids:
+            if (out.path, out.oid, out.isexec) in old_at:
                 continue
             objs.targets.add(out.target)
             previous = old_by_key.get(out.key)
             objs.changed.append((previous, out))
+            if out.oid in old_oids:
+                continue
             objs.add(_ref(out))
             if out.is_dir and not _expand_dir(objs, out, previous, manifests.read):
                 pending.append((previous, out))

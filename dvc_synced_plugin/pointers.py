@@ -36,6 +36,9 @@ class Out:
     legacy: bool  # a 2.x object (md5-dos2unix, stored without the files/md5 prefix)
     pointer: str  # the pointer file that records it
     target: str  # what `dvc checkout` takes to restore it
+    # `isexec: true` of a single-file output: DVC sets the owner's x bit on checkout (a
+    # `.dir` manifest carries no such flag for the files inside, checked in dvc-data).
+    isexec: bool = False
 
     @property
     def is_dir(self) -> bool:
@@ -67,7 +70,8 @@ def _out_from(entry: Any, where: str, key: str, path: str, target: str) -> Optio
     name = entry.get("hash")
     if name not in (None, "md5"):
         raise SyncError(f"{where}: {path!r} uses hash {name!r}; dvc-synced supports md5")
-    return Out(key=key, path=path, oid=md5, legacy=name is None, pointer=where, target=target)
+    return Out(key=key, path=path, oid=md5, legacy=name is None, pointer=where, target=target,
+               isexec=entry.get("isexec") is True)
 
 
 def _safe_rel(base: str, rel: Any, where: str) -> str:
@@ -164,3 +168,29 @@ def parse_pointer(
     if pointer.rsplit("/", 1)[-1] == "dvc.lock":
         return parse_dvc_lock(pointer, content, read_sibling(pointer[: -len("lock")] + "yaml"))
     return parse_dvc_file(pointer, content)
+
+
+def output_paths(pointer: str, content: Optional[bytes]) -> set[str]:
+    """Every output path a pointer file records, cached, pushed or not.
+
+    Which outputs leave the workspace is decided against these: an output that became
+    `cache: false` or `push: false` is still DVC's, and its file stays.
+    """
+    if content is None:
+        return set()
+    data = _load(content, pointer)
+    if not isinstance(data, dict):
+        return set()
+    base = posixpath.dirname(pointer)
+    if pointer.rsplit("/", 1)[-1] == "dvc.lock":
+        stages = data.get("stages") if "stages" in data or "schema" in data else data
+        entries = [e for s in (stages.values() if isinstance(stages, dict) else [])
+                   if isinstance(s, dict) for e in s.get("outs") or []]
+    else:
+        entries = data.get("outs") or []
+    paths = set()
+    for entry in entries:
+        rel = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(rel, str) and rel:
+            paths.add(posixpath.normpath(posixpath.join(base, rel)))
+    return paths

@@ -71,7 +71,7 @@ def check_entry(rel: object, md5: object, owner: str, entry: object = None) -> N
         )
 
 
-def unsafe_manifest(data: bytes) -> Optional[str]:
+def unsafe_manifest(data: bytes, owner: str = "") -> Optional[str]:
     """Why `dvc checkout` must not act on this `.dir` manifest; None when it is safe.
 
     DVC joins each entry's relpath to the output path as it is (checked): `../../x` lands
@@ -92,9 +92,19 @@ def unsafe_manifest(data: bytes) -> Optional[str]:
         if not isinstance(md5, str) or not HEX32.match(md5):
             return f"the entry {str(entry)[:80]!r} does not name a file by its hash"
         parts = rel.split("/") if isinstance(rel, str) else [""]
-        if any(p in ("", ".", "..") or p.lower() == ".git" or "\0" in p for p in parts):
+        git_like = [p for p in parts if p.lower() == ".git"]
+        if git_like and isinstance(rel, str):
+            return _git_name_problem(f"{owner}/{rel}" if owner else rel, git_like[0])
+        if any(p in ("", ".", "..") or "\0" in p for p in parts):
             return f"the entry {rel!r} is not a plain path inside the directory"
     return None
+
+
+def _git_name_problem(path: str, name: str) -> str:
+    """DVC accepts `.GIT`; git on case-insensitive filesystems (macOS, Windows) takes any
+    case of `.git` for its own directory, so such a name is refused, saying which file."""
+    return (f"{path!r} is named {name!r}, which git takes for its own .git directory on "
+            "case-insensitive filesystems: rename that file")
 
 
 # DVC's own layout of a manifest with plain ASCII names and no escapes; in such a text

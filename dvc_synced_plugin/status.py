@@ -6,6 +6,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from dvc_synced_plugin import gitinfo, output, safety
 from dvc_synced_plugin.config import Settings
@@ -189,3 +190,35 @@ def upstream_states(root: Path, network: bool) -> list[tuple[str, str]]:
         states.append((rel, "unchanged" if diff.empty
                        else f"{diff.count} changed (use dvc-synced update)"))
     return states
+
+def workspace_lag(root: Path) -> Optional[str]:
+    """One line when the workspace's data is not HEAD's, as the hooks' state file knows it.
+
+    git fires no hook for some commands that move HEAD (`git reset`, `git am` under
+    pre-commit, a commit message edited away from git's own on a resolved squash merge):
+    the next hook or `dvc-synced pull` catches up, and until then this says so.
+    """
+    from dvc_synced_plugin.hooks import read_state
+
+    try:
+        head = gitinfo.rev_parse(root, "HEAD")
+    except SyncError:
+        return None
+    state, synced = read_state(root)
+    if state == "ok" and synced == head:
+        return None
+    fix = "run `dvc-synced pull`"
+    if state == "pending":
+        return f"workspace: the last sync of {head[:10]} did not finish: {fix}"
+    if state != "ok" or not gitinfo.known_commits(root, [synced]):
+        return f"workspace: no sync by dvc-synced recorded for HEAD {head[:10]}: {fix}"
+    if not gitinfo.changes_between(root, synced, head):
+        return None  # HEAD moved without touching a pointer file: the data is HEAD's
+    return (f"workspace: lags HEAD: it holds the data of {synced[:10]}, HEAD is {head[:10]} "
+            f"(a git command that fires no hook moved HEAD): {fix}")
+
+
+def say_workspace_lag(root: Path) -> None:
+    line = workspace_lag(root)
+    if line:
+        output.say(line)

@@ -123,7 +123,8 @@ class ObjectStore:
             )
         problem = None
         if ref.is_dir:
-            problem = checked.result() if checked else unsafe_manifest(staged.read_bytes())
+            problem = checked.result() if checked else unsafe_manifest(staged.read_bytes(),
+                                                                       ref.owner)
         if problem:
             staged.unlink()
             raise CorruptObjectError(
@@ -194,7 +195,7 @@ def _refuse_unsafe(tmp: Path, ref: ObjectRef) -> None:
     """A manifest passed between stores gets the check a download gets: the local storage
     is filled by every clone of this user, not only through the door from central."""
     if ref.is_dir:
-        problem = unsafe_manifest(tmp.read_bytes())
+        problem = unsafe_manifest(tmp.read_bytes(), ref.owner)
         if problem:
             raise CorruptObjectError(
                 f"the manifest {ref.relpath} of {ref.owner or ref.oid} is refused: {problem}; "

@@ -191,3 +191,79 @@ def test_manifest_delta_matches_a_full_comparison() -> None:
         delta = manifest_delta(_manifest(old), _manifest(new), False, "data")
         assert delta.before == {r: m for r, m in old.items() if new.get(r) != m}
         assert delta.after == {r: m for r, m in new.items() if old.get(r) != m}
+
+
+# ------------------------------------------------------------- outputs that leave (issue 10)
+
+
+def _out(path: str, oid: str = "1" * 32, pointer: str = "") -> Out:
+    return Out(path, path, oid, False, pointer or f"{path}.dvc", pointer or f"{path}.dvc")
+
+
+def test_removed_outputs_keep_what_the_new_side_still_records() -> None:
+    from dvc_synced_plugin.pointers import output_paths
+
+    lock = b"""schema: '2.0'
+stages:
+  s:
+    cmd: x
+    outs:
+    - path: metrics.json
+      md5: 8a80554c91d9fca8acb82f023de02f11
+    - path: out
+      md5: f8f61a44e72def2b21d627cc77c95f7b.dir
+"""
+    assert output_paths("sub/dvc.lock", lock) == {"sub/metrics.json", "sub/out"}
+    assert output_paths("a.dvc", b"outs:\n- path: a\n  md5: x\n  push: false\n") == {"a"}
+    pairs = [([_out("d"), _out("metrics.json")], []), ([_out("keep")], [_out("keep")]),
+             ([_out("x")], [_out("x/sub")])]
+    gone = workspace.removed_outputs(pairs, {"metrics.json"})
+    assert [o.path for o in gone] == ["d"]  # uncached now, and overlapping, stay
+
+
+def test_remove_stale_removes_only_the_old_version(tmp_path: Path) -> None:
+    cache, put = _store(tmp_path)
+    repo = tmp_path / "repo"
+    (repo / "d/sub").mkdir(parents=True)
+    (repo / "d/a").write_bytes(b"a")
+    (repo / "d/sub/b").write_bytes(b"b")
+    (repo / "single").write_bytes(b"s")
+    (repo / "changed").write_bytes(b"mine")
+    entries = {"a": put(b"a"), "sub/b": put(b"b")}
+    manifest = _manifest(entries)
+    dir_oid = hashlib.md5(manifest).hexdigest() + ".dir"
+    outs = [_out("d", dir_oid), _out("single", put(b"s")), _out("changed", put(b"old"))]
+    kept = workspace.remove_stale(repo, cache, outs, lambda ref: manifest)
+    assert kept == ["changed"] and (repo / "changed").read_bytes() == b"mine"
+    assert not (repo / "d").exists() and not (repo / "single").exists()
+    (repo / "d").mkdir()
+    (repo / "d/a").write_bytes(b"a")
+    (repo / "d/extra").write_bytes(b"untracked")  # not in the manifest: kept whole
+    assert workspace.remove_stale(repo, cache, outs[:1], lambda ref: manifest) == ["d"]
+    assert (repo / "d/extra").exists()
+
+
+def test_update_sets_exec_and_makes_empty_directories(tmp_path: Path) -> None:
+    cache, put = _store(tmp_path)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    tool = Out("tool", "tool", put(b"#!/bin/sh\n"), False, "tool.dvc", "tool.dvc", True)
+    empty = _out("empty", hashlib.md5(b"[]").hexdigest() + ".dir")
+    deltas = {("", empty.oid): manifest_delta(None, b"[]", False, "empty")}
+    assert workspace.update(repo, cache, ["copy"], [(None, tool), (None, empty)], deltas) == set()
+    assert os.stat(repo / "tool").st_mode & 0o100 and (repo / "empty").is_dir()
+    plain = Out("tool", "tool", tool.oid, False, "tool.dvc", "tool.dvc", False)
+    assert workspace.update(repo, cache, ["copy"], [(tool, plain)], {}) == set()
+    assert not os.stat(repo / "tool").st_mode & 0o111
+
+
+def test_untracked_file_in_a_recorded_directory_goes_to_dvc(tmp_path: Path) -> None:
+    repo, cache, changed, deltas = _delta_case(tmp_path)
+    old, _new = changed[0]
+    record = workspace.DirRecord(tmp_path / "dirs")
+    record.record(repo / "data", old)
+    assert workspace.update(repo, cache, ["copy"], changed, deltas, record) == set()
+    # The record follows our own update: the next change is provably clean too.
+    assert record.unchanged(repo / "data", "data", changed[0][1].oid)
+    (repo / "data/sub/untracked.txt").write_bytes(b"x")
+    assert not record.unchanged(repo / "data", "data", changed[0][1].oid)
