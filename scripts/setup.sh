@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 need=()
 # crontab: `dvc-synced schedule` falls back to cron where no systemd user session runs.
-for tool in git:git rsync:rsync ssh:openssh-client sshd:openssh-server rclone:rclone crontab:cron; do
+# mkfs.xfs: the disk-use tests make a loop XFS filesystem to check sharing by reflink.
+for tool in git:git rsync:rsync ssh:openssh-client sshd:openssh-server rclone:rclone \
+        crontab:cron mkfs.xfs:xfsprogs; do
     cmd=${tool%%:*} pkg=${tool##*:}
     if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
         need+=("$pkg")
