@@ -35,6 +35,8 @@ HOOKS: dict[str, HookSpec] = {
     "post-applypatch": HookSpec(False, "after", "data follows git am", pre_commit=False),
 }
 HOOK_NAMES = tuple(HOOKS)
+# The hooks a `.pre-commit-config.yaml` lists (pre-commit has no post-applypatch stage).
+PRE_COMMIT_HOOKS = tuple(name for name, spec in HOOKS.items() if spec.pre_commit)
 
 
 def skipped(env: dict[str, str]) -> bool:

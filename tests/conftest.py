@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dvc_synced_plugin.events import HOOK_NAMES
+from dvc_synced_plugin.events import PRE_COMMIT_HOOKS
 from dvc_synced_plugin.testing.harness import (  # noqa: F401 - re-exported for the tests
     GitRepo,
     S3Server,
@@ -86,7 +86,7 @@ SNAPSHOT_SKIP = ("tests/", "benchmarks/", "scripts/", ".ci/", "dvc_synced.egg-in
 
 def config_text(repo: Path, rev: str, suffix: str = "") -> str:
     """The .pre-commit-config.yaml the README tells a team to commit."""
-    hooks = "".join(f"      - id: dvc-synced-{name}{suffix}\n" for name in HOOK_NAMES)
+    hooks = "".join(f"      - id: dvc-synced-{name}{suffix}\n" for name in PRE_COMMIT_HOOKS)
     return (
         "default_install_hook_types: [pre-push, post-checkout, post-merge, post-rewrite, "
         "post-commit]\n"

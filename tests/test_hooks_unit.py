@@ -116,7 +116,7 @@ def test_pre_commit_manifest() -> None:
     by_id = {h["id"]: h for h in manifest}
     # pre-commit has no post-applypatch stage: under pre-commit `git am` is caught up later.
     assert not events.HOOKS["post-applypatch"].pre_commit
-    for name in (n for n, spec in events.HOOKS.items() if spec.pre_commit):
+    for name in events.PRE_COMMIT_HOOKS:
         for suffix, language in (("", "python"), ("-system", "system")):
             hook = by_id.pop(f"dvc-synced-{name}{suffix}")
             assert hook["entry"] == f"dvc-synced hook {name}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dvc_synced_plugin.events import HOOK_NAMES
+from dvc_synced_plugin.events import PRE_COMMIT_HOOKS
 from tests.conftest import Team, User, config_text
 from tests.test_hooks_e2e import (
     Mode,
@@ -56,7 +56,7 @@ class PreCommitMode(Mode):
 
     def install(self, user: User) -> None:
         out = user.run(sys.executable, "-m", "pre_commit", "install").stdout
-        for name in HOOK_NAMES:  # default_install_hook_types did it, no --hook-type needed
+        for name in PRE_COMMIT_HOOKS:  # default_install_hook_types did it, no --hook-type needed
             assert f".git/hooks/{name}" in out, out
 
 
