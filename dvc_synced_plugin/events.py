@@ -81,10 +81,6 @@ class PushEvent:
     # which gets no FROM/TO (its tip is then that branch).
     local_branch: str = ""
 
-    @property
-    def nothing_pushed(self) -> bool:
-        return not self.updates and not self.local_branch
-
 
 def parse_push_lines(stdin: str) -> list[RefUpdate]:
     return [RefUpdate(*parts) for parts in (line.split() for line in stdin.splitlines())
