@@ -3,6 +3,7 @@ servers, real DVC clones, a real sshd on loopback, moto S3."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -33,6 +34,15 @@ from dvc_synced_plugin.testing.harness import (  # noqa: F401 - re-exported for 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def unavailable(exc: Unavailable) -> None:
+    """A server the tests need is missing: a skip on a developer's machine, a failure in
+    CI, where the README's test command must have installed it (a skip there once hid
+    that moto_server was not on PATH)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{exc}: the test command's setup must install it", pytrace=False)
+    pytest.skip(str(exc))
+
+
 @pytest.fixture
 def team(tmp_path: Path) -> Team:
     """A team whose central storage is a plain directory (rsync to a local path)."""
@@ -46,7 +56,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     try:
         server = start_sshd(tmp_path_factory.mktemp("sshd"))
     except Unavailable as exc:
-        pytest.skip(str(exc))
+        unavailable(exc)
     yield server
     server.stop()
 
@@ -65,7 +75,7 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     try:
         server = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
     except Unavailable as exc:
-        pytest.skip(str(exc))
+        unavailable(exc)
     yield server
     server.stop()
 

@@ -262,7 +262,9 @@ class S3Server:
 
 def start_moto(log: Path) -> S3Server:
     """moto's S3 server on a free loopback port."""
-    exe = shutil.which("moto_server")
+    # Installed beside this Python (the venv's bin), which need not be on PATH.
+    exe = shutil.which("moto_server", path=os.pathsep.join(
+        [os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     if not exe:
         raise Unavailable("moto[server] is not installed")
     port = free_port()
