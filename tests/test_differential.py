@@ -580,12 +580,37 @@ def test_differential_fixed_seed(team: Team, tmp_path: Path) -> None:
     assert compared == _steps(3) * len(types)
 
 
+# In CI the soak replays a recorded seed: a fresh one there would turn a rare, already
+# known divergence into a red CI at random. Anywhere else it draws a fresh seed.
+CI_SOAK_SEED = 2026120102
+
+
+def soak(team: Team, tmp_path: Path, seed: int) -> list[str]:
+    types = _types(tuple(random.Random(seed).sample(CACHE_TYPES, 3)))
+    compared, found = run_history(team, tmp_path, seed, _steps(6), cache_types=types)
+    assert found or compared == _steps(6) * len(types)
+    return found
+
+
 @pytest.mark.slow
 def test_differential_soak(team: Team, tmp_path: Path) -> None:
     """A longer history from a fresh seed (printed; replay with DVC_SYNCED_DIFF_SEED), for
     three cache types the seed picks (the fast slice has all five)."""
-    seed = _seed(random.SystemRandom().randrange(1 << 31))
-    types = _types(tuple(random.Random(seed).sample(CACHE_TYPES, 3)))
-    compared, found = run_history(team, tmp_path, seed, _steps(6), cache_types=types)
+    fresh = CI_SOAK_SEED if os.environ.get("CI") else random.SystemRandom().randrange(1 << 31)
+    seed = _seed(fresh)
+    found = soak(team, tmp_path, seed)
     assert not found, f"seed {seed}: " + "\n".join(found)
-    assert compared == _steps(6) * len(types)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "known divergence, open: a squash merge whose other side tracks files in git under "
+    "a DVC output directory overwrites bob's ignored output files; the conflict resolved "
+    "'ours' deletes them, and the post-commit sync applies only pointer changes, so the "
+    "output stays missing where a fresh clone + dvc pull has it"))
+def test_differential_known_divergence_squash_over_output_moved_into_git(
+        team: Team, tmp_path: Path) -> None:
+    """Found by the soak (seed 1195130988, step 2): kept as a strict xfail, so the day
+    it is fixed this test fails and the marker must go."""
+    found = soak(team, tmp_path, 1195130988)
+    assert not found, "\n".join(found)
