@@ -59,9 +59,10 @@ def cmd_pull(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import status
 
-    result = status.status(_settings(), args.rev)
-    upstream = status.upstream_states(_root(), args.upstream)
-    status.say_workspace_lag(_root())
+    settings = _settings()  # the work tree is asked once: settings carry it
+    result = status.status(settings, args.rev)
+    upstream = status.upstream_states(settings.root, args.upstream)
+    status.say_workspace_lag(settings.root)
     if args.json:
         print(json.dumps({**result.as_dict(), "upstream": dict(upstream)}, indent=2))
     else:
@@ -74,7 +75,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {where:8} {state}")
         for path in result.unknown_dirs:
             print(f"  manifest of {path} is on no storage")
-        print(*status.background_lines(_root()), sep="", end="")
+        print(*status.background_lines(settings.root), sep="", end="")
         for path, state in upstream:
             print(f"  upstream: {state}  ({path})")
     return 0 if result.complete else 1
