@@ -224,7 +224,10 @@ def start_sshd(base: Path, authorized_for: Optional[list[str]] = None) -> Sshd:
     config = base / "sshd_config"
     config.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-        f"AuthorizedKeysFile {authorized}\nPasswordAuthentication no\n"
+        # The fixed file serves every account the sshd may read it as (the tests' root and
+        # shared-group users); an account's own ~/.ssh/authorized_keys works too, as on a
+        # real server (the benchmark's dedicated server account, benchmarks/accounts.py).
+        f"AuthorizedKeysFile {authorized} .ssh/authorized_keys\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
         "PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n"
         f"PidFile {base / 'sshd.pid'}\nLogLevel ERROR\nMaxStartups 100:30:200\n"
