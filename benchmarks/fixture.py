@@ -24,10 +24,12 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from benchmarks.accounts import ROOT, Account, Login, give_dirs, split_flow
 from dvc_synced_plugin.testing import harness
 from dvc_synced_plugin.testing.harness import make_env  # the test teammates' env
 
@@ -69,6 +71,12 @@ class Project:
         return self.workdir / "ssh" / "client_key"
 
     @property
+    def ssh_command(self) -> str:
+        """The counting ssh (benchmarks/run.py writes it beside the config): every ssh call
+        of a timed command is logged, so round trips are reported beside the times."""
+        return str(self.workdir / "ssh" / "counting-ssh")
+
+    @property
     def no_hooks(self) -> Path:
         return self.workdir / "no-hooks"
 
@@ -82,25 +90,37 @@ class Project:
     def server(self, name: str) -> Path:
         return self.root / f"server-{name}.git"
 
-    def extra_env(self) -> dict[str, str]:
-        return {
-            "DVC_SYNCED_SSH_COMMAND": f"ssh -F {self.ssh_config}",
+    def extra_env(self, account: Account = ROOT) -> dict[str, str]:
+        env = {
+            "DVC_SYNCED_SSH_COMMAND": self.ssh_command,
             "PRE_COMMIT_HOME": str(self.workdir / "pre-commit-home"),
         }
+        if account is not ROOT:  # root's central is the one the team file names
+            env["DVC_SYNCED_CENTRAL"] = self.central(account)
+        return env
 
-    def user(self, name: str) -> User:
+    def central(self, account: Account = ROOT) -> str:
+        """Our flow's central storage, reached as `account` (each account has its own)."""
+        return f"{account.host}:{self.store(f'central-ours{account.suffix}')}"
+
+    def user(self, name: str, account: Account = ROOT) -> User:
         home = self.root / f"home-{name}"
-        return User(name, home, self.root / name, make_env(home, self.extra_env()))
+        return User(name, home, self.root / name, make_env(home, self.extra_env(account)))
 
     @property
     def alice(self) -> User:
         return self.user("alice")
 
+    def alice_for(self, account: Account) -> User:
+        """alice's one clone, with the environment that sends our flow to `account`."""
+        return self.user("alice", account)
+
     def puller(self, flow: str) -> User:
-        return self.user(f"bob-{flow}")
+        base, account = split_flow(flow)
+        return self.user(f"bob-{base}{account.suffix}", account)
 
     def seed_rsh(self) -> str:
-        return f"ssh -F {self.ssh_config}"
+        return self.ssh_command
 
 
 # ----------------------------------------------------------------------------- building
@@ -177,13 +197,18 @@ def choose_precommit_config(project: Project, log=print) -> tuple[str, str]:  # 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def configure_ssh_remote(user: User, project: Project, port: int, login: str) -> None:
-    """DVC's own ssh remote, settings in .dvc/config.local (rewritten each run: new port)."""
-    url = f"ssh://127.0.0.1{project.store('native')}"
-    user.dvc("remote", "add", "--local", "-f", "ssh", url)
-    user.dvc("remote", "modify", "--local", "ssh", "port", str(port))
-    user.dvc("remote", "modify", "--local", "ssh", "user", login)
-    user.dvc("remote", "modify", "--local", "ssh", "keyfile", str(project.ssh_key))
+def configure_ssh_remote(user: User, project: Project, port: int, login: str,
+                         account: Account = ROOT) -> None:
+    """DVC's own ssh remote, settings in .dvc/config.local (rewritten each run: new port).
+
+    Against root it is `ssh` (store `native`), against another account `ssh-<key>` (store
+    `native-<key>`), logging in as `login`."""
+    name = f"ssh{account.suffix}"
+    url = f"ssh://127.0.0.1{project.store(f'native{account.suffix}')}"
+    user.dvc("remote", "add", "--local", "-f", name, url)
+    user.dvc("remote", "modify", "--local", name, "port", str(port))
+    user.dvc("remote", "modify", "--local", name, "user", login)
+    user.dvc("remote", "modify", "--local", name, "keyfile", str(project.ssh_key))
 
 
 def _link_store(cache_files: Path, dest: Path) -> None:
@@ -239,31 +264,83 @@ def build(project: Project, port: int, login: str, log=print) -> None:  # type: 
     log(f"  n={project.size}: stores linked ({time.monotonic() - started:.0f}s)")
 
     for flow in ("ours", "seed", "native"):
-        bob = _new_user(project, f"bob-{flow}")
-        run(["git", "clone", "-q", str(project.server(flow)), str(bob.repo)], project.root,
-            bob.env)
-        _link_store(cache_files, bob.repo / ".dvc" / "cache")
-        for rel in ("data", "models"):
-            subprocess.run(["cp", "-a", str(alice.repo / rel), str(bob.repo / rel)], check=True)
-        if flow == "ours":
-            bob.synced("install")
-            bob.synced("pull")  # sets up its local storage, records the synced state
-            _link_store(cache_files, Path(bob.dvc(
-                "config", "--local", "remote.synced-storage.url").stdout.decode().strip()))
-        elif flow == "seed":
-            bob.dvc("remote", "add", "--local", "--default", "synced-storage",
-                    str(project.store("bob-seed-local")))
-            _link_store(cache_files, project.store("bob-seed-local"))
-            bob.dvc("status", "-q", check=False)  # warms DVC's hash state for the workspace
-        else:
-            configure_ssh_remote(bob, project, port, login)
-            bob.dvc("status", "-q", check=False)
+        bob = _new_puller(project, flow, port, login, cache_files)
         log(f"  n={project.size}: {bob.name} ready ({time.monotonic() - started:.0f}s)")
     precommit_hooks(project, precommit_text)
     (project.root / "READY").write_text(json.dumps({
         "size": project.size, "version": FIXTURE_VERSION, "pre_commit": precommit_mode,
         "build_seconds": round(time.monotonic() - started, 1),
     }))
+
+
+def _new_puller(project: Project, flow: str, port: int, login: str, cache_files: Path) -> User:
+    """bob's clone for `flow` (`ours`, `seed`, `native`, or `ours@clean` ...), with alice's
+    workspace copied and her cache linked: up to date, as a teammate who pulled before."""
+    base, account = split_flow(flow)
+    alice = project.alice
+    bob = project.puller(flow)
+    _new_user(project, bob.name)
+    run(["git", "clone", "-q", str(project.server(f"{base}{account.suffix}")), str(bob.repo)],
+        project.root, bob.env)
+    _link_store(cache_files, bob.repo / ".dvc" / "cache")
+    for rel in ("data", "models"):
+        subprocess.run(["cp", "-a", str(alice.repo / rel), str(bob.repo / rel)], check=True)
+    if base == "ours":
+        bob.synced("install")
+        bob.synced("pull")  # sets up its local storage, records the synced state
+        _link_store(cache_files, Path(bob.dvc(
+            "config", "--local", "remote.synced-storage.url").stdout.decode().strip()))
+    elif base == "seed":
+        bob.dvc("remote", "add", "--local", "--default", "synced-storage",
+                str(project.store("bob-seed-local")))
+        _link_store(cache_files, project.store("bob-seed-local"))
+        bob.dvc("status", "-q", check=False)  # warms DVC's hash state for the workspace
+    else:
+        configure_ssh_remote(bob, project, port, login, account)
+        bob.dvc("status", "-q", check=False)
+    return bob
+
+
+def account_ready(project: Project, account: Account) -> Path:
+    return project.root / f"READY{account.suffix}"
+
+
+def build_account(project: Project, port: int, login: Login, account: Account,
+                  log=print) -> None:  # type: ignore[no-untyped-def]
+    """Our flow and the native one against another server account, added to a built
+    project: own git servers, central stores owned by the account, and bob clones.
+
+    Made from alice's current state (her cache holds every object, her workspace is HEAD),
+    so an older project gains it without a rebuild."""
+    started = time.monotonic()
+    alice = project.alice
+    for flow in ("ours", "native"):
+        server = project.server(f"{flow}{account.suffix}")
+        if server.exists():  # a build cut short: start this account over
+            shutil.rmtree(server)
+        run(["git", "init", "-q", "--bare", "-b", "main", str(server)], project.root,
+            os.environ.copy())
+        remote = f"{flow}{account.suffix}"
+        alice.git("remote", "remove", remote, check=False)
+        alice.git("remote", "add", remote, str(server))
+        alice.git("-c", f"core.hooksPath={project.no_hooks}", "push", "-q", remote, "main")
+    configure_ssh_remote(alice, project, port, login.name, account)
+    cache_files = alice.repo / ".dvc" / "cache" / "files"
+    for name in (f"central-ours{account.suffix}", f"native{account.suffix}"):
+        store = project.store(name)
+        if store.exists():
+            shutil.rmtree(store)
+        _link_store(cache_files, store)
+        give_dirs(store, login)
+    for flow in ("ours", "native"):
+        bob = project.puller(account.flow(flow))
+        for path in (bob.home, bob.repo):
+            if path.exists():
+                shutil.rmtree(path)
+        _new_puller(project, account.flow(flow), port, login.name, cache_files)
+    account_ready(project, account).write_text(json.dumps({
+        "login": login.name, "build_seconds": round(time.monotonic() - started, 1)}))
+    log(f"  n={project.size}: {account.label}: ready ({time.monotonic() - started:.0f}s)")
 
 
 def precommit_hooks(project: Project, config: str) -> None:
@@ -281,8 +358,11 @@ def precommit_hooks(project: Project, config: str) -> None:
 
 
 def prepare(workdir: Path, size: int, port: int, login: str, rebuild: bool,
-            log=print) -> Project:  # type: ignore[no-untyped-def]
-    """The project of `size` objects, built if needed; per-run settings (ssh port) refreshed."""
+            log=print, others: Sequence[tuple[Account, Login]] = ()  # type: ignore[no-untyped-def]
+            ) -> Project:
+    """The project of `size` objects, built if needed; per-run settings (ssh port) refreshed.
+
+    `others`: further server accounts to run our flow and the native one against."""
     project = Project(size, workdir / f"v{FIXTURE_VERSION}-n{size}", workdir)
     project.no_hooks.mkdir(parents=True, exist_ok=True)
     if rebuild or not (project.root / "READY").exists():
@@ -291,4 +371,12 @@ def prepare(workdir: Path, size: int, port: int, login: str, rebuild: bool,
     else:
         configure_ssh_remote(project.alice, project, port, login)
         configure_ssh_remote(project.puller("native"), project, port, login)
+    for account, account_login in others:
+        if not account_ready(project, account).exists():
+            log(f"  n={size}: adding the {account.label} flows (once)")
+            build_account(project, port, account_login, account, log)
+        else:
+            configure_ssh_remote(project.alice, project, port, account_login.name, account)
+            configure_ssh_remote(project.puller(account.flow("native")), project, port,
+                                 account_login.name, account)
     return project

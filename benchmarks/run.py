@@ -31,8 +31,10 @@ from typing import Optional, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import fixture  # noqa: E402
+from benchmarks import accounts, fixture  # noqa: E402
+from benchmarks.accounts import CLEAN, ROOT, Account, split_flow  # noqa: E402
 from benchmarks.fixture import Project, User  # noqa: E402
+from dvc_synced_plugin.testing import counting  # noqa: E402
 
 T = TypeVar("T")
 FLOWS = ("ours", "seed", "native")
@@ -43,6 +45,10 @@ TARGETS = {
     "bulk_min": 0.90,  # our throughput / bare rsync's
     "noop_extra_ms_max": 100.0,  # plain hooks over git alone
     "memory_mb_max": 300.0,  # peak RSS at the largest N
+    "push_connections_max": 1,  # ssh handshakes of the push of a change
+    "push_sessions_max": 2,  # remote shells started by it
+    "pull_sessions_max": 2,
+    "noop_connections_max": 0,  # a push or pull without pointer changes stays off the network
 }
 
 
@@ -57,9 +63,13 @@ def log(message: str) -> None:
 class Sample:
     seconds: float
     maxrss_kb: int
+    counts: Optional[counting.Counts] = None  # ssh/rclone calls, when COUNT_LOG is set
 
 
 TIME = shutil.which("time", path="/usr/bin:/bin")
+# The log the counting wrappers (ssh as every user's ssh-command, the seed's `rsync -e`)
+# append to; `timed` reads and clears it around each timed command. Set by main().
+COUNT_LOG: Optional[Path] = None
 
 
 def timed(steps: list[tuple[list[str], Path, dict[str, str]]]) -> Sample:
@@ -72,6 +82,8 @@ def timed(steps: list[tuple[list[str], Path, dict[str, str]]]) -> Sample:
     """
     total = 0.0
     peak = 0
+    if COUNT_LOG is not None:
+        counting.take(COUNT_LOG)  # what untimed commands (dvc add, commits) logged
     for args, cwd, env in steps:
         with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as rss:
             wrapped = [TIME, "-q", "-f", "%M", "-o", rss.name, *args] if TIME else args
@@ -86,7 +98,7 @@ def timed(steps: list[tuple[list[str], Path, dict[str, str]]]) -> Sample:
                                    f"{text[-3000:]}")
             figures = Path(rss.name).read_text().split()
             peak = max(peak, int(figures[-1]) if figures and figures[-1].isdigit() else 0)
-    return Sample(total, peak)
+    return Sample(total, peak, counting.take(COUNT_LOG) if COUNT_LOG is not None else None)
 
 
 @dataclass
@@ -103,12 +115,26 @@ class Series:
     def peak_mb(self) -> float:
         return max(s.maxrss_kb for s in self.samples) / 1024
 
+    def count(self, what: str) -> Optional[tuple[int, int]]:
+        """(least, most) of one count over the samples: they should be alike."""
+        values = [getattr(s.counts, what) for s in self.samples if s.counts is not None]
+        return (min(values), max(values)) if values else None
+
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "median_s": round(self.median, 4),
             "samples_s": [round(s.seconds, 4) for s in self.samples],
             "peak_rss_mb": round(self.peak_mb, 1),
         }
+        if any(s.counts is not None for s in self.samples):
+            for what in ("connections", "sessions", "controls", "rclone"):
+                low_high = self.count(what)
+                assert low_high is not None
+                out[f"{what}_max"] = low_high[1]
+                out[f"{what}_min"] = low_high[0]
+            out["counts_samples"] = [s.counts.as_dict() if s.counts else None
+                                     for s in self.samples]
+        return out
 
 
 class Results:
@@ -148,10 +174,13 @@ def seed_rsync(project: Project, user: User, src: str, dst: str) -> tuple[
 
 
 def push_steps(project: Project, flow: str) -> list[tuple[list[str], Path, dict[str, str]]]:
-    alice = project.alice
-    if flow == "ours":
-        return [git(alice, "push", "-q", "origin", "main")]  # plain hooks in .git/hooks
-    if flow == "seed":
+    """`flow` is ours, seed or native against root, or `ours@clean`, `native@clean`."""
+    base, account = split_flow(flow)
+    alice = project.alice_for(account)
+    if base == "ours":  # plain hooks in .git/hooks
+        return [git(alice, "push", "-q", "origin" if account is ROOT else f"ours{account.suffix}",
+                    "main")]
+    if base == "seed":
         return [
             git(alice, "push", "-q", "seed", "main", hooks=project.no_hooks),
             dvc(alice, "push", "-q", "-r", "seed-storage"),
@@ -159,16 +188,17 @@ def push_steps(project: Project, flow: str) -> list[tuple[list[str], Path, dict[
                        f"dvc-server:{project.store('central-seed')}/"),
         ]
     return [
-        git(alice, "push", "-q", "native", "main", hooks=project.no_hooks),
-        dvc(alice, "push", "-q", "-r", "ssh"),
+        git(alice, "push", "-q", f"native{account.suffix}", "main", hooks=project.no_hooks),
+        dvc(alice, "push", "-q", "-r", f"ssh{account.suffix}"),
     ]
 
 
 def pull_steps(project: Project, flow: str) -> list[tuple[list[str], Path, dict[str, str]]]:
     bob = project.puller(flow)
-    if flow == "ours":
+    base, account = split_flow(flow)
+    if base == "ours":
         return [git(bob, "pull", "-q")]
-    if flow == "seed":
+    if base == "seed":
         return [
             git(bob, "pull", "-q", hooks=project.no_hooks),
             seed_rsync(project, bob, f"dvc-server:{project.store('central-seed')}/",
@@ -177,7 +207,7 @@ def pull_steps(project: Project, flow: str) -> list[tuple[list[str], Path, dict[
         ]
     return [
         git(bob, "pull", "-q", hooks=project.no_hooks),
-        dvc(bob, "pull", "-q", "-r", "ssh"),
+        dvc(bob, "pull", "-q", "-r", f"ssh{account.suffix}"),
     ]
 
 
@@ -219,14 +249,29 @@ def change_rep(project: Project, rep: int, counted: bool, results: Results,
     contents = make_change(project, rep, rng)
     n = project.size
     for flow in rotated(flows, rep):
-        sample = timed(push_steps(project, flow))
+        sample = uncounted_native(flow, timed(push_steps(project, flow)))
         results.add(f"push/{flow}/{n}", sample, counted)
-        log(f"    push {flow:6} {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB")
+        log(f"    push {flow:12} {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB"
+            f"{counts_note(sample)}")
     for flow in rotated(flows, rep):
-        sample = timed(pull_steps(project, flow))
+        sample = uncounted_native(flow, timed(pull_steps(project, flow)))
         results.add(f"pull/{flow}/{n}", sample, counted)
-        log(f"    pull {flow:6} {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB")
+        log(f"    pull {flow:12} {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB"
+            f"{counts_note(sample)}")
     check_pulled(project, contents, flows)
+
+
+def uncounted_native(flow: str, sample: Sample) -> Sample:
+    """DVC's ssh remote speaks ssh in Python (asyncssh), not through ssh-command: the
+    wrapper sees none of its round trips, so its zero is no figure."""
+    if split_flow(flow)[0] == "native":
+        sample.counts = None
+    return sample
+
+
+def counts_note(sample: Sample) -> str:
+    c = sample.counts
+    return "" if c is None else f"  ssh {c.connections} conn {c.sessions} sess"
 
 
 def synced(user: User, *args: str) -> tuple[list[str], Path, dict[str, str]]:
@@ -311,8 +356,11 @@ def bulk_sizes(total_mib: int) -> list[int]:
     return sizes
 
 
-def bulk(workdir: Path, total_mib: int, repeat: int, warmup: int, results: Results) -> None:
-    """Our push of `total_mib` of new files vs a bare rsync of the same objects, same ssh."""
+def bulk(workdir: Path, total_mib: int, repeat: int, warmup: int, results: Results,
+         others: Sequence[tuple[Account, accounts.Login]] = ()) -> None:
+    """Our push of `total_mib` of new files vs a bare rsync of the same objects, same ssh,
+    against root and each of `others` (own git server and stores each: keys `bulk/ours`,
+    `bulk/bare` for root, `bulk/ours@clean` ... for the others)."""
     root = workdir / "bulk-run"
     if root.exists():
         shutil.rmtree(root)
@@ -331,7 +379,21 @@ def bulk(workdir: Path, total_mib: int, repeat: int, warmup: int, results: Resul
         alice.git("commit", "-q", "-m", "setup")
         alice.git("push", "-q", "origin", "main")
         alice.synced("install")
-        bare = project.store("bare")
+        targets: list[tuple[Account, User, str, Path]] = [
+            (ROOT, alice, "origin", project.store("bare"))]
+        for account, login in others:  # same clone and local storage, own central and git
+            server = project.server(f"ours{account.suffix}")
+            fixture.run(["git", "init", "-q", "--bare", "-b", "main", str(server)], root,
+                        os.environ.copy())
+            alice.git("remote", "add", f"ours{account.suffix}", str(server))
+            alice.git("push", "-q", f"ours{account.suffix}", "main")
+            central = project.store(f"central{account.suffix}")
+            central.mkdir(parents=True)
+            accounts.give_dirs(central, login)
+            user = User("alice", alice.home, alice.repo, {
+                **alice.env, "DVC_SYNCED_CENTRAL": f"{account.host}:{central}"})
+            targets.append((account, user, f"ours{account.suffix}",
+                            project.store(f"bare{account.suffix}")))
         cache = alice.repo / ".dvc" / "cache"
         sizes = bulk_sizes(total_mib)
         for rep in range(warmup + repeat):
@@ -351,21 +413,29 @@ def bulk(workdir: Path, total_mib: int, repeat: int, warmup: int, results: Resul
                          if p.is_file() and str(p.relative_to(cache)) not in before)
             listing = root / "bare.list"
             listing.write_text("".join(f"{rel}\n" for rel in new if not rel.endswith(".dir")))
-            if bare.exists():
-                shutil.rmtree(bare)
-            bare.mkdir(parents=True)
-            order = ["bare", "ours"] if rep % 2 else ["ours", "bare"]
-            for which in order:
+            for account, _, _, bare in targets:
+                if bare.exists():
+                    shutil.rmtree(bare)
+                bare.mkdir(parents=True)
+                for other, login in others:
+                    if other is account:
+                        accounts.give_dirs(bare, login)
+            # Alternating, so neither transfer nor account always runs first. Our pushes
+            # share alice's local storage: the first fills it, a later one finds it filled.
+            order = rotated([(which, t) for t in targets for which in ("ours", "bare")],
+                            rep)
+            for which, (account, user, remote, bare) in order:
                 if which == "bare":
                     sample = timed([(["rsync", "-t", f"--files-from={listing}", "-e",
-                                      project.seed_rsh(), f"{cache}/", f"dvc-server:{bare}/"],
-                                     alice.repo, alice.env)])
+                                      project.seed_rsh(), f"{cache}/",
+                                      f"{account.host}:{bare}/"], alice.repo, alice.env)])
                 else:
-                    sample = timed([git(alice, "push", "-q", "origin", "main")])
-                results.add(f"bulk/{which}", sample, counted)
+                    sample = timed([git(user, "push", "-q", remote, "main")])
+                key = account.flow(which)
+                results.add(f"bulk/{key}", sample, counted)
                 mbs = total_mib * 1.048576 / sample.seconds
-                log(f"    bulk {which:5} {sample.seconds:6.2f}s  {mbs:6.0f} MB/s  "
-                    f"{sample.maxrss_kb / 1024:5.0f} MB")
+                log(f"    bulk {key:10} {sample.seconds:6.2f}s  {mbs:6.0f} MB/s  "
+                    f"{sample.maxrss_kb / 1024:5.0f} MB{counts_note(sample)}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -383,11 +453,90 @@ def start_sshd(workdir: Path) -> tuple[object, int, str]:
     ssh_dir = workdir / "ssh"
     ssh_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(server.client_key, ssh_dir / "client_key")
+    shutil.copy2(server.client_key.with_suffix(".pub"), ssh_dir / "client_key.pub")
     os.chmod(ssh_dir / "client_key", 0o600)
     text = server.ssh_config.read_text().replace(str(server.client_key),
                                                  str(ssh_dir / "client_key"))
     (ssh_dir / "config").write_text(text)
+    # Project.ssh_command: every ssh call of the flows goes through it and is logged.
+    counting.ssh_wrapper(ssh_dir, ssh_dir / "counts.log", ["ssh", "-F", str(ssh_dir / "config")])
     return server, server.port, server.user
+
+
+def clean_account(workdir: Path) -> Optional[tuple[Account, accounts.Login]]:
+    """The dedicated server account (created if missing) and its Host entry in the ssh
+    config; None, after one line saying why, where it cannot be had."""
+    ssh_dir = workdir / "ssh"
+    try:
+        login = accounts.ensure_account(CLEAN.login, (ssh_dir / "client_key.pub").read_text())
+    except accounts.Unavailable as exc:
+        log(f"  {exc}")
+        return None
+    note = accounts.shell_note(login)
+    if note:
+        log(f"  {note}")
+    closed = accounts.unreachable(workdir)
+    if closed is not None:
+        log(f"  {closed} is closed to other users: the clean server account ({login.name}) "
+            f"cannot reach its stores; `chmod o+x {closed}` or pick another --workdir "
+            "(skipped)")
+        return None
+    config = ssh_dir / "config"
+    text = config.read_text()
+    config.write_text(text + accounts.host_entry(text, CLEAN))
+    probe = subprocess.run(["ssh", "-F", str(config), CLEAN.host, "true"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if probe.returncode != 0:
+        detail = (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1]
+        log(f"  ssh as {login.name} failed ({detail}): the clean server account is skipped")
+        return None
+    return CLEAN, login
+
+
+def ssh_costs(workdir: Path, shown: Sequence[Account], runs: int, results: Results) -> None:
+    """What one bare `ssh host true` costs against each account (a handshake and a session),
+    and one more session over an open master connection (the server shell's start alone,
+    what each further session of a push pays). Accounts interleaved, as the sizes are."""
+    config = str(workdir / "ssh" / "config")
+    sockets = Path(tempfile.mkdtemp(prefix="dvcs-cm-"))  # short: a socket path has a limit
+    env = os.environ.copy()
+    try:
+        for account in shown:
+            control = ["-o", f"ControlPath={sockets}/{account.key}"]
+            subprocess.run(["ssh", "-F", config, *control, "-o", "ControlMaster=yes",
+                            "-o", "ControlPersist=120", "-N", "-f", account.host],
+                           stdin=subprocess.DEVNULL, check=True)
+        for rep in range(runs + 1):
+            for account in rotated(shown, rep):
+                control = ["-o", f"ControlPath={sockets}/{account.key}"]
+                for key, args in (
+                    ("connect", ["ssh", "-F", config, account.host, "true"]),
+                    ("session", ["ssh", "-F", config, *control, "-o", "ControlMaster=no",
+                                 account.host, "true"]),
+                ):
+                    sample = timed([(args, workdir, env)])
+                    results.add(f"ssh/{key}/{account.key}", Sample(sample.seconds,
+                                sample.maxrss_kb), rep > 0)
+    finally:
+        for account in shown:
+            subprocess.run(["ssh", "-F", config, "-o", f"ControlPath={sockets}/{account.key}",
+                            "-O", "exit", account.host], stdin=subprocess.DEVNULL,
+                           capture_output=True)
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+def wrapper_cost(workdir: Path, runs: int, results: Results) -> None:
+    """What the counting wrapper adds to each ssh call: the same wrapper around `true`
+    against `true` itself (the difference of the medians)."""
+    where = workdir / "wrapper-cost"
+    wrapped = counting.ssh_wrapper(where, where / "log", ["true"])
+    real = shutil.which("true") or "/bin/true"
+    env = os.environ.copy()
+    for rep in range(runs + 1):
+        for key, program in rotated([("direct", real), ("wrapped", wrapped)], rep):
+            sample = timed([([program], workdir, env)])
+            results.add(f"wrapper/{key}", Sample(sample.seconds, sample.maxrss_kb), rep > 0)
+    shutil.rmtree(where, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------ reporting
@@ -468,25 +617,37 @@ def report(results: Results, sizes: list[int], meta: dict[str, object]) -> tuple
         "seed": "seed: git pull + `rsync -r -P` + `dvc pull`",
         "native": "git pull + `dvc pull -r ssh` (dvc-ssh)",
     }
-    for op, names in (("push", labels), ("pull", pull_labels)):
-        for flow in FLOWS:
-            cells = [fmt_s(results.get(f"{op}/{flow}/{n}")) for n in sizes]
-            scale = ratio(results.get(f"{op}/{flow}/{largest}"),
-                          results.get(f"{op}/{flow}/{smallest}"))
-            lines.append(f"| {op}: {names[flow]} | {' | '.join(cells)} | {fmt_ratio(scale)} |")
-        for flow in ("seed", "native"):
-            cells = [fmt_ratio(ratio(results.get(f"{op}/{flow}/{n}"),
-                                     results.get(f"{op}/ours/{n}"))) for n in sizes]
-            lines.append(f"| {op}: {flow} / ours | {' | '.join(cells)} | |")
+    shown = shown_accounts(meta)
+    for account in shown:
+        if len(shown) > 1:  # a section row per server account
+            lines.append(f"| **{account.label}** |" + " |" * (len(sizes) + 1))
+        bases = account_flows(account)
+        for op, names in (("push", labels), ("pull", pull_labels)):
+            for base in bases:
+                flow = account.flow(base)
+                cells = [fmt_s(results.get(f"{op}/{flow}/{n}")) for n in sizes]
+                scale = ratio(results.get(f"{op}/{flow}/{largest}"),
+                              results.get(f"{op}/{flow}/{smallest}"))
+                lines.append(f"| {op}: {names[base]} | {' | '.join(cells)} | "
+                             f"{fmt_ratio(scale)} |")
+            for base in bases[1:]:
+                cells = [fmt_ratio(ratio(results.get(f"{op}/{account.flow(base)}/{n}"),
+                                         results.get(f"{op}/{account.flow('ours')}/{n}")))
+                         for n in sizes]
+                lines.append(f"| {op}: {base} / ours | {' | '.join(cells)} | |")
     lines += ["", "Peak RSS of the process tree (git + hook + rsync/ssh; DVC for the others), MB:",
               "", f"| workflow | {head} |", "|---|" + "---|" * len(sizes)]
-    for op in ("push", "pull"):
-        for flow in FLOWS:
-            cells = []
-            for n in sizes:
-                series = results.get(f"{op}/{flow}/{n}")
-                cells.append(f"{series.peak_mb:.0f}" if series else "-")
-            lines.append(f"| {op} {flow} | {' | '.join(cells)} |")
+    for account in shown:
+        where = "" if len(shown) == 1 else f" ({account.key})"
+        for op in ("push", "pull"):
+            for base in account_flows(account):
+                cells = []
+                for n in sizes:
+                    series = results.get(f"{op}/{account.flow(base)}/{n}")
+                    cells.append(f"{series.peak_mb:.0f}" if series else "-")
+                lines.append(f"| {op} {base}{where} | {' | '.join(cells)} |")
+
+    lines += counts_lines(results, sizes, shown, meta)
 
     lines += ["", f"No-op git push/pull (N={largest:,}): git alone vs with our hooks; "
               "extra = hooks minus git alone.", "",
@@ -505,18 +666,27 @@ def report(results: Results, sizes: list[int], meta: dict[str, object]) -> tuple
             cells += [fmt_s(series), "-" if extra is None else f"{extra:+.0f} ms"]
         lines.append(f"| {label} | {' | '.join(cells)} |")
 
-    ours, bare = results.get("bulk/ours"), results.get("bulk/bare")
-    if ours and bare:
+    bulk_rows: list[str] = []
+    for account in shown:
+        ours, bare = (results.get(f"bulk/{account.flow(w)}") for w in ("ours", "bare"))
+        if not (ours and bare):
+            continue
         mib = meta["bulk_mib"]
         rate = mib * 1.048576 / ours.median
         bare_rate = mib * 1.048576 / bare.median
-        lines += ["", f"Bulk: {mib} MiB of new files of 1-100 MiB, one push.", "",
-                  "| transfer | time | throughput | peak RSS |", "|---|---|---|---|",
-                  f"| bare `rsync` of the same objects, same ssh | {fmt_s(bare)} | "
-                  f"{bare_rate:.0f} MB/s | {bare.peak_mb:.0f} MB |",
-                  f"| `git push` with our hook | {fmt_s(ours)} | {rate:.0f} MB/s | "
-                  f"{ours.peak_mb:.0f} MB |",
-                  f"| ours / bare | | {rate / bare_rate:.0%} | |"]
+        if len(shown) > 1:
+            bulk_rows.append(f"| **{account.label}** | | | | |")
+        bulk_rows += [
+            f"| bare `rsync` of the same objects, same ssh | {fmt_s(bare)} | "
+            f"{bare_rate:.0f} MB/s | {bare.peak_mb:.0f} MB | {fmt_counts(bare)} |",
+            f"| `git push` with our hook | {fmt_s(ours)} | {rate:.0f} MB/s | "
+            f"{ours.peak_mb:.0f} MB | {fmt_counts(ours)} |",
+            f"| ours / bare | | {rate / bare_rate:.0%} | | |"]
+    if bulk_rows:
+        lines += ["", f"Bulk: {meta['bulk_mib']} MiB of new files of 1-100 MiB, one push.", "",
+                  "| transfer | time | throughput | peak RSS | ssh connections / sessions |",
+                  "|---|---|---|---|---|", *bulk_rows]
+    lines += ssh_cost_lines(results, shown)
 
     lines += fetch_lines(results, sizes)
 
@@ -532,6 +702,95 @@ def report(results: Results, sizes: list[int], meta: dict[str, object]) -> tuple
                   f"{peak} at most, {loads[-1]['load1']} at the end "
                   f"({meta['machine']['cores']} cores)."]  # type: ignore[index]
     return "\n".join(lines), {"targets": verdicts}
+
+
+def shown_accounts(meta: dict[str, object]) -> list[Account]:
+    keys = meta.get("accounts") or ["root"]
+    assert isinstance(keys, list)
+    return [accounts.ACCOUNTS[k] for k in keys]
+
+
+def account_flows(account: Account) -> tuple[str, ...]:
+    """The workflows run against `account`: the seed's only against root."""
+    return FLOWS if account is ROOT else ("ours", "native")
+
+
+def fmt_range(low_high: tuple[int, int]) -> str:
+    low, high = low_high
+    return f"{high}" if low == high else f"{low}-{high}"
+
+
+def fmt_counts(series: Optional[Series]) -> str:
+    """`connections / sessions` over the runs (a range if they differed)."""
+    if series is None:
+        return "-"
+    conn, sess = series.count("connections"), series.count("sessions")
+    if conn is None or sess is None:
+        return "-"
+    return f"{fmt_range(conn)} / {fmt_range(sess)}"
+
+
+def counts_lines(results: Results, sizes: list[int], shown: Sequence[Account],
+                 meta: dict[str, object]) -> list[str]:
+    """Round trips of each timed command, as the counting ssh logged them."""
+    head = " | ".join(f"N={n:,}" for n in sizes)
+    rows: list[tuple[str, str]] = []
+    for account in shown:
+        where = "" if len(shown) == 1 else f" ({account.key})"
+        rows += [(f"push of the change: `git push`, our hook{where}",
+                  f"push/{account.flow('ours')}"),
+                 (f"pull of the change: `git pull`, our hook{where}",
+                  f"pull/{account.flow('ours')}")]
+    rows += [("push of the change: seed's `rsync -r -P`", "push/seed"),
+             ("pull of the change: seed's `rsync -r -P`", "pull/seed"),
+             ("`dvc-synced fetch --git-fetch` of the change", "fetch/change"),
+             ("`dvc-synced fetch`, nothing new", "fetch/noop"),
+             ("`git pull` after that fetch", "fetch/pull-after-fetch")]
+    for mode in ("plain", "pre-commit"):
+        for op, label in (("code-push", "push of a code-only commit"),
+                          ("code-pull", "pull of a code-only commit"),
+                          ("uptodate-push", "push, already up to date"),
+                          ("uptodate-pull", "pull, already up to date")):
+            rows.append((f"no-op: {label} ({mode} hooks)", f"noop/{op}/{mode}"))
+    body = []
+    for label, key in rows:
+        cells = [fmt_counts(results.get(f"{key}/{n}")) for n in sizes]
+        if any(c != "-" for c in cells):
+            body.append(f"| {label} | {' | '.join(cells)} |")
+    if not body:
+        return []
+    cost = wrapper_ms(results)
+    return ["", "ssh round trips per command, counted by a wrapper given as ssh-command "
+            "(connections / sessions; a range where the runs differed). A connection is an "
+            "ssh handshake; a session runs a command on it and starts the server account's "
+            "shell. DVC's ssh remote speaks ssh in Python (one connection, sftp, no shell) and "
+            "is not counted."
+            + ("" if cost is None else f" The wrapper (a `sh` that logs, then execs ssh) "
+               f"adds {cost:.1f} ms to each ssh call it counts."),
+            "", f"| command | {head} |", "|---|" + "---|" * len(sizes), *body]
+
+
+def wrapper_ms(results: Results) -> Optional[float]:
+    direct, wrapped = results.get("wrapper/direct"), results.get("wrapper/wrapped")
+    if not (direct and wrapped):
+        return None
+    return (wrapped.median - direct.median) * 1000
+
+
+def ssh_cost_lines(results: Results, shown: Sequence[Account]) -> list[str]:
+    rows = []
+    for account in shown:
+        connect = results.get(f"ssh/connect/{account.key}")
+        session = results.get(f"ssh/session/{account.key}")
+        if connect or session:
+            rows.append(f"| {account.label} | {account.login} | {fmt_s(connect)} | "
+                        f"{fmt_s(session)} |")
+    if not rows:
+        return []
+    runs = max(len(s.samples) for k, s in results.series.items() if k.startswith("ssh/"))
+    return ["", f"What ssh itself costs against each server account (median of {runs}):", "",
+            "| server account | login | bare `ssh host true` (handshake + session) | "
+            "one more session on an open connection |", "|---|---|---|---|", *rows]
 
 
 def targets(results: Results, sizes: list[int], meta: dict[str, object]) -> list[dict]:
@@ -552,13 +811,31 @@ def targets(results: Results, sizes: list[int], meta: dict[str, object]) -> list
             "measured": fmt_ratio(vs),
             "met": None if vs is None else vs >= TARGETS["vs_seed_min"],
         })
-    ours, bare = results.get("bulk/ours"), results.get("bulk/bare")
-    share = ratio(bare, ours)
-    out.append({
-        "target": f"bulk throughput >= {TARGETS['bulk_min']:.0%} of bare rsync",
-        "measured": "-" if share is None else f"{share:.0%}",
-        "met": None if share is None else share >= TARGETS["bulk_min"],
-    })
+    shown = shown_accounts(meta)
+    for account in shown:
+        if account is ROOT:
+            continue
+        where = f" ({account.key} account)"
+        for op in ("push", "pull"):
+            flow = account.flow("ours")
+            scale = ratio(results.get(f"{op}/{flow}/{large}"), results.get(f"{op}/{flow}/{small}"))
+            out.append({
+                "target": f"{op} of the change at N={large:,} <= "
+                          f"{TARGETS['scale_ratio_max']}x its time at N={small:,}{where}",
+                "measured": fmt_ratio(scale),
+                "met": None if scale is None or small == large
+                else scale <= TARGETS["scale_ratio_max"],
+            })
+    for account in shown:
+        where = "" if account is ROOT else f" ({account.key} account)"
+        ours, bare = (results.get(f"bulk/{account.flow(w)}") for w in ("ours", "bare"))
+        share = ratio(bare, ours)
+        out.append({
+            "target": f"bulk throughput >= {TARGETS['bulk_min']:.0%} of bare rsync{where}",
+            "measured": "-" if share is None else f"{share:.0%}",
+            "met": None if share is None else share >= TARGETS["bulk_min"],
+        })
+    out += count_targets(results, sizes, shown)
     for op in ("code-push", "code-pull", "uptodate-push"):
         base = results.get(f"noop/{op}/none/{large}")
         plain = results.get(f"noop/{op}/plain/{large}")
@@ -575,6 +852,47 @@ def targets(results: Results, sizes: list[int], meta: dict[str, object]) -> list
         "target": f"peak memory at N={large:,} <= {TARGETS['memory_mb_max']:.0f} MB",
         "measured": "-" if peak is None else f"{peak:.0f} MB",
         "met": None if peak is None else peak <= TARGETS["memory_mb_max"],
+    })
+    return out
+
+
+def most(results: Results, keys: Sequence[str], what: str) -> Optional[int]:
+    """The highest count `what` over the series `keys` (None: none of them was counted)."""
+    values = [c[1] for k in keys if (s := results.get(k)) and (c := s.count(what))]
+    return max(values) if values else None
+
+
+def count_targets(results: Results, sizes: list[int], shown: Sequence[Account]) -> list[dict]:
+    """Round-trip targets (issue #14), over every size and server account measured."""
+    def keyset(op: str) -> list[str]:
+        return [f"{op}/{a.flow('ours')}/{n}" for a in shown for n in sizes]
+
+    out: list[dict] = []
+    conn, sess = most(results, keyset("push"), "connections"), most(results, keyset("push"),
+                                                                     "sessions")
+    out.append({
+        "target": f"push of a change: {TARGETS['push_connections_max']} ssh connection and "
+                  f"<= {TARGETS['push_sessions_max']} sessions",
+        "measured": "-" if conn is None or sess is None
+        else f"{conn} connection(s), {sess} sessions",
+        "met": None if conn is None or sess is None
+        else conn <= TARGETS["push_connections_max"] and sess <= TARGETS["push_sessions_max"],
+    })
+    sess = most(results, keyset("pull"), "sessions")
+    out.append({
+        "target": f"pull of a change: <= {TARGETS['pull_sessions_max']} ssh sessions",
+        "measured": "-" if sess is None else f"{sess} sessions",
+        "met": None if sess is None else sess <= TARGETS["pull_sessions_max"],
+    })
+    noop = [f"noop/{op}/{mode}/{n}" for op in ("code-push", "code-pull", "uptodate-push",
+                                               "uptodate-pull")
+            for mode in ("plain", "pre-commit") for n in sizes]
+    conn = most(results, noop, "connections")
+    out.append({
+        "target": f"no-op push and pull (plain hooks and pre-commit): "
+                  f"{TARGETS['noop_connections_max']} ssh connections",
+        "measured": "-" if conn is None else f"{conn} connections at most",
+        "met": None if conn is None else conn <= TARGETS["noop_connections_max"],
     })
     return out
 
@@ -618,10 +936,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="sizes 1000,10000, 3 runs, 256 MiB bulk: a fast check")
     parser.add_argument("--skip", default="", help="comma list of phases to skip: "
-                        "change,noop,bulk,fetch")
+                        "change,noop,bulk,fetch,ssh")
     parser.add_argument("--flows", default=",".join(FLOWS),
                         help="workflows to compare (default ours,seed,native); a quick look "
                         "at ours alone leaves the others' clones behind until their next run")
+    parser.add_argument("--accounts", default="root,clean",
+                        help="server accounts for the ssh figures (default root,clean: root, "
+                        f"whose .bashrc runs pyenv init here, and {CLEAN.login}, created with "
+                        "Debian's default .bashrc when running as root)")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/dvc-synced-bench"),
                         help="where projects are built and kept between runs")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached projects")
@@ -642,6 +964,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error("--flows must include ours")
     if repeat < 1:
         parser.error("--repeat must be at least 1")
+    wanted = [a for a in args.accounts.split(",") if a]
+    if "root" not in wanted or not set(wanted) <= set(accounts.ACCOUNTS):
+        parser.error(f"--accounts: a comma list of {', '.join(accounts.ACCOUNTS)}, with root")
 
     meta: dict[str, object] = {
         "command": " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
@@ -654,8 +979,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     started = time.monotonic()
     args.workdir.mkdir(parents=True, exist_ok=True)
     server, port, login = start_sshd(args.workdir)
+    global COUNT_LOG
+    COUNT_LOG = args.workdir / "ssh" / "counts.log"
     try:
-        projects = [fixture.prepare(args.workdir, n, port, login, args.rebuild, log)
+        others = [found for found in [clean_account(args.workdir)] if found] if (
+            "clean" in wanted) else []
+        shown = [ROOT, *(account for account, _ in others)]
+        meta["accounts"] = [a.key for a in shown]
+        meta["account_logins"] = {a.key: a.login for a in shown}
+        flows += [account.flow(f) for account, _ in others for f in ("ours", "native")
+                  if f in flows]
+        if "ssh" not in skip:
+            log("  ssh itself: a bare `ssh host true` per account, the counting wrapper")
+            ssh_costs(args.workdir, shown, max(10, 2 * repeat), results)
+            wrapper_cost(args.workdir, 30, results)
+        projects = [fixture.prepare(args.workdir, n, port, login, args.rebuild, log, others)
                     for n in sizes]
         meta["projects"] = {p.size: json.loads((p.root / "READY").read_text())
                             for p in projects}
@@ -676,7 +1014,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if "bulk" not in skip:
             results.note_load("bulk")
             log(f"  bulk: {bulk_mib} MiB")
-            bulk(args.workdir, bulk_mib, repeat, args.warmup, results)
+            bulk(args.workdir, bulk_mib, repeat, args.warmup, results, others)
         results.note_load("end")
     finally:
         server.stop()  # type: ignore[attr-defined]
