@@ -305,6 +305,16 @@ def account_ready(project: Project, account: Account) -> Path:
     return project.root / f"READY{account.suffix}"
 
 
+def account_built(project: Project, account: Account, login: Login) -> bool:
+    """Whether the account's part is built, for this very account: one deleted and made
+    again has another uid and could not write into the stores the old one owned."""
+    try:
+        marker = json.loads(account_ready(project, account).read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(marker.get("login") == login.name and marker.get("uid") == login.uid)
+
+
 def build_account(project: Project, port: int, login: Login, account: Account,
                   log=print) -> None:  # type: ignore[no-untyped-def]
     """Our flow and the native one against another server account, added to a built
@@ -339,7 +349,8 @@ def build_account(project: Project, port: int, login: Login, account: Account,
                 shutil.rmtree(path)
         _new_puller(project, account.flow(flow), port, login.name, cache_files)
     account_ready(project, account).write_text(json.dumps({
-        "login": login.name, "build_seconds": round(time.monotonic() - started, 1)}))
+        "login": login.name, "uid": login.uid,
+        "build_seconds": round(time.monotonic() - started, 1)}))
     log(f"  n={project.size}: {account.label}: ready ({time.monotonic() - started:.0f}s)")
 
 
@@ -372,7 +383,7 @@ def prepare(workdir: Path, size: int, port: int, login: str, rebuild: bool,
         configure_ssh_remote(project.alice, project, port, login)
         configure_ssh_remote(project.puller("native"), project, port, login)
     for account, account_login in others:
-        if not account_ready(project, account).exists():
+        if not account_built(project, account, account_login):
             log(f"  n={size}: adding the {account.label} flows (once)")
             build_account(project, port, account_login, account, log)
         else:

@@ -157,3 +157,19 @@ def test_timed_takes_the_counts_of_its_own_commands_only(tmp_path: Path,
     subprocess.run(os_run, check=True)  # an untimed call before: not this command's
     got = run.timed([(os_run, tmp_path, env), (os_run, tmp_path, env)])
     assert got.counts == counting.Counts(sessions=2)
+
+
+def test_account_part_is_rebuilt_for_a_recreated_account(tmp_path: Path) -> None:
+    import json
+
+    from benchmarks import fixture
+
+    project = fixture.Project(1000, tmp_path, tmp_path)
+    login = Login("dvcsrv", tmp_path, 1001, 1001)
+    assert not fixture.account_built(project, CLEAN, login)  # never built
+    fixture.account_ready(project, CLEAN).write_text(json.dumps({"login": "dvcsrv"}))
+    assert not fixture.account_built(project, CLEAN, login)  # an older marker: no uid
+    fixture.account_ready(project, CLEAN).write_text(
+        json.dumps({"login": "dvcsrv", "uid": 1001}))
+    assert fixture.account_built(project, CLEAN, login)
+    assert not fixture.account_built(project, CLEAN, Login("dvcsrv", tmp_path, 1002, 1002))
