@@ -291,14 +291,17 @@ def _new_puller(project: Project, flow: str, port: int, login: str, cache_files:
         _link_store(cache_files, Path(bob.dvc(
             "config", "--local", "remote.synced-storage.url").stdout.decode().strip()))
     elif base == "seed":
-        bob.dvc("remote", "add", "--local", "--default", "synced-storage",
-                str(project.store("bob-seed-local")))
-        _link_store(cache_files, project.store("bob-seed-local"))
+        local = project.store(f"bob-seed{account.suffix}-local")
+        bob.dvc("remote", "add", "--local", "--default", "synced-storage", str(local))
+        _link_store(cache_files, local)
         bob.dvc("status", "-q", check=False)  # warms DVC's hash state for the workspace
     else:
         configure_ssh_remote(bob, project, port, login, account)
         bob.dvc("status", "-q", check=False)
     return bob
+
+
+ACCOUNT_FLOWS = ("ours", "seed", "native")  # what build_account adds for another account
 
 
 def account_ready(project: Project, account: Account) -> Path:
@@ -312,19 +315,21 @@ def account_built(project: Project, account: Account, login: Login) -> bool:
         marker = json.loads(account_ready(project, account).read_text())
     except (OSError, ValueError):
         return False
-    return bool(marker.get("login") == login.name and marker.get("uid") == login.uid)
+    return bool(marker.get("login") == login.name and marker.get("uid") == login.uid
+                and marker.get("flows") == list(ACCOUNT_FLOWS))
 
 
 def build_account(project: Project, port: int, login: Login, account: Account,
                   log=print) -> None:  # type: ignore[no-untyped-def]
-    """Our flow and the native one against another server account, added to a built
-    project: own git servers, central stores owned by the account, and bob clones.
+    """The three workflows against another server account, added to a built project: own
+    git servers, central stores owned by the account, and bob clones (the seed's alice
+    keeps her one local-directory remote: the seed's workflow has one per user).
 
     Made from alice's current state (her cache holds every object, her workspace is HEAD),
     so an older project gains it without a rebuild."""
     started = time.monotonic()
     alice = project.alice
-    for flow in ("ours", "native"):
+    for flow in ACCOUNT_FLOWS:
         server = project.server(f"{flow}{account.suffix}")
         if server.exists():  # a build cut short: start this account over
             shutil.rmtree(server)
@@ -336,20 +341,21 @@ def build_account(project: Project, port: int, login: Login, account: Account,
         alice.git("-c", f"core.hooksPath={project.no_hooks}", "push", "-q", remote, "main")
     configure_ssh_remote(alice, project, port, login.name, account)
     cache_files = alice.repo / ".dvc" / "cache" / "files"
-    for name in (f"central-ours{account.suffix}", f"native{account.suffix}"):
+    for name in (f"central-ours{account.suffix}", f"central-seed{account.suffix}",
+                 f"native{account.suffix}"):
         store = project.store(name)
         if store.exists():
             shutil.rmtree(store)
         _link_store(cache_files, store)
         give_dirs(store, login)
-    for flow in ("ours", "native"):
+    for flow in ACCOUNT_FLOWS:
         bob = project.puller(account.flow(flow))
         for path in (bob.home, bob.repo):
             if path.exists():
                 shutil.rmtree(path)
         _new_puller(project, account.flow(flow), port, login.name, cache_files)
     account_ready(project, account).write_text(json.dumps({
-        "login": login.name, "uid": login.uid,
+        "login": login.name, "uid": login.uid, "flows": list(ACCOUNT_FLOWS),
         "build_seconds": round(time.monotonic() - started, 1)}))
     log(f"  n={project.size}: {account.label}: ready ({time.monotonic() - started:.0f}s)")
 

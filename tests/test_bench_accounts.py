@@ -171,5 +171,8 @@ def test_account_part_is_rebuilt_for_a_recreated_account(tmp_path: Path) -> None
     assert not fixture.account_built(project, CLEAN, login)  # an older marker: no uid
     fixture.account_ready(project, CLEAN).write_text(
         json.dumps({"login": "dvcsrv", "uid": 1001}))
+    assert not fixture.account_built(project, CLEAN, login)  # built before the seed's flow
+    fixture.account_ready(project, CLEAN).write_text(
+        json.dumps({"login": "dvcsrv", "uid": 1001, "flows": ["ours", "seed", "native"]}))
     assert fixture.account_built(project, CLEAN, login)
     assert not fixture.account_built(project, CLEAN, Login("dvcsrv", tmp_path, 1002, 1002))
