@@ -176,3 +176,20 @@ def test_account_part_is_rebuilt_for_a_recreated_account(tmp_path: Path) -> None
         json.dumps({"login": "dvcsrv", "uid": 1001, "flows": ["ours", "seed", "native"]}))
     assert fixture.account_built(project, CLEAN, login)
     assert not fixture.account_built(project, CLEAN, Login("dvcsrv", tmp_path, 1002, 1002))
+
+
+def test_report_shows_both_server_shells_and_a_flow_run_once() -> None:
+    results = run.Results()
+    for n in (1000, 10000):
+        for flow in ("ours", "seed", "native", "ours@clean", "native@clean"):
+            for _ in range(3):
+                results.add(f"push/{flow}/{n}", sample(1.0, 1, 3), True)
+        results.add(f"push/seed@clean/{n}", sample(2.0, 1, 1), True)  # ONCE_FLOWS: one run
+    text, extra = run.report(results, [1000, 10000],
+                             {"repeat": 3, "warmup": 1, "accounts": ["root", "clean"]})
+    assert f"| **{ROOT.label}** |" in text and f"| **{CLEAN.label}** |" in text
+    clean_part = text.split(CLEAN.label, 1)[1]
+    assert "| push: seed: git push + `dvc push` + `rsync -r -P` (1 run) | 2.00 s |" in clean_part
+    assert "| push: `git push` (our plain hook) | 1.00 s |" in clean_part
+    assert "(3 runs)" not in text and "(1 run)" not in text.split(CLEAN.label, 1)[0]
+    assert any("clean account" in t["target"] for t in extra["targets"])
