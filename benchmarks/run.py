@@ -5,8 +5,11 @@
 Measures, side by side in one run, on projects of N tracked objects with a change of 10:
 push and pull with our hooks vs the seed's manual workflow vs DVC's native ssh remote;
 no-op pushes/pulls with plain hooks and pre-commit vs git alone; a 1 GiB bulk push vs a bare
-rsync of the same files; the peak memory of the process tree. Prints a markdown table and
-writes benchmarks/results.json. Medians of `--repeat` runs after one warm-up run.
+rsync of the same files; the peak memory of the process tree; the ssh connections and
+sessions of every timed command (a counting wrapper is the ssh command). The ssh figures
+run against root and, as root, a dedicated server account with a clean shell
+(benchmarks/accounts.py). Prints a markdown table and writes benchmarks/results.json.
+Medians of `--repeat` runs after one warm-up run.
 Projects are built once per size under --workdir (default /var/tmp/dvc-synced-bench).
 """
 
