@@ -193,3 +193,29 @@ def test_report_shows_both_server_shells_and_a_flow_run_once() -> None:
     assert "| push: `git push` (our plain hook) | 1.00 s |" in clean_part
     assert "(3 runs)" not in text and "(1 run)" not in text.split(CLEAN.label, 1)[0]
     assert any("clean account" in t["target"] for t in extra["targets"])
+
+
+def test_a_real_account_logs_in_with_its_own_authorized_keys(tmp_path: Path, sshd) -> None:  # type: ignore[no-untyped-def]
+    """Real useradd and the loopback sshd: the key in the new account's ~/.ssh is what lets
+    it in (pytest's 0700 temp tree keeps the sshd's fixed key file out of its reach)."""
+    import secrets
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        pytest.skip("needs root and useradd to create a real user")
+    name = f"dvcsb{secrets.token_hex(3)}"
+    pubkey = sshd.client_key.with_suffix(".pub").read_text()
+    config = tmp_path / "ssh_config"
+    config.write_text(accounts.host_entry(sshd.ssh_config.read_text(), accounts.Account(
+        "t", name, "as-new-account", "t")))
+    try:
+        login = accounts.ensure_account(name, pubkey)
+        assert accounts.shell_note(login) is None  # Debian's /etc/skel/.bashrc
+        assert accounts.ensure_account(name, pubkey) == login  # again: nothing changes
+        assert (login.home / ".ssh" / "authorized_keys").read_text().count(pubkey.strip()) == 1
+        out = subprocess.run(["ssh", "-F", str(config), "as-new-account", "id", "-un"],
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert (out.returncode, out.stdout.strip()) == (0, name), out.stderr
+    finally:
+        subprocess.run(["userdel", "-r", name], capture_output=True)
