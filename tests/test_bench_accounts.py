@@ -218,4 +218,10 @@ def test_a_real_account_logs_in_with_its_own_authorized_keys(tmp_path: Path, ssh
                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
         assert (out.returncode, out.stdout.strip()) == (0, name), out.stderr
     finally:
-        subprocess.run(["userdel", "-r", name], capture_output=True)
+        # sshd's child for the session may still be exiting: userdel refuses a user in use.
+        import time
+
+        for _ in range(25):
+            if subprocess.run(["userdel", "-r", name], capture_output=True).returncode in (0, 6):
+                break  # 6: no such user (it was never made)
+            time.sleep(0.2)
