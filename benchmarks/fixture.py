@@ -9,6 +9,12 @@ its own central storage, so their costs are measured side by side on the same da
           bob-seed: git pull + `rsync -r -P` back + `dvc pull`   (the seed tutorial)
   native  alice: git push + `dvc push -r ssh`; bob-native: git pull + `dvc pull -r ssh`
 
+As root, the run also measures a second server account (benchmarks/accounts.py): each
+workflow gets a second git server, central storage (its directories owned by that
+account) and bob clone, named with the account's suffix (`server-ours-clean.git`,
+`central-ours-clean`, `bob-ours-clean`); alice keeps her one clone and pushes to both.
+That part is added to a built project on its first run with the account (READY-clean).
+
 Stores are filled once with hard links (`cp -al`) of alice's cache: objects are immutable
 and every tool replaces rather than rewrites a file, so the links never leak a change.
 Workspaces are real copies. Building 100,000 files and `dvc add`-ing them takes minutes,
