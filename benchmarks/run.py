@@ -1005,8 +1005,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     global COUNT_LOG
     COUNT_LOG = args.workdir / "ssh" / "counts.log"
     try:
-        others = [found for found in [clean_account(args.workdir)] if found] if (
-            "clean" in wanted) else []
+        others: list[tuple[Account, accounts.Login]] = []  # server accounts besides root
+        found = clean_account(args.workdir) if "clean" in wanted else None
+        if found is not None:
+            others.append(found)
         shown = [ROOT, *(account for account, _ in others)]
         meta["accounts"] = [a.key for a in shown]
         meta["account_logins"] = {a.key: a.login for a in shown}
