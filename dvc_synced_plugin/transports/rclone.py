@@ -156,6 +156,9 @@ class RcloneTransport:
                     pass
         return self._in_place
 
+    def reports_existing(self) -> bool:
+        return False  # its copy does not say what it skipped: a push probes first
+
     def upload(self, src_root: Path, relpaths: list[str]) -> None:
         if not relpaths:
             return
