@@ -102,6 +102,54 @@ def test_objects_already_in_local_storage_are_probed_first(
 # -------------------------------------------------------------------------- e2e: counted
 
 
+def test_parallel_lanes_share_one_connection(git_repo: GitRepo, tmp_path: Path,
+                                             sshd: Sshd) -> None:
+    """Two upload lanes start at once (a bulk push): one handshake, and no connection
+    left running after close."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dvc_synced_plugin.transports import open_transport
+
+    log = tmp_path / "ssh.log"
+    command = counting.ssh_wrapper(tmp_path / "bin", log, shlex.split(sshd.ssh_command()))
+    central = tmp_path / "central"
+    central.mkdir()
+    settings = config.load(git_repo.root, env={
+        "DVC_SYNCED_CENTRAL": f"dvc-server:{central}", "DVC_SYNCED_SSH_COMMAND": command,
+        "DVC_SYNCED_LOCAL": str(tmp_path / "local")})
+    src = tmp_path / "src"
+    lanes = [[], []]  # type: list[list[str]]
+    for i in range(4):
+        ref = ObjectRef(md5(b"%d" % i), False)
+        (src / ref.relpath).parent.mkdir(parents=True, exist_ok=True)
+        (src / ref.relpath).write_bytes(b"%d" % i)
+        lanes[i % 2].append(ref.relpath)
+    transport = open_transport(settings)
+    socket_dir = transport.ssh.tmp  # type: ignore[attr-defined]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            found = list(pool.map(lambda rels: transport.upload(src, rels), lanes))
+    finally:
+        transport.close()
+    assert found == [set(), set()]
+    assert len(store_objects(central)) == 4
+    counts = counting.read(log)
+    assert (counts.connections, counts.sessions) == (1, 2), counts
+    assert not [pid for pid in running_with(socket_dir)], "an ssh outlived the command"
+
+
+def running_with(text: str) -> list[int]:
+    """Processes whose command line mentions `text`."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if text in proc.joinpath("cmdline").read_bytes().decode(errors="replace"):
+                pids.append(int(proc.name))
+        except OSError:  # gone meanwhile
+            continue
+    return pids
+
+
 def commit(user: User, files: dict[str, str | bytes], targets: list[str], msg: str) -> None:
     for rel, data in files.items():
         user.write(rel, data)

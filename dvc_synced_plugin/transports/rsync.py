@@ -29,6 +29,7 @@ import re
 import shlex
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, Optional, TextIO
 
@@ -213,8 +214,16 @@ class SshSession:
         if port:
             self.options += ["-p", str(port)]
         self.opened = False
+        # Upload lanes call open() at once: unguarded, each made its own master, and the
+        # second (its socket path taken) stayed a plain connection that close() never
+        # reached, left running after the command (seen in the bulk benchmark).
+        self._opening = threading.Lock()
 
     def open(self) -> None:
+        with self._opening:
+            self._open()
+
+    def _open(self) -> None:
         if self.opened:
             return
         # ControlPersist with a time: if this command is killed before close(), the master
