@@ -298,3 +298,57 @@ def test_rclone_process_counts(tmp_path: Path) -> None:
     alice.git("push", "-q", "origin", "main")
     bob.git("pull", "-q")
     assert counting.take(log).rclone == 0
+
+
+def test_rclone_sftp_asks_the_backend_features_once(tmp_path: Path, sshd: Sshd) -> None:
+    """Over sftp each rclone process is an ssh connection: whether the backend writes in
+    place is asked on the first push and remembered in the local storage."""
+    from tests.conftest import rclone_env
+
+    log = tmp_path / "rclone.log"
+    wrapper = counting.rclone_wrapper(tmp_path / "bin", log)
+    central = tmp_path / "central"
+    central.mkdir()
+    env = rclone_env("central", {
+        "type": "sftp", "host": "127.0.0.1", "port": str(sshd.port), "user": sshd.user,
+        "key_file": str(sshd.client_key), "shell_type": "unix", "md5sum_command": "md5sum",
+        "sha1sum_command": "sha1sum"})
+    team = Team(tmp_path, f"central:{central}", transport="rclone", extra_env=env)
+    alice = team.founder("alice")
+    alice.env["PATH"] = f"{wrapper}{os.pathsep}{alice.env['PATH']}"
+    alice.synced("install")
+
+    def push(data: str) -> list[str]:
+        commit(alice, {"data/a.txt": data}, ["data"], data)
+        counting.take(log)
+        alice.git("push", "-q", "origin", "main")
+        return log.read_text().splitlines()
+
+    first = push("one\n")
+    assert sum(" backend features " in line for line in first) == 1
+    second = push("two\n")
+    assert not [line for line in second if " backend features " in line], second
+    assert len(second) == len(first) - 1
+    # Still the in-place path: uploads land in the scratch dir and are moved in.
+    assert any(" move " in line for line in second)
+    assert len(store_objects(central)) == 4
+
+
+def test_remembered_features_follow_the_remote_definition(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from dvc_synced_plugin.transports import rclone
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RCLONE_CONFIG", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("RCLONE_CONFIG_CENTRAL_TYPE", "s3")
+    key = rclone.remote_key("central:bucket")
+    assert rclone.remote_key("central:other/path") == key  # the remote, not the path
+    assert rclone.remote_key("elsewhere:bucket") != key
+    monkeypatch.setenv("RCLONE_CONFIG_CENTRAL_TYPE", "sftp")
+    assert rclone.remote_key("central:bucket") != key
+    conf = tmp_path / ".config" / "rclone" / "rclone.conf"
+    conf.parent.mkdir(parents=True)
+    before = rclone.remote_key("central:bucket")
+    conf.write_text("[central]\ntype = local\n")
+    assert rclone.remote_key("central:bucket") != before
