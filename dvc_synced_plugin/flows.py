@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 from dvc_synced_plugin import dvcrepo, gitinfo, output, safety, workspace
 from dvc_synced_plugin.config import Settings
@@ -115,7 +115,21 @@ class Session:
 
 
 def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
-    """Make central hold every object in `objs`, complete; raise when it cannot."""
+    """Make central hold every object in `objs`, complete; raise when it cannot.
+
+    Two ways, same rules (no .dir before its files, nothing replaced on central, no
+    truncated copy there taken for the object):
+    - probe first: ask central what it has, refuse, then send what it lacks. Taken when
+      the transport cannot say what an upload skipped, or when central likely holds
+      some of the objects: ones this clone lacks (a push must refuse before anything
+      moves) or ones already in the local storage (pulled, or pushed by a cut run).
+    - upload first (a new change, all objects only in the cache): the files go up with
+      nothing replaced, the transport names those central had, and only those are
+      size-checked, with the manifests, before the manifests go up. Over ssh that is
+      one session less: files then manifests, plus a probe only when something was
+      there. A truncated copy is then refused after the other files went up; no
+      manifest is sent, so central claims nothing it does not hold.
+    """
     refs = objs.all()
     report.needed = len(refs)
     if not refs:
@@ -124,34 +138,31 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     local_missing = local.missing(refs)
     in_cache = [r for r in local_missing if cache.has(r)]
     nowhere = [r for r in local_missing if not cache.has(r)]
-
-    central = session.transport.probe([r.relpath for r in refs])
-    lost = [r for r in nowhere if r.relpath not in central]
+    in_local = set(refs).difference(local_missing)
+    transport = session.transport
+    if nowhere or in_local or not transport.reports_existing():
+        central = transport.probe([r.relpath for r in refs])
+    else:
+        central = None  # not asked yet: the upload tells
+    lost = [r for r in nowhere if central is not None and r.relpath not in central]
     if lost:
         raise MissingObjectsError(
             describe_missing(lost, "are missing from the DVC cache and from central") +
             ": run `dvc commit` (or `dvc add`) for them, or push from the clone that made them"
         )
     # Only now that central answered and nothing is lost: a refused push changes nothing.
-    in_local = set(refs).difference(local_missing)
     unstored = set(nowhere)
 
     def size(ref: ObjectRef) -> int:
         return (local if ref in in_local else cache).size(ref)
 
-    bad = [r for r in refs
-           if r.relpath in central and r not in unstored and central[r.relpath] != size(r)]
-    if bad:
-        raise CorruptObjectError(
-            describe_missing(bad, "have the wrong size on central") +
-            ": run `dvc-synced verify` and ask the storage's admin to remove the bad copies"
-        )
-    todo = [r for r in refs if r.relpath not in central]
-    report.skipped = len(refs) - len(todo)
+    if central is not None:
+        _refuse_bad_copies(refs, central, unstored, size)
+    todo = [r for r in refs if central is None or r.relpath not in central]
     send = {r for r in todo if not r.is_dir}
     # What central lacks is copied first, small files first: uploads start meanwhile.
     order = sorted(in_cache, key=lambda r: (r not in send, cache.size(r)))
-    uploads = UploadQueue(session.transport, local.root, sum(size(r) for r in send))
+    uploads = UploadQueue(transport, local.root, sum(size(r) for r in send))
     try:
         # Read out of a shared store: hashed before central gets them (cache.type hardlink).
         verify_objects(local, [r for r in todo if r in in_local], session.settings.jobs)
@@ -164,12 +175,35 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     except BaseException:
         uploads.abort()
         raise
-    uploads.finish()
-    # File objects first: a .dir on a DVC remote makes DVC assume its files are there too.
-    session.transport.upload(local.root, [r.relpath for r in todo if r.is_dir])
+    had = uploads.finish()
+    manifests = [r for r in todo if r.is_dir]
+    if central is None:
+        # Upload first: what central had is checked before any manifest goes up.
+        if had is None:  # an upload could not tell after all: any file may have been there
+            had = {r.relpath for r in send}
+        found = [r for r in refs if r.relpath in had]
+        if found:
+            central = transport.probe([r.relpath for r in found + manifests])
+            _refuse_bad_copies(refs, central, unstored, size, expected=found)
+            manifests = [r for r in manifests if r.relpath not in central]
+        # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
+        late = transport.upload(local.root, [r.relpath for r in manifests])
+        if late is None:
+            late = {r.relpath for r in manifests}
+        if late:  # a teammate pushed the same manifest meanwhile: check it
+            late_refs = [r for r in manifests if r.relpath in late]
+            _refuse_bad_copies(refs, transport.probe(sorted(late)), unstored, size,
+                               expected=late_refs)
+        skipped = {r.relpath for r in found} | late
+        skipped |= {r.relpath for r in todo if r.is_dir and r not in manifests}
+        todo = [r for r in todo if r.relpath not in skipped]
+    else:
+        # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
+        transport.upload(local.root, [r.relpath for r in manifests])
+    report.skipped = len(refs) - len(todo)
     short: list[ObjectRef] = []
-    if not session.transport.capabilities.confirms_on_exit:
-        after = session.transport.probe([r.relpath for r in todo])
+    if not transport.capabilities.confirms_on_exit:
+        after = transport.probe([r.relpath for r in todo])
         short = [r for r in todo if after.get(r.relpath) != local.size(r)]
     if short:
         raise MissingObjectsError(
@@ -178,6 +212,24 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         )
     report.moved = len(todo)
     report.moved_bytes = sum(local.size(r) for r in todo)
+
+
+def _refuse_bad_copies(refs: list[ObjectRef], central: dict[str, int], unstored: set[ObjectRef],
+                       size: Callable[[ObjectRef], int],
+                       expected: Optional[list[ObjectRef]] = None) -> None:
+    """Refuse a push onto copies on central of the wrong size (a cut seed upload).
+
+    `expected`: objects an upload skipped because central had something under their
+    name; one the listing does not show as a file is no object either.
+    """
+    bad = [r for r in refs
+           if r.relpath in central and r not in unstored and central[r.relpath] != size(r)]
+    bad += [r for r in expected or [] if r.relpath not in central]
+    if bad:
+        raise CorruptObjectError(
+            describe_missing(bad, "have the wrong size on central") +
+            ": run `dvc-synced verify` and ask the storage's admin to remove the bad copies"
+        )
 
 
 def push_changes(settings: Settings, changes: list[gitinfo.PointerChange]) -> Report:

@@ -91,6 +91,9 @@ class UploadQueue:
         self.pool: Optional[ThreadPoolExecutor] = None
         self.running: list[Future[None]] = []
         self.errors: list[BaseException] = []
+        # Listed objects the uploads found on central already; None once one upload
+        # could not tell (see Transport.reports_existing).
+        self.existing: Optional[set[str]] = set()
         self.arriving = True
         self.stopped = False
 
@@ -112,8 +115,7 @@ class UploadQueue:
                 return
             if self.pool is None:
                 self.pool = ThreadPoolExecutor(max_workers=self.lanes)
-            future = self.pool.submit(self.transport.upload, self.src_root,
-                                      [r.relpath for r, _ in batch])
+            future = self.pool.submit(self._upload, [r.relpath for r, _ in batch])
             self.running.append(future)
             future.add_done_callback(self._done)
 
@@ -134,6 +136,14 @@ class UploadQueue:
         batch, self.waiting = self.waiting[:taken], self.waiting[taken:]
         return batch
 
+    def _upload(self, relpaths: list[str]) -> None:
+        found = self.transport.upload(self.src_root, relpaths)
+        with self.lock:
+            if found is None:
+                self.existing = None
+            elif self.existing is not None:
+                self.existing |= found
+
     def _done(self, future: Future[None]) -> None:
         with self.lock:
             error = future.exception()
@@ -141,13 +151,15 @@ class UploadQueue:
                 self.errors.append(error)
             self._launch()
 
-    def finish(self) -> None:
-        """Send what is waiting and wait for every upload; raise the first failure."""
+    def finish(self) -> Optional[set[str]]:
+        """Send what is waiting and wait for every upload; raise the first failure.
+        Returns the objects central had already, when the transport could tell."""
         if not self.pipelined:
             batch = [r.relpath for r, _ in self.waiting]
             self.waiting = []
-            self.transport.upload(self.src_root, batch)
-            return
+            if batch:
+                self._upload(batch)
+            return self.existing
         with self.lock:
             self.arriving = False
             self.cap = (sum(n for _, n in self.waiting) + 1) // 2
@@ -164,6 +176,7 @@ class UploadQueue:
         self.abort()
         if self.errors:
             raise self.errors[0]
+        return self.existing
 
     def abort(self) -> None:
         """Start nothing more; wait for the uploads under way."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Optional, Protocol
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,13 @@ class Transport(Protocol):
     def probe(self, relpaths: list[str]) -> dict[str, int]:
         """Sizes of those of `relpaths` that central holds (absent ones are left out)."""
 
-    def upload(self, src_root: Path, relpaths: list[str]) -> None:
-        """Copy these objects from `src_root` to central, skipping ones central has."""
+    def reports_existing(self) -> bool:
+        """Whether `upload` returns which listed objects central had (so a push can
+        upload first and size-check only those, instead of probing before)."""
+
+    def upload(self, src_root: Path, relpaths: list[str]) -> Optional[set[str]]:
+        """Copy these objects from `src_root` to central, skipping ones central has.
+        Returns those skipped when `reports_existing()`, else None."""
 
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         """Copy these objects from central into `dest_root` (a staging directory)."""

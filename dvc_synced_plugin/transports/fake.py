@@ -39,6 +39,7 @@ class FakeTransport:
         self.calls: list[tuple[str, int]] = []  # (verb, number of paths)
         self.fail_upload_after: Optional[int] = None  # objects, then a SyncError
         self.truncate: set[str] = set()  # relpaths whose upload arrives cut short
+        self.report_existing = False  # upload returns what central had, as rsync 3 does
 
     def _central(self) -> Path:
         if not self.path.is_dir():
@@ -56,9 +57,13 @@ class FakeTransport:
                 sizes[rel] = path.stat().st_size
         return sizes
 
-    def _copy(self, src: Path, dest: Path, cut: bool) -> None:
+    def reports_existing(self) -> bool:
+        return self.report_existing
+
+    def _copy(self, src: Path, dest: Path, cut: bool) -> bool:
+        """False when `dest` was there already (never replaced)."""
         if dest.exists():
-            return  # never replace
+            return False
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
         shutil.copyfile(src, tmp)
@@ -67,17 +72,21 @@ class FakeTransport:
                 fobj.truncate(max(0, tmp.stat().st_size - 1))
         os.chmod(tmp, 0o444)
         os.replace(tmp, dest)
+        return True
 
-    def upload(self, src_root: Path, relpaths: list[str]) -> None:
+    def upload(self, src_root: Path, relpaths: list[str]) -> Optional[set[str]]:
+        existing: set[str] = set()
         if not relpaths:
-            return
+            return existing if self.report_existing else None
         self.calls.append(("upload", len(relpaths)))
         central = self._central()
         for i, rel in enumerate(relpaths):
             check_object_path(rel)
             if self.fail_upload_after is not None and i >= self.fail_upload_after:
                 raise SyncError("uploading to central failed (fake): run the command again")
-            self._copy(src_root / rel, central / rel, rel in self.truncate)
+            if not self._copy(src_root / rel, central / rel, rel in self.truncate):
+                existing.add(rel)
+        return existing if self.report_existing else None
 
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         if not relpaths:

@@ -13,9 +13,11 @@ directory on central first and are renamed in (a server-side move) once whole.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
+import shutil
 import uuid
 from pathlib import Path
 from typing import Optional, TextIO
@@ -138,28 +140,42 @@ class RcloneTransport:
         base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"
         return base + rel
 
-    def _writes_in_place(self) -> bool:
+    def _writes_in_place(self, store: Optional[Path] = None) -> bool:
         """Whether a cut upload would leave a truncated file under the final name.
 
         Object stores (rclone's `BucketBased`) publish an upload only when it is whole;
-        local, sftp and the other file backends do not. Unknown means yes.
+        local, sftp and the other file backends do not. Unknown means yes. The answer
+        is kept in `store` (the local storage), keyed by everything that defines the
+        remote, so a push does not pay an rclone process (over sftp: a connection) to
+        ask again.
         """
         if self._in_place is None:
             self._in_place = True
             if not os.path.isabs(self.location):
+                key = remote_key(self.location)
+                memo = store / ".dvc-synced" / "rclone-features" if store else None
+                known = _read_memo(memo, key) if memo else None
+                if known is not None:
+                    self._in_place = known
+                    return known
                 try:
                     out = self._rclone(["backend", "features", "--", self.location],
                                        "checking central")
                     features = json.loads(out).get("Features", {})
                     self._in_place = not features.get("BucketBased", False)
                 except (SyncError, ValueError, AttributeError):
-                    pass
+                    return self._in_place  # not known: not remembered
+                if memo:
+                    _write_memo(memo, key, self._in_place)
         return self._in_place
+
+    def reports_existing(self) -> bool:
+        return False  # its copy does not say what it skipped: a push probes first
 
     def upload(self, src_root: Path, relpaths: list[str]) -> None:
         if not relpaths:
             return
-        if not self._writes_in_place():
+        if not self._writes_in_place(src_root):
             with files_from(relpaths) as listing:
                 self._rclone(
                     ["copy", "--no-traverse", "--ignore-existing", f"--files-from={listing}",
@@ -220,6 +236,43 @@ class RcloneTransport:
 
     def close(self) -> None:
         pass
+
+
+def remote_key(location: str) -> str:
+    """A digest of what decides a remote's backend: its name, rclone's binary, every
+    RCLONE_* variable (remotes can be defined there) and the config files rclone would
+    read. Any change, and the remote's features are asked again."""
+    parts = [location.partition(":")[0]]
+    binary = shutil.which("rclone") or "rclone"
+    home = Path.home()
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    candidates = ([os.environ["RCLONE_CONFIG"]] if os.environ.get("RCLONE_CONFIG") else
+                  [str(Path(binary).parent / "rclone.conf"),  # rclone's portable mode
+                   str(config_home / "rclone" / "rclone.conf"), str(home / ".rclone.conf")])
+    for path in [binary, *candidates]:
+        try:
+            st = os.stat(path)
+            parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}:{st.st_ino}")
+        except OSError:
+            parts.append(f"{path}:-")
+    parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("RCLONE_"))
+    return hashlib.sha256("\0".join(parts).encode(errors="surrogateescape")).hexdigest()
+
+
+def _read_memo(memo: Path, key: str) -> Optional[bool]:
+    try:
+        text = (memo / key).read_text().strip()
+    except OSError:
+        return None
+    return {"in-place": True, "whole": False}.get(text)
+
+
+def _write_memo(memo: Path, key: str, in_place: bool) -> None:
+    with contextlib.suppress(OSError):  # a memo that cannot be written is asked again
+        memo.mkdir(parents=True, exist_ok=True)
+        tmp = memo / f".{key}.{uuid.uuid4().hex}"
+        tmp.write_text("in-place\n" if in_place else "whole\n")
+        os.replace(tmp, memo / key)
 
 
 def upload_id(store: Path) -> str:

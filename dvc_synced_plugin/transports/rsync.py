@@ -29,6 +29,7 @@ import re
 import shlex
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, Optional, TextIO
 
@@ -40,6 +41,9 @@ from dvc_synced_plugin.transports.lists import files_from
 from dvc_synced_plugin.transports.rsync_flavor import Flavor, detect
 
 PARTIAL_DIR = ".dvc-synced/partial"  # under the storage root, outside the object layout
+# Prefix of the --out-format line rsync prints for each file it sends: told apart from
+# progress output by it. A listed file without one was on central already.
+SENT_MARK = "dvc-synced-sent: "
 RECEIVER_UMASK = 0o002  # new dirs group-writable: teammates add objects beside ours
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9._+-]+@)?(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.%a-z]+\])$")
 
@@ -95,6 +99,40 @@ def parse_listing(out: str) -> dict[str, int]:
         if name and not name.endswith("/") and size.isdigit():
             sizes[name] = int(size)
     return sizes
+
+
+class SentFilter:
+    """Splits rsync's stdout into the names it sent (SENT_MARK lines) and the rest (live
+    progress, passed on to `show`). Chunks come as rsync writes them: a segment is held
+    until its end (\\n, or \\r for a progress update), so a mark is never cut in two."""
+
+    def __init__(self, show: Optional[Callable[[str], None]] = None) -> None:
+        self.show = show
+        self.sent: set[str] = set()
+        self._pending = ""
+
+    def feed(self, chunk: str) -> None:
+        text = self._pending + chunk
+        shown: list[str] = []
+        start = 0
+        for m in re.finditer(r"[\r\n]", text):
+            segment = text[start:m.end()]
+            start = m.end()
+            cut = segment.find(SENT_MARK)
+            if cut < 0:
+                shown.append(segment)
+                continue
+            shown.append(segment[:cut])
+            name = segment[cut + len(SENT_MARK):].rstrip("\r\n")
+            if name and not name.endswith("/"):  # a directory is no object
+                self.sent.add(name)
+        self._pending = text[start:]
+        if self.show is not None and any(shown):
+            self.show("".join(shown))
+
+    def close(self) -> None:
+        if self._pending:
+            self.feed("\n")
 
 
 def only_missing(stdout: bytes, stderr: bytes, listed: list[str]) -> bool:
@@ -176,8 +214,16 @@ class SshSession:
         if port:
             self.options += ["-p", str(port)]
         self.opened = False
+        # Upload lanes call open() at once: unguarded, each made its own master, and the
+        # second (its socket path taken) stayed a plain connection that close() never
+        # reached, left running after the command (seen in the bulk benchmark).
+        self._opening = threading.Lock()
 
     def open(self) -> None:
+        with self._opening:
+            self._open()
+
+    def _open(self) -> None:
         if self.opened:
             return
         # ControlPersist with a time: if this command is killed before close(), the master
@@ -267,11 +313,14 @@ class RsyncTransport:
         return self._flavor
 
     def _rsync(self, args: list[str], what: str, progress: bool = False,
-               missing_ok: Optional[list[str]] = None) -> str:
+               missing_ok: Optional[list[str]] = None,
+               sent: Optional[SentFilter] = None) -> str:
         """`progress`: live transfer progress on the user's terminal (`output.terminal`:
         stderr for a plain hook, /dev/tty under pre-commit); scripts and CI get none.
         `missing_ok`: the listed files; exit 23 for only those of them that are missing
-        is an answer, not a failure (old rsyncs have no --ignore-missing-args)."""
+        is an answer, not a failure (old rsyncs have no --ignore-missing-args).
+        `sent`: takes stdout (names of files sent, marked by an --out-format in `args`)
+        and passes the rest on to the terminal."""
         import sh
 
         flavor = self.flavor()
@@ -289,6 +338,10 @@ class RsyncTransport:
                     out.flush()
 
             stream = {"_out": show, "_out_bufsize": 0}
+        if sent is not None:
+            if terminal is not None:
+                sent.show = stream["_out"]  # type: ignore[assignment]
+            stream = {"_out": sent.feed, "_out_bufsize": 0}
         if self.ssh:
             self.ssh.open()
             base += ["-e", self.ssh.rsh(), f"--rsync-path=umask {RECEIVER_UMASK:03o} && rsync"]
@@ -299,8 +352,11 @@ class RsyncTransport:
             )
         rsync = sh.Command(flavor.path)
         try:
-            return str(rsync(*base, *args, _err_to_out=False, _tty_out=False,
-                             _preexec_fn=_receiver_umask, **stream))
+            result = str(rsync(*base, *args, _err_to_out=False, _tty_out=False,
+                               _preexec_fn=_receiver_umask, **stream))
+            if sent is not None:
+                sent.close()
+            return result
         except sh.ErrorReturnCode as exc:
             if (missing_ok is not None and exc.exit_code == 23
                     and only_missing(exc.stdout, exc.stderr, missing_ok)):
@@ -362,17 +418,35 @@ class RsyncTransport:
                 sizes[rel] = st.st_size
         return sizes
 
-    def upload(self, src_root: Path, relpaths: list[str]) -> None:
+    def reports_existing(self) -> bool:
+        """Whether `upload` tells which listed files central had: rsync 3.1 on (old ones
+        keep the probe before the upload, as they have always been tested)."""
+        return self.flavor().ignore_missing_args
+
+    def upload(self, src_root: Path, relpaths: list[str]) -> Optional[set[str]]:
+        """Returns the listed files central had already (not sent), when it can tell.
+
+        `--ignore-existing` skips a file central has without a word, and `--out-format`
+        names each file sent: a listed file not named was there. That folds the probe
+        into the upload (one session less); the caller size-checks only those.
+        """
         if not relpaths:
-            return
+            return set() if self.reports_existing() else None
+        reporting = self.reports_existing()
+        sent = SentFilter() if reporting else None
         with files_from(relpaths) as listing:
             self._rsync(
                 ["-t", "--ignore-existing", f"--files-from={listing}",
                  *self.flavor().upload_modes(), f"--partial-dir={self._partial(self.path)}",
+                 *([f"--out-format={SENT_MARK}%n"] if reporting else []),
                  "--", f"{src_root}/", self.location],
                 "uploading to central",
                 progress=True,
+                sent=sent,
             )
+        if sent is None:
+            return None
+        return set(relpaths).difference(sent.sent)
 
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         if not relpaths:
