@@ -573,6 +573,7 @@ def versions() -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--s3-size", type=int, default=DEFAULT_SIZE,
                         help=f"objects in the project (default {DEFAULT_SIZE:,})")
