@@ -112,7 +112,14 @@ class Moto:
         return {o["Key"][len(prefix):] for p in pages for o in p.get("Contents", [])}
 
     def stop(self) -> None:
-        self.server.stop()
+        """Holding 200,000 objects, moto can take longer to exit than harness.stop waits."""
+        proc = self.server.proc
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # ---------------------------------------------------------------------------- project
@@ -470,8 +477,8 @@ def change(project: S3Project, u: dict[str, User], moto: Moto, rep: int, counted
 def fmt_s(value: Optional[float]) -> str:
     if value is None:
         return "-"
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s" if value < 60 else \
-        f"{value:.0f} s"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s" if value < 10 else \
+        f"{value:.1f} s"
 
 
 def fmt_ratio(value: Optional[float]) -> str:
