@@ -96,6 +96,17 @@ def test_few_by_name_many_by_listing_never_overwritten(s3, tmp_path: Path) -> No
     got = log.take()
     assert got["list"] == 0 and got["head"] == 5, got  # a change of 10 lists no directory
 
+    # Downloads: many listed (no HEAD per object), a few asked for by name.
+    dest = tmp_path / "down"
+    transport.download(many, dest)
+    got = log.take()
+    assert got["get"] == 30 and got["head"] == 0 and got["list"] >= 1, got
+    transport.download(few, dest)
+    got = log.take()
+    assert got["get"] == 5 and got["head"] == 5 and got["list"] == 0, got
+    for rel in many + few:
+        assert (dest / rel).read_bytes() == (store / rel).read_bytes()
+
     # Other bytes under the same names, both ways: central keeps what it had.
     for rel in many + few:
         os.chmod(store / rel, 0o644)

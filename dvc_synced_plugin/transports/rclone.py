@@ -206,13 +206,14 @@ class RcloneTransport:
         a cut download's short file must not sit where the caller (or its next run, which
         keeps staged files) takes it for a whole one. rclone writes into a partial dir;
         files move in only after rclone succeeded. A cut run's whole files there are
-        skipped by the next copy (same size and time)."""
+        skipped by the next copy (same size and time). Many objects (a first pull) are
+        listed on central rather than asked for one by one (a HEAD each on S3)."""
         if not relpaths:
             return
         partial = dest_root / DOWNLOAD_PARTIAL
         with files_from(relpaths) as listing:
             self._rclone(
-                ["copy", "--no-traverse", f"--files-from={listing}",
+                ["copy", *_traverse(relpaths), f"--files-from={listing}",
                  "--", self.location, f"{partial}"],
                 "downloading from central", progress=True,
             )
