@@ -951,7 +951,13 @@ def update_readme(path: Path, table: str, meta: dict[str, object]) -> None:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--s3" in argv:  # issue #14: S3 at volume, its own module, options and results file
+        from benchmarks import s3
+        return s3.main([a for a in argv if a != "--s3"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--s3", action="store_true", help="run only the S3 benchmark "
+                        "(benchmarks/s3.py; see its --help, e.g. --s3-size)")
     parser.add_argument("--sizes", help="project sizes in objects (default 1000,10000,100000)")
     parser.add_argument("--repeat", type=int, help="counted runs per measurement (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted runs first (default 1)")

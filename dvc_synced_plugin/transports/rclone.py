@@ -33,6 +33,12 @@ DOWNLOAD_PARTIAL = ".rclone-partial"  # in a download's destination, outside the
 # rclone's own remote-name characters; `name,opt=val:path` overrides backend options, which
 # a committed team file must not be able to do.
 _REMOTE_RE = re.compile(r"^[\w.+@-][\w.+@ -]*$")
+# Up to this many objects a call asks for each one by name (`--no-traverse`: one HEAD each
+# on S3) instead of listing the directories that hold them: a change of 10 at 100,000
+# objects on central must not list 100,000 keys. Above it listing is fewer requests (a
+# page holds 1,000 keys; an empty destination lists in one), and for an upload the listing
+# is the existence check that `--ignore-existing` needs.
+PER_OBJECT_MAX = 1000
 
 
 def parse_url(url: str, root: Path) -> str:
@@ -127,7 +133,7 @@ class RcloneTransport:
         with files_from(relpaths) as listing:
             out = self._rclone(
                 ["lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime",
-                 f"--files-from={listing}", "--", self.location],
+                 *_traverse(relpaths), f"--files-from={listing}", "--", self.location],
                 "checking central",
             )
         try:
@@ -176,10 +182,14 @@ class RcloneTransport:
         if not relpaths:
             return
         if not self._writes_in_place(src_root):
+            # `--ignore-existing` stays the no-overwrite rule, so never `--no-check-dest`
+            # here (it sends regardless). `--s3-no-head`: no HEAD after each PUT (rclone
+            # still checks the PUT's ETag against the md5; the push's probe afterwards
+            # checks every size): a third of the requests of a first push.
             with files_from(relpaths) as listing:
                 self._rclone(
-                    ["copy", "--no-traverse", "--ignore-existing", f"--files-from={listing}",
-                     "--", f"{src_root}", self.location],
+                    ["copy", *_traverse(relpaths), "--ignore-existing", "--s3-no-head",
+                     f"--files-from={listing}", "--", f"{src_root}", self.location],
                     "uploading to central", progress=True,
                 )
             return
@@ -212,13 +222,14 @@ class RcloneTransport:
         a cut download's short file must not sit where the caller (or its next run, which
         keeps staged files) takes it for a whole one. rclone writes into a partial dir;
         files move in only after rclone succeeded. A cut run's whole files there are
-        skipped by the next copy (same size and time)."""
+        skipped by the next copy (same size and time). Many objects (a first pull) are
+        listed on central rather than asked for one by one (a HEAD each on S3)."""
         if not relpaths:
             return
         partial = dest_root / DOWNLOAD_PARTIAL
         with files_from(relpaths) as listing:
             self._rclone(
-                ["copy", "--no-traverse", f"--files-from={listing}",
+                ["copy", *_traverse(relpaths), f"--files-from={listing}",
                  "--", self.location, f"{partial}"],
                 "downloading from central", progress=True,
             )
@@ -273,6 +284,11 @@ def _write_memo(memo: Path, key: str, in_place: bool) -> None:
         tmp = memo / f".{key}.{uuid.uuid4().hex}"
         tmp.write_text("in-place\n" if in_place else "whole\n")
         os.replace(tmp, memo / key)
+
+
+def _traverse(relpaths: list[str]) -> list[str]:
+    """`--no-traverse` for a few objects, a listing of their directories for many."""
+    return ["--no-traverse"] if len(relpaths) <= PER_OBJECT_MAX else []
 
 
 def upload_id(store: Path) -> str:
