@@ -166,6 +166,12 @@ def changes_to_index(root: Path) -> list[PointerChange]:
     return [replace(c, commit=INDEX) for c in _parse_raw_z(out, with_commits=False)]
 
 
+def unmerged_paths(root: Path) -> set[str]:
+    """Pointer files the index holds in conflict (a merge stopped on them)."""
+    out = git(root, "diff", "--name-only", "--diff-filter=U", "-z", "--", *POINTER_PATHSPECS)
+    return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
+
+
 def changes_in_commits(
     root: Path, tips: Iterable[str], exclude: Iterable[str] = (), exclude_remote: str = "",
     since: str = "",

@@ -19,6 +19,8 @@ Which hooks git 2.39 fires (checked with real runs, see tests/test_hooks_e2e.py)
   git commit --amend -> post-commit then post-rewrite "amend"
   a rebase replaying nothing (fast-forward, local commits all upstream) -> post-checkout
       inside the rebase with an empty todo list, and no post-rewrite: synced there
+  git merge --squash -> post-merge flag 1, also when it stops on conflicts (the
+      unmerged pointers are left alone then)
   a conflicted squash merge or revert concluded by `git commit`/`--continue` ->
       post-commit with a "commit:" reflog: git's default message tells it apart
   git am -> post-applypatch per patch (no post-commit)
@@ -187,7 +189,11 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
     full = not staged and (status != "ok" or not bases)
     try:
         if staged:  # a squash merge: the result is in the index and the work tree only
-            changes = gitinfo.changes_to_index(root)
+            # git fires post-merge also when the squash stopped on conflicts: an unmerged
+            # pointer is not deleted, it is undecided. Its output keeps HEAD's data; the
+            # resolution's commit (post-commit, "Squashed commit") brings what was chosen.
+            unmerged = gitinfo.unmerged_paths(root)
+            changes = [c for c in gitinfo.changes_to_index(root) if c.path not in unmerged]
         elif full:
             changes = gitinfo.changes_between(root, None, new)
         else:

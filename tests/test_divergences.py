@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from dvc_synced_plugin import hooks
 from tests.conftest import Team, User, run, tree_digest
 
@@ -271,3 +273,59 @@ def test_status_says_when_the_workspace_lags_head(team: Team) -> None:
     bob.synced("pull")
     assert (bob.repo / "m.txt").read_text() == "v1\n"
     assert "workspace:" not in bob.synced("status").stderr
+
+
+def _oracle_matches(bob: User, team: Team, tmp_path: Path) -> None:
+    """bob's work tree equals a fresh clone at his HEAD that ran plain `dvc pull`."""
+    from tests.test_differential import differences, dvc_env, dvc_status, oracle_pull, snapshot
+
+    with dvc_env(tmp_path):
+        oracle = oracle_pull(bob, Path(team.central), "", tmp_path / "oracle")
+        assert differences(snapshot(bob.repo), snapshot(oracle)) == []
+        assert dvc_status(oracle) == {}
+        assert dvc_status(bob.repo) == {}, "dvc status in bob is not clean"
+
+
+def _moved_here_untracked_there(team: Team) -> tuple[User, User]:
+    """main moves output d to e; feature (from before the move) untracks d and adds x.txt.
+    Merging feature into main conflicts on e.dvc (renamed here, deleted there) and on
+    .gitignore; x.txt.dvc merges cleanly."""
+    alice, bob = pair(team)
+    alice.write("d/a.txt", "a\n")
+    alice.write("d/s/b.txt", "b\n")
+    publish(alice, "data", "d")
+    alice.git("push", "-q", "origin", "main:feature")
+    alice.dvc("move", "d", "e")
+    publish(alice, "move d to e")
+    alice.git("switch", "-q", "feature")
+    alice.git("pull", "-q")
+    alice.dvc("remove", "-q", "d.dvc")
+    alice.write("x.txt", "x\n")
+    publish(alice, "untrack d, add x.txt", "x.txt")
+    alice.git("switch", "-q", "main")
+    pulled(bob)
+    assert tree_digest(bob.repo / "e") == tree_digest(alice.repo / "e")
+    bob.git("fetch", "-q")
+    return alice, bob
+
+
+@pytest.mark.parametrize("side", ["ours", "theirs"])
+@pytest.mark.parametrize("how", ["squash", "merge"])
+def test_conflicted_merge_over_a_moved_output(team: Team, tmp_path: Path, side: str,
+                                              how: str) -> None:
+    """Found by the differential soak (seed 1195130988). git fires post-merge for a
+    squash merge that stops on conflicts: the unmerged e.dvc must not count as deleted
+    (which removed e/), and the resolution's commit brings what it chose."""
+    from tests.test_differential import resolve_conflicts
+
+    _alice, bob = _moved_here_untracked_there(team)
+    args = ["--squash"] if how == "squash" else ["--no-edit"]
+    proc = bob.git("merge", "-q", *args, "origin/feature", check=False)
+    assert proc.returncode != 0, "expected a conflict"
+    assert (bob.repo / "e" / "a.txt").is_file(), "the conflicted output left the workspace"
+    resolve_conflicts(bob, side)
+    bob.run("git", "-c", "core.editor=true", "commit", "-q", "--no-edit")
+    assert (bob.repo / "x.txt").read_text() == "x\n"
+    assert (bob.repo / "e").exists() == (side == "ours")
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
