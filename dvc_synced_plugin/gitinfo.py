@@ -219,6 +219,21 @@ def pointers_at(root: Path, rev: str) -> list[tuple[str, str]]:
     return [(c.path, c.new_blob) for c in _parse_raw_z(out, with_commits=False) if c.new_blob]
 
 
+def object_ids(root: Path, names: Iterable[str]) -> dict[str, str]:
+    """{name: blob sha} of the `<rev>:<path>` names that exist, in one batch-check."""
+    wanted = sorted({n for n in names if n})
+    if not wanted:
+        return {}
+    out = git(root, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+              input="".join(f"{n}\n" for n in wanted).encode())
+    found = {}
+    for name, line in zip(wanted, out.decode().splitlines()):
+        sha, _, kind = line.partition(" ")
+        if kind == "blob":
+            found[name] = sha
+    return found
+
+
 def read_blobs(root: Path, blobs: Iterable[str]) -> dict[str, bytes]:
     """Contents of many objects (`<sha>` or `<rev>:<path>`) in one `git cat-file --batch`.
 

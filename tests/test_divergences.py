@@ -329,3 +329,63 @@ def test_conflicted_merge_over_a_moved_output(team: Team, tmp_path: Path, side: 
     assert (bob.repo / "e").exists() == (side == "ours")
     assert state(bob) == ("ok", head(bob))
     _oracle_matches(bob, team, tmp_path)
+
+
+def _git_tracks_inside_output(team: Team, tracked_before: bool) -> tuple[User, User]:
+    """main has the output d; feature tracks d/a.txt in git. With `tracked_before`, the
+    base tracked d/a.txt too: main untracked it from git into d, feature changed it (a
+    modify/delete conflict); else feature added it (no conflict)."""
+    alice, bob = pair(team)
+    if tracked_before:
+        alice.write("d/a.txt", "a in git\n")
+        publish(alice, "d/a.txt in git")
+    else:
+        alice.write("m.txt", "m\n")
+        publish(alice, "m", "m.txt")
+    alice.git("push", "-q", "origin", "main:feature")
+    if tracked_before:
+        alice.git("rm", "-q", "--cached", "d/a.txt")
+    alice.write("d/s/b.txt", "b\n")
+    publish(alice, "d becomes an output", "d")
+    alice.git("switch", "-q", "feature")
+    alice.git("pull", "-q")
+    alice.write("d/a.txt", "a changed in git\n")
+    publish(alice, "d/a.txt in git, changed")
+    alice.git("switch", "-q", "main")
+    pulled(bob)
+    assert (bob.repo / "d/s/b.txt").is_file()
+    bob.git("fetch", "-q")
+    return alice, bob
+
+
+@pytest.mark.parametrize("how", ["squash", "merge"])
+def test_git_writes_a_file_into_an_output(team: Team, how: str) -> None:
+    """The other side tracks d/a.txt in git and git overwrites bob's ignored output file:
+    no pointer changed, yet d is not what DVC checked out. The hook hands d to DVC,
+    which refuses as it does for plain `dvc checkout`: a warning, not "synced"."""
+    _alice, bob = _git_tracks_inside_output(team, tracked_before=False)
+    args = ["--squash"] if how == "squash" else ["--no-edit"]
+    proc = bob.git("merge", "-q", *args, "origin/feature")
+    assert (bob.repo / "d/a.txt").read_text() == "a changed in git\n"  # git wrote it
+    assert "d/a.txt" in proc.stderr and "dvc-synced pull" in proc.stderr, proc.stderr
+    assert state(bob)[0] == "pending", "the workspace was marked synced"
+    assert bob.dvc("checkout", check=False).returncode != 0  # plain DVC refuses too
+
+
+@pytest.mark.parametrize("how", ["squash", "merge"])
+def test_conflict_ours_deletes_a_file_git_wrote_into_an_output(
+        team: Team, tmp_path: Path, how: str) -> None:
+    """A modify/delete conflict on d/a.txt: git writes feature's version over bob's
+    output file, resolving "ours" (`git rm` + unlink) deletes it; the commit's sync must
+    restore it from DVC, as a fresh clone + `dvc pull` has it."""
+    from tests.test_differential import resolve_conflicts
+
+    _alice, bob = _git_tracks_inside_output(team, tracked_before=True)
+    args = ["--squash"] if how == "squash" else ["--no-edit"]
+    proc = bob.git("merge", "-q", *args, "origin/feature", check=False)
+    assert proc.returncode != 0, "expected a conflict"
+    resolve_conflicts(bob, "ours")
+    bob.run("git", "-c", "core.editor=true", "commit", "-q", "--no-edit")
+    assert (bob.repo / "d/a.txt").read_text() == "a in git\n", "the output file is missing"
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
