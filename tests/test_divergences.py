@@ -389,3 +389,17 @@ def test_conflict_ours_deletes_a_file_git_wrote_into_an_output(
     assert (bob.repo / "d/a.txt").read_text() == "a in git\n", "the output file is missing"
     assert state(bob) == ("ok", head(bob))
     _oracle_matches(bob, team, tmp_path)
+
+
+def test_checkout_where_git_tracks_files_in_a_former_output(team: Team, tmp_path: Path) -> None:
+    """`git checkout` of a commit with d/a.txt in git and no output d: git writes its
+    d/a.txt, and DVC's other files of d leave (a fresh clone has only git's); back on
+    main, d is DVC's again."""
+    _alice, bob = _git_tracks_inside_output(team, tracked_before=False)
+    bob.git("checkout", "-q", "origin/feature")
+    assert (bob.repo / "d/a.txt").read_text() == "a changed in git\n"
+    assert not (bob.repo / "d/s").exists(), "DVC's files of d stayed behind"
+    _oracle_matches(bob, team, tmp_path)
+    bob.git("checkout", "-q", "main")
+    assert (bob.repo / "d/s/b.txt").read_text() == "b\n"
+    _oracle_matches(bob, team, tmp_path)
