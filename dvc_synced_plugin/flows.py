@@ -339,8 +339,10 @@ def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]
         listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-z", "--",
                              *[o.path for o in stale])
         tracked = {p.decode(errors="surrogateescape") for p in listed.split(b"\0") if p}
+        # A directory git tracks files in stays a candidate: DVC's files in it leave
+        # (a fresh clone has only git's), git's are never touched (remove_stale_outputs).
         stale = [o for o in stale if o.path not in tracked
-                 and not any(t.startswith(o.path + "/") for t in tracked)]
+                 and (o.is_dir or not any(t.startswith(o.path + "/") for t in tracked))]
     return stale
 
 
@@ -349,7 +351,16 @@ def remove_stale_outputs(root: Path, session: Session, stale: list[Out],
     """Plain `dvc pull` removes outputs HEAD no longer has; so do we, unless changed."""
     if not stale:
         return
-    kept = workspace.remove_stale(root, session.cache, stale, session.manifests.read, record)
+    listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-z", "--",
+                         *[o.path for o in stale if o.is_dir]) if any(
+                             o.is_dir for o in stale) else b""
+    in_git: dict[str, set[str]] = {}
+    for name in (p.decode(errors="surrogateescape") for p in listed.split(b"\0") if p):
+        for out in stale:
+            if name.startswith(out.path + "/"):
+                in_git.setdefault(out.path, set()).add(name[len(out.path) + 1:])
+    kept = workspace.remove_stale(root, session.cache, stale, session.manifests.read, record,
+                                  in_git)
     for path in kept:
         output.warn(f"{path} is no longer tracked by DVC but differs from its last version: "
                     "kept")

@@ -166,6 +166,12 @@ def changes_to_index(root: Path) -> list[PointerChange]:
     return [replace(c, commit=INDEX) for c in _parse_raw_z(out, with_commits=False)]
 
 
+def unmerged_paths(root: Path) -> set[str]:
+    """Pointer files the index holds in conflict (a merge stopped on them)."""
+    out = git(root, "diff", "--name-only", "--diff-filter=U", "-z", "--", *POINTER_PATHSPECS)
+    return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
+
+
 def changes_in_commits(
     root: Path, tips: Iterable[str], exclude: Iterable[str] = (), exclude_remote: str = "",
     since: str = "",
@@ -211,6 +217,21 @@ def pointers_at(root: Path, rev: str) -> list[tuple[str, str]]:
         "--", *POINTER_PATHSPECS,
     )
     return [(c.path, c.new_blob) for c in _parse_raw_z(out, with_commits=False) if c.new_blob]
+
+
+def object_ids(root: Path, names: Iterable[str]) -> dict[str, str]:
+    """{name: blob sha} of the `<rev>:<path>` names that exist, in one batch-check."""
+    wanted = sorted({n for n in names if n})
+    if not wanted:
+        return {}
+    out = git(root, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+              input="".join(f"{n}\n" for n in wanted).encode())
+    found = {}
+    for name, line in zip(wanted, out.decode().splitlines()):
+        sha, _, kind = line.partition(" ")
+        if kind == "blob":
+            found[name] = sha
+    return found
 
 
 def read_blobs(root: Path, blobs: Iterable[str]) -> dict[str, bytes]:

@@ -19,6 +19,8 @@ Which hooks git 2.39 fires (checked with real runs, see tests/test_hooks_e2e.py)
   git commit --amend -> post-commit then post-rewrite "amend"
   a rebase replaying nothing (fast-forward, local commits all upstream) -> post-checkout
       inside the rebase with an empty todo list, and no post-rewrite: synced there
+  git merge --squash -> post-merge flag 1, also when it stops on conflicts (the
+      unmerged pointers are left alone then)
   a conflicted squash merge or revert concluded by `git commit`/`--continue` ->
       post-commit with a "commit:" reflog: git's default message tells it apart
   git am -> post-applypatch per patch (no post-commit)
@@ -168,8 +170,10 @@ def pre_push(root: Path, event: PushEvent) -> int:
 # ---------------------------------------------------------------------------- post-* hooks
 
 
-def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int:
-    """Bring the workspace's data to HEAD; `base` is where git says HEAD came from.
+def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
+                   side: Optional[tuple[str, str]] = None) -> int:
+    """Bring the workspace's data to HEAD; `base` is where git says HEAD came from;
+    `side`, for a merge commit, is (merge base, other parent): what git wrote, too.
 
     The workspace may hold the data of another commit than `base` (a hook was skipped, or
     `git reset` fired none): the state file knows, so the changes from both count. With no
@@ -187,11 +191,18 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
     full = not staged and (status != "ok" or not bases)
     try:
         if staged:  # a squash merge: the result is in the index and the work tree only
-            changes = gitinfo.changes_to_index(root)
+            # git fires post-merge also when the squash stopped on conflicts: an unmerged
+            # pointer is not deleted, it is undecided. Its output keeps HEAD's data; the
+            # resolution's commit (post-commit, "Squashed commit") brings what was chosen.
+            unmerged = gitinfo.unmerged_paths(root)
+            changes = [c for c in gitinfo.changes_to_index(root) if c.path not in unmerged]
         elif full:
             changes = gitinfo.changes_between(root, None, new)
         else:
             changes = [c for b in bases for c in gitinfo.changes_between(root, b, new)]
+        if not full:
+            changes = _with_rewritten(changes, outputs_git_wrote_in(
+                root, bases, new, staged, side), gitinfo.INDEX if staged else new)
         # A deleted pointer needs nothing fetched, but its outputs leave the workspace
         # (as plain `dvc pull` removes them): deletions count too.
         if not changes:
@@ -215,6 +226,82 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False) -> int
     if report.needed:
         announce(report.line("downloaded", "from"))
     return 0
+
+
+def _with_rewritten(changes: list[PointerChange], rewritten: dict[str, str],
+                    commit: str) -> list[PointerChange]:
+    """Pointer files whose outputs git wrote in count as added: what is there cannot be
+    proved to be DVC's, so the update leaves those outputs to `dvc checkout`."""
+    if not rewritten:
+        return changes
+    kept = [c for c in changes if c.path not in rewritten]
+    return kept + [PointerChange(path, None, blob, commit)
+                   for path, blob in sorted(rewritten.items())]
+
+
+def _merged_side(root: Path, parents: list[str]) -> Optional[tuple[str, str]]:
+    """(merge base, other parent) of a merge commit: its side's changes are what git wrote
+    into the work tree, also where the resolution then kept ours (git rm, a checkout)."""
+    if len(parents) < 2:
+        return None
+    base = gitinfo.git(root, "merge-base", parents[0], parents[1], check=False).decode().strip()
+    return (base, parents[1]) if base else None
+
+
+def outputs_git_wrote_in(root: Path, bases: list[str], new: str, staged: bool,
+                         side: Optional[tuple[str, str]] = None) -> dict[str, str]:
+    """{pointer file: blob} of HEAD's (or the index's) outputs that hold a path git's
+    operation wrote: a file tracked in git under a directory that is a DVC output.
+
+    git overwrites ignored files, and DVC outputs are ignored: a merge, checkout or pick
+    whose other side tracks `d/a.txt` in git writes it into the output `d` (and a conflict
+    resolved "ours" then deletes it). No pointer changes, so only DVC can say what `d`
+    should hold. Cost follows the change: the paths git changed (one diff), the ignored
+    ones among them (one check-ignore), the pointer files beside their directories.
+    """
+    names: set[str] = set()
+    pathspec = ["--", ".", *[f":(exclude,glob){p}" for p in ("**/*.dvc", "**/dvc.lock")]]
+    diffs = [["diff", "--name-only", "-z", "--no-renames", "--cached", "HEAD"]] if staged else [
+        ["diff", "--name-only", "-z", "--no-renames", b, new] for b in bases if b != new]
+    if side:
+        diffs.append(["diff", "--name-only", "-z", "--no-renames", *side])
+    for args in diffs:
+        out = gitinfo.git(root, *args, *pathspec, check=False)
+        names.update(n.decode("utf-8", "surrogateescape") for n in out.split(b"\0")
+                     if b"/" in n)  # a path inside an output has a directory
+    if not names:
+        return {}
+    # DVC lists every output in a .gitignore: only ignored paths can be inside one.
+    proc = gitinfo.git(root, "check-ignore", "--no-index", "-z", "--stdin", check=False,
+                       input=b"".join(n.encode("utf-8", "surrogateescape") + b"\0"
+                                      for n in sorted(names)))
+    ignored = [n.decode("utf-8", "surrogateescape") for n in proc.split(b"\0") if n]
+    if not ignored:
+        return {}
+    dirs = {d for n in ignored for d in _parents(n)}
+    candidates = {f"{d}.dvc" for d in dirs} | {"dvc.lock"} | {f"{d}/dvc.lock" for d in dirs}
+    rev = "" if staged else new
+    blobs = gitinfo.object_ids(root, [f"{rev}:{c}" for c in sorted(candidates)])
+    if not blobs:
+        return {}
+    from dvc_synced_plugin.pointers import output_paths
+
+    contents = gitinfo.read_blobs(root, blobs.values())
+    rewritten: dict[str, str] = {}
+    for spec, blob in blobs.items():
+        pointer = spec.split(":", 1)[1]
+        try:
+            outs = output_paths(pointer, contents.get(blob))
+        except SyncError:
+            continue  # an unreadable pointer: the sync itself reports it
+        if any(o in dirs for o in outs):
+            rewritten[pointer] = blob
+    return rewritten
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def post_checkout(root: Path, event: HeadMove) -> int:
@@ -268,7 +355,8 @@ def post_commit(root: Path, event: HeadMove) -> int:
     # Without a reflog (core.logAllRefUpdates off) only a merge commit is surely git's doing.
     made_here = subject.startswith(("commit:", "commit (initial)")) if subject else len(parents) < 2
     if not made_here or written_by_git(message):
-        return sync_workspace(root, parents[0] if parents else None)
+        return sync_workspace(root, parents[0] if parents else None,
+                              side=_merged_side(root, parents))
     status, synced = read_state(root)
     if status == "ok" and parents and synced == parents[0]:
         write_state(root, "ok", head)

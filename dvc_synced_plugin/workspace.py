@@ -17,6 +17,7 @@ left it (`DirRecord`): a directory whose mtime moved since goes to DVC.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -430,11 +431,14 @@ def remove_stale(
     repo: Path, cache: ObjectStore, outs: list[Out],
     read_manifest: Callable[[ObjectRef], Optional[bytes]],
     record: Optional[DirRecord] = None,
+    in_git: Optional[dict[str, set[str]]] = None,
 ) -> list[str]:
     """Remove outputs HEAD no longer has where they hold exactly the old version.
 
     Returns the paths kept because they differ from it (local changes stay the user's).
-    A directory is compared whole: its files against the old manifest, nothing else in it.
+    A directory is compared whole: its files against the old manifest, nothing else in it,
+    except the files git tracks there (`in_git`: output path -> relpaths), which git wrote
+    and which stay.
     """
     checker = _Checker(cache)
     kept: list[str] = []
@@ -446,10 +450,13 @@ def remove_stale(
             continue
         if record is not None:
             record.forget(out.path)
-        if not _holds_whole(checker, path, out, read_manifest):
+        git_files = (in_git or {}).get(out.path, set())
+        if not _holds_whole(checker, path, out, read_manifest, git_files):
             kept.append(out.path)
             continue
-        if out.is_dir:
+        if out.is_dir and git_files:
+            _remove_but(path, git_files)
+        elif out.is_dir:
             _make_writable_dirs(path)
             shutil.rmtree(path)
         else:
@@ -461,7 +468,8 @@ def remove_stale(
 
 
 def _holds_whole(checker: _Checker, path: Path, out: Out,
-                 read_manifest: Callable[[ObjectRef], Optional[bytes]]) -> bool:
+                 read_manifest: Callable[[ObjectRef], Optional[bytes]],
+                 git_files: frozenset[str] | set[str] = frozenset()) -> bool:
     if not out.is_dir:
         return checker.holds(path, (out.oid,)) == out.oid
     if os.path.islink(path) or not os.path.isdir(path):
@@ -469,16 +477,31 @@ def _holds_whole(checker: _Checker, path: Path, out: Out,
     data = read_manifest(ObjectRef(out.oid, False, out.path))
     if data is None:
         return False
-    entries = manifest_map(data, False, out.path)
+    entries = {k: v for k, v in manifest_map(data, False, out.path).items()
+               if k not in git_files}
     seen = 0
     for top, _dirs, files in os.walk(path):
         for name in files:
             rel = os.path.relpath(os.path.join(top, name), path).replace(os.sep, "/")
+            if rel in git_files:
+                continue  # git's file, not DVC's
             md5 = entries.get(rel)
             if not isinstance(md5, str) or checker.holds(Path(top, name), (md5,)) != md5:
                 return False
             seen += 1
     return seen == len(entries)
+
+
+def _remove_but(path: Path, git_files: set[str]) -> None:
+    """Remove every file under `path` but git's, then the directories left empty."""
+    _make_writable_dirs(path)
+    for top, _dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            rel = os.path.relpath(os.path.join(top, name), path).replace(os.sep, "/")
+            if rel not in git_files:
+                os.unlink(os.path.join(top, name))
+        with contextlib.suppress(OSError):
+            os.rmdir(top)  # not empty: git's files are in it
 
 
 def _make_writable_dirs(path: Path) -> None:

@@ -603,14 +603,12 @@ def test_differential_soak(team: Team, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "known divergence, open: a squash merge whose other side tracks files in git under "
-    "a DVC output directory overwrites bob's ignored output files; the conflict resolved "
-    "'ours' deletes them, and the post-commit sync applies only pointer changes, so the "
-    "output stays missing where a fresh clone + dvc pull has it"))
-def test_differential_known_divergence_squash_over_output_moved_into_git(
+def test_differential_seed_conflicted_squash_over_a_moved_output(
         team: Team, tmp_path: Path) -> None:
-    """Found by the soak (seed 1195130988, step 2): kept as a strict xfail, so the day
-    it is fixed this test fails and the marker must go."""
+    """Seed 1195130988 found a divergence at step 2 (fixed; a strict xfail until then): a
+    squash merge stopping on conflicts fires post-merge, whose staged sync took the
+    unmerged data5.dvc (moved here, untracked there) for a deletion and removed data5/;
+    "ours" kept the pointer, and the commit's sync saw no pointer change. Direct test:
+    test_divergences.py::test_conflicted_merge_over_a_moved_output."""
     found = soak(team, tmp_path, 1195130988)
     assert not found, "\n".join(found)

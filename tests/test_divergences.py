@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from dvc_synced_plugin import hooks
 from tests.conftest import Team, User, run, tree_digest
 
@@ -271,3 +273,133 @@ def test_status_says_when_the_workspace_lags_head(team: Team) -> None:
     bob.synced("pull")
     assert (bob.repo / "m.txt").read_text() == "v1\n"
     assert "workspace:" not in bob.synced("status").stderr
+
+
+def _oracle_matches(bob: User, team: Team, tmp_path: Path) -> None:
+    """bob's work tree equals a fresh clone at his HEAD that ran plain `dvc pull`."""
+    from tests.test_differential import differences, dvc_env, dvc_status, oracle_pull, snapshot
+
+    with dvc_env(tmp_path):
+        oracle = oracle_pull(bob, Path(team.central), "", tmp_path / "oracle")
+        assert differences(snapshot(bob.repo), snapshot(oracle)) == []
+        assert dvc_status(oracle) == {}
+        assert dvc_status(bob.repo) == {}, "dvc status in bob is not clean"
+
+
+def _moved_here_untracked_there(team: Team) -> tuple[User, User]:
+    """main moves output d to e; feature (from before the move) untracks d and adds x.txt.
+    Merging feature into main conflicts on e.dvc (renamed here, deleted there) and on
+    .gitignore; x.txt.dvc merges cleanly."""
+    alice, bob = pair(team)
+    alice.write("d/a.txt", "a\n")
+    alice.write("d/s/b.txt", "b\n")
+    publish(alice, "data", "d")
+    alice.git("push", "-q", "origin", "main:feature")
+    alice.dvc("move", "d", "e")
+    publish(alice, "move d to e")
+    alice.git("switch", "-q", "feature")
+    alice.git("pull", "-q")
+    alice.dvc("remove", "-q", "d.dvc")
+    alice.write("x.txt", "x\n")
+    publish(alice, "untrack d, add x.txt", "x.txt")
+    alice.git("switch", "-q", "main")
+    pulled(bob)
+    assert tree_digest(bob.repo / "e") == tree_digest(alice.repo / "e")
+    bob.git("fetch", "-q")
+    return alice, bob
+
+
+@pytest.mark.parametrize("side", ["ours", "theirs"])
+@pytest.mark.parametrize("how", ["squash", "merge"])
+def test_conflicted_merge_over_a_moved_output(team: Team, tmp_path: Path, side: str,
+                                              how: str) -> None:
+    """Found by the differential soak (seed 1195130988). git fires post-merge for a
+    squash merge that stops on conflicts: the unmerged e.dvc must not count as deleted
+    (which removed e/), and the resolution's commit brings what it chose."""
+    from tests.test_differential import resolve_conflicts
+
+    _alice, bob = _moved_here_untracked_there(team)
+    args = ["--squash"] if how == "squash" else ["--no-edit"]
+    proc = bob.git("merge", "-q", *args, "origin/feature", check=False)
+    assert proc.returncode != 0, "expected a conflict"
+    assert (bob.repo / "e" / "a.txt").is_file(), "the conflicted output left the workspace"
+    resolve_conflicts(bob, side)
+    bob.run("git", "-c", "core.editor=true", "commit", "-q", "--no-edit")
+    assert (bob.repo / "x.txt").read_text() == "x\n"
+    assert (bob.repo / "e").exists() == (side == "ours")
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
+
+
+def _git_tracks_inside_output(team: Team, tracked_before: bool) -> tuple[User, User]:
+    """main has the output d; feature tracks d/a.txt in git. With `tracked_before`, the
+    base tracked d/a.txt too: main untracked it from git into d, feature changed it (a
+    modify/delete conflict); else feature added it (no conflict)."""
+    alice, bob = pair(team)
+    if tracked_before:
+        alice.write("d/a.txt", "a in git\n")
+        publish(alice, "d/a.txt in git")
+    else:
+        alice.write("m.txt", "m\n")
+        publish(alice, "m", "m.txt")
+    alice.git("push", "-q", "origin", "main:feature")
+    if tracked_before:
+        alice.git("rm", "-q", "--cached", "d/a.txt")
+    alice.write("d/s/b.txt", "b\n")
+    publish(alice, "d becomes an output", "d")
+    alice.git("switch", "-q", "feature")
+    alice.git("pull", "-q")
+    alice.write("d/a.txt", "a changed in git\n")
+    publish(alice, "d/a.txt in git, changed")
+    alice.git("switch", "-q", "main")
+    pulled(bob)
+    assert (bob.repo / "d/s/b.txt").is_file()
+    bob.git("fetch", "-q")
+    return alice, bob
+
+
+@pytest.mark.parametrize("how", ["squash", "merge"])
+def test_git_writes_a_file_into_an_output(team: Team, how: str) -> None:
+    """The other side tracks d/a.txt in git and git overwrites bob's ignored output file:
+    no pointer changed, yet d is not what DVC checked out. The hook hands d to DVC,
+    which refuses as it does for plain `dvc checkout`: a warning, not "synced"."""
+    _alice, bob = _git_tracks_inside_output(team, tracked_before=False)
+    args = ["--squash"] if how == "squash" else ["--no-edit"]
+    proc = bob.git("merge", "-q", *args, "origin/feature")
+    assert (bob.repo / "d/a.txt").read_text() == "a changed in git\n"  # git wrote it
+    assert "d/a.txt" in proc.stderr and "dvc-synced pull" in proc.stderr, proc.stderr
+    assert state(bob)[0] == "pending", "the workspace was marked synced"
+    assert bob.dvc("checkout", check=False).returncode != 0  # plain DVC refuses too
+
+
+@pytest.mark.parametrize("how", ["squash", "merge"])
+def test_conflict_ours_deletes_a_file_git_wrote_into_an_output(
+        team: Team, tmp_path: Path, how: str) -> None:
+    """A modify/delete conflict on d/a.txt: git writes feature's version over bob's
+    output file, resolving "ours" (`git rm` + unlink) deletes it; the commit's sync must
+    restore it from DVC, as a fresh clone + `dvc pull` has it."""
+    from tests.test_differential import resolve_conflicts
+
+    _alice, bob = _git_tracks_inside_output(team, tracked_before=True)
+    args = ["--squash"] if how == "squash" else ["--no-edit"]
+    proc = bob.git("merge", "-q", *args, "origin/feature", check=False)
+    assert proc.returncode != 0, "expected a conflict"
+    resolve_conflicts(bob, "ours")
+    bob.run("git", "-c", "core.editor=true", "commit", "-q", "--no-edit")
+    assert (bob.repo / "d/a.txt").read_text() == "a in git\n", "the output file is missing"
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
+
+
+def test_checkout_where_git_tracks_files_in_a_former_output(team: Team, tmp_path: Path) -> None:
+    """`git checkout` of a commit with d/a.txt in git and no output d: git writes its
+    d/a.txt, and DVC's other files of d leave (a fresh clone has only git's); back on
+    main, d is DVC's again."""
+    _alice, bob = _git_tracks_inside_output(team, tracked_before=False)
+    bob.git("checkout", "-q", "origin/feature")
+    assert (bob.repo / "d/a.txt").read_text() == "a changed in git\n"
+    assert not (bob.repo / "d/s").exists(), "DVC's files of d stayed behind"
+    _oracle_matches(bob, team, tmp_path)
+    bob.git("checkout", "-q", "main")
+    assert (bob.repo / "d/s/b.txt").read_text() == "b\n"
+    _oracle_matches(bob, team, tmp_path)
