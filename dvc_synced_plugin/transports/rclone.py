@@ -77,6 +77,13 @@ class RcloneTransport:
         (`output.terminal`) while a copy runs; scripts and CI get none."""
         import sh
 
+        # A local central that is not there: say so, as the rsync transport does (with few
+        # objects asked by name rclone would answer "none of them", not "no such place").
+        if os.path.isabs(self.location) and not os.path.isdir(self.location):
+            raise ConfigError(
+                f"central storage {self.location} does not exist: create it or mount it, "
+                "or fix dvc-synced.central"
+            )
         t = self.settings.timeout
         base = [
             "--ask-password=false",  # a hook must never wait on a prompt
