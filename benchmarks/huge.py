@@ -22,7 +22,6 @@ import json
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -250,8 +249,211 @@ def prepare(workdir: Path, size: int, rebuild: bool, log: Log = print) -> Projec
     return project
 
 
+# ---------------------------------------------------------------------------- measuring
+
+TARGETS = {
+    "scale_ratio_max": 1.3,  # push/pull of the change at 10^6 / at 1,000
+    "memory_mb_max": 300.0,  # peak RSS of every measured command at 10^6
+    "noop_extra_ms_max": 100.0,  # plain hooks over git alone
+}
+BEGIN = "<!-- huge: written by `python benchmarks/run.py --huge --readme`, not by hand -->"
+END = "<!-- end of huge -->"
+# (results key, label): the change's own commands, each timed on its own
+MEASURED = (
+    ("push", "push of the change: `git push` (plain hook)"),
+    ("pull", "pull of the change: `git pull` (plain hook)"),
+    ("status", "`dvc-synced status` (alice, after the push)"),
+    ("verify", "`dvc-synced verify --rev HEAD~1..HEAD` (alice)"),
+    ("fetch", "`dvc-synced fetch --git-fetch` of a change (bob)"),
+    ("pull-after-fetch", "`git pull` after that fetch (bob)"),
+)
+NOOPS = (
+    ("code-push", "no-op: push of a code-only commit"),
+    ("code-pull", "no-op: pull of a code-only commit"),
+    ("uptodate-push", "no-op: push, already up to date"),
+    ("uptodate-pull", "no-op: pull, already up to date"),
+)
+
+
+def new_change(project: Project, rep: int, rng: random.Random, what: str) -> dict[str, bytes]:
+    """Rewrite 9 small files as `dvc add` would record them, commit: a change of 10."""
+    alice = project.alice
+    paths = rng.sample(fixture.small_paths(project.size), CHANGED_FILES)
+    contents = {p: rng.randbytes(rng.randint(64, 2048)) for p in paths}
+    change_files(alice.repo, alice.repo / ".dvc" / "cache",
+                 {p.removeprefix("data/"): c for p, c in contents.items()})
+    alice.git("commit", "-q", "-m", f"{what}: change {CHANGED_FILES} files (rep {rep})",
+              "data.dvc")
+    return contents
+
+
+def huge_rep(project: Project, rep: int, counted: bool, results, rng: random.Random,  # type: ignore[no-untyped-def]
+             log: Log) -> None:
+    from benchmarks import run
+
+    alice, bob = project.alice, project.puller("ours")
+    n = project.size
+
+    def measure(key: str, steps) -> None:  # type: ignore[no-untyped-def]
+        sample = run.timed(steps)
+        results.add(f"huge/{key}/{n}", sample, counted)
+        log(f"    {key:17} {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB")
+
+    contents = new_change(project, rep, rng, "push")
+    measure("push", [run.git(alice, "push", "-q", "origin", "main")])
+    measure("status", [run.synced(alice, "status")])
+    measure("verify", [run.synced(alice, "verify", "--rev", "HEAD~1..HEAD")])
+    measure("pull", [run.git(bob, "pull", "-q")])
+    run.check_pulled(project, contents, ["ours"])
+    contents = new_change(project, rep, rng, "fetch")
+    run.timed([run.git(alice, "push", "-q", "origin", "main")])
+    measure("fetch", [run.synced(bob, "fetch", "--git-fetch")])
+    measure("pull-after-fetch", [run.git(bob, "pull", "-q")])
+    run.check_pulled(project, contents, ["ours"])
+    run.noop_rep(project, rep, counted, results)
+
+
+def _series(results, key: str, n: int):  # type: ignore[no-untyped-def]
+    return results.get(f"huge/{key}/{n}") or results.get(f"noop/{key}/plain/{n}")
+
+
+def report(results, sizes: tuple[int, int], meta: dict[str, object]) -> tuple[str, list[dict]]:  # type: ignore[no-untyped-def]
+    from benchmarks.run import fmt_ratio, fmt_s, ratio
+
+    small, large = sizes
+    lines = [
+        f"The 10^6 tier: a change of {CHANGED_FILES + 1} objects in a directory of "
+        f"{large - 4:,} files, beside the same at N={small:,}; median of {meta['repeat']} "
+        f"runs (after {meta['warmup']} warm-up); peak RSS of the process tree of each command.",
+        "",
+        f"| measurement | N={small:,} | N={large:,} | ratio | peak RSS N={small:,} | "
+        f"peak RSS N={large:,} |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label in (*MEASURED, *NOOPS):
+        a, b = _series(results, key, small), _series(results, key, large)
+        lines.append(f"| {label} | {fmt_s(a)} | {fmt_s(b)} | {fmt_ratio(ratio(b, a))} | "
+                     f"{f'{a.peak_mb:.0f} MB' if a else '-'} | "
+                     f"{f'{b.peak_mb:.0f} MB' if b else '-'} |")
+    lines += ["", f"No-op hooks at N={large:,}: git alone vs our plain hooks.", "",
+              "| operation | git alone | plain hooks | extra |", "|---|---|---|---|"]
+    for key, label in NOOPS:
+        base, plain = results.get(f"noop/{key}/none/{large}"), results.get(
+            f"noop/{key}/plain/{large}")
+        extra = (plain.median - base.median) * 1000 if plain and base else None
+        lines.append(f"| {label.removeprefix('no-op: ')} | {fmt_s(base)} | {fmt_s(plain)} | "
+                     f"{'-' if extra is None else f'{extra:+.0f} ms'} |")
+    verdicts = targets(results, sizes)
+    lines += ["", "Targets:", ""]
+    for item in verdicts:
+        mark = "met" if item["met"] else ("MISSED" if item["met"] is False else "n/a")
+        lines.append(f"- {item['target']}: **{mark}** ({item['measured']})")
+    built = meta.get("projects", {})
+    if isinstance(built, dict) and str(large) in built:
+        info = built[str(large)]
+        lines += ["", f"Set-up of the N={large:,} project: {info.get('build_seconds')} s "
+                  f"(built once by `benchmarks/huge.py`, cached under the work dir)."]
+    return "\n".join(lines), verdicts
+
+
+def targets(results, sizes: tuple[int, int]) -> list[dict]:  # type: ignore[no-untyped-def]
+    from benchmarks.run import fmt_ratio, ratio
+
+    small, large = sizes
+    out: list[dict] = []
+    for key in ("push", "pull"):
+        scale = ratio(results.get(f"huge/{key}/{large}"), results.get(f"huge/{key}/{small}"))
+        out.append({"target": f"{key} of the change at N={large:,} <= "
+                    f"{TARGETS['scale_ratio_max']}x its time at N={small:,}",
+                    "measured": fmt_ratio(scale),
+                    "met": None if scale is None else scale <= TARGETS["scale_ratio_max"]})
+    for key, label in (*MEASURED, *NOOPS):
+        series = _series(results, key, large)
+        out.append({"target": f"peak RSS of {label.split(':')[0] if ':' in label else label} "
+                    f"at N={large:,} <= {TARGETS['memory_mb_max']:.0f} MB",
+                    "measured": "-" if series is None else f"{series.peak_mb:.0f} MB",
+                    "met": None if series is None
+                    else series.peak_mb <= TARGETS["memory_mb_max"]})
+    for key, _label in NOOPS[:3]:  # an up-to-date pull runs no hook at all
+        base = results.get(f"noop/{key}/none/{large}")
+        plain = results.get(f"noop/{key}/plain/{large}")
+        extra = (plain.median - base.median) * 1000 if plain and base else None
+        out.append({"target": f"no-op {key} with plain hooks at N={large:,} <= "
+                    f"+{TARGETS['noop_extra_ms_max']:.0f} ms over git alone",
+                    "measured": "-" if extra is None else f"{extra:+.0f} ms",
+                    "met": None if extra is None else extra <= TARGETS["noop_extra_ms_max"]})
+    return out
+
+
+def main(workdir: Path, repeat: int, warmup: int, rebuild: bool, readme: bool,
+         out: Path, command: str, size: int = HUGE_SIZE) -> int:
+    """`run.py --huge`: build (once) and measure both projects, print and write results."""
+    from benchmarks import run
+
+    sizes = (SMALL_SIZE, size)
+    meta: dict[str, object] = {
+        "command": command, "sizes": list(sizes), "repeat": repeat, "warmup": warmup,
+        "changed_objects": CHANGED_FILES + 1, "machine": run.machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    results = run.Results()
+    results.note_load("start")
+    started = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    server, _port, _login = run.start_sshd(workdir)
+    try:
+        projects = [prepare(workdir, n, rebuild, run.log) for n in sizes]
+        meta["projects"] = {str(p.size): json.loads((p.root / "READY").read_text())
+                            for p in projects}
+        rng = random.Random(time.time_ns())
+        for rep in range(warmup + repeat):
+            counted = rep >= warmup
+            results.note_load(f"run {rep + 1}")
+            for project in run.rotated(projects, rep):
+                run.log(f"  huge n={project.size:,} run {rep + 1}/{warmup + repeat}"
+                        f"{'' if counted else ' (warm-up)'}")
+                huge_rep(project, rep, counted, results, rng, run.log)
+        results.note_load("end")
+    finally:
+        server.stop()  # type: ignore[attr-defined]
+    meta["seconds"] = round(time.monotonic() - started, 1)
+    text, verdicts = report(results, sizes, meta)
+    print(text)
+    out.write_text(json.dumps({
+        "meta": meta, "load": results.loads,
+        "results": {k: v.as_dict() for k, v in sorted(results.series.items())},
+        "targets": verdicts, "table": text,
+    }, indent=1) + "\n")
+    run.log(f"wrote {out} ({meta['seconds']}s)")
+    if readme:
+        here = Path(__file__).resolve().parent
+        for path in (here / "README.md", here.parent / "README.md"):
+            update_readme(path, text, meta)
+    return 0
+
+
+def update_readme(path: Path, table: str, meta: dict[str, object]) -> None:
+    """Replace what lies between this tier's own markers (run.py keeps its own)."""
+    m = meta["machine"]
+    assert isinstance(m, dict)
+    block = "\n".join([
+        BEGIN,
+        f"Run of {meta['started']} (`{meta['command']}`, {meta['seconds']} s; dvc-synced "
+        f"{m['dvc_synced_commit']}) on {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB "
+        f"RAM; Python {m['python']}, DVC {m['dvc']}, {m['git']}, {m['rsync']}.",
+        "", table, END,
+    ])
+    text = path.read_text()
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+    print(f"updated {path}", file=sys.stderr)
+
+
 def main_build(argv: Optional[list[str]] = None) -> int:
-    """`python -m benchmarks.huge build [SIZE]`: build a project alone (for a cold start)."""
+    """`python -m benchmarks.huge build [SIZE [WORKDIR]]`: build one project alone."""
     args = argv if argv is not None else sys.argv[1:]
     size = int(args[0]) if args else HUGE_SIZE
     workdir = Path(args[1]) if len(args) > 1 else Path("/var/tmp/dvc-synced-bench")
@@ -262,6 +464,4 @@ def main_build(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["build"]:
-        raise SystemExit(main_build(sys.argv[2:]))
-    shutil.which("git")  # placeholder until the measuring half lands
+    raise SystemExit(main_build(sys.argv[2:] if sys.argv[1:2] == ["build"] else sys.argv[1:]))
