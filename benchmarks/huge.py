@@ -265,7 +265,7 @@ END = "<!-- end of huge -->"
 MEASURED = (
     ("push", "push of the change: `git push` (plain hook)"),
     ("pull", "pull of the change: `git pull` (plain hook)"),
-    ("status", "`dvc-synced status` (alice, after the push)"),
+    ("status", "`dvc-synced status` of HEAD (alice; one sample a run)"),
     ("verify", "`dvc-synced verify --rev HEAD~1..HEAD` (alice)"),
     ("fetch", "`dvc-synced fetch --git-fetch` of a change (bob)"),
     ("pull-after-fetch", "`git pull` after that fetch (bob)"),
@@ -290,8 +290,42 @@ def new_change(project: Project, rep: int, rng: random.Random, what: str) -> dic
     return contents
 
 
+STATUS_TIMEOUT = float(os.environ.get("HUGE_STATUS_TIMEOUT", "900"))  # s; minutes at 10^6
+
+
+def timed_or_timeout(step: tuple[list[str], Path, dict[str, str]], timeout: float):  # type: ignore[no-untyped-def]
+    """run.timed of one command, stopped after `timeout` seconds: None then.
+
+    The command runs in its own process group, and the whole group is stopped on timeout:
+    a killed Python would leave its rsync and ssh children running on."""
+    import signal
+    import tempfile
+
+    from benchmarks import run
+
+    args, cwd, env = step
+    with tempfile.NamedTemporaryFile() as rss, tempfile.TemporaryFile() as out:
+        wrapped = [run.TIME, "-q", "-f", "%M", "-o", rss.name, *args] if run.TIME else args
+        start = time.perf_counter()
+        proc = subprocess.Popen(wrapped, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            return None
+        seconds = time.perf_counter() - start
+        if code != 0:
+            out.seek(0)
+            raise RuntimeError(f"{' '.join(args)} failed ({code}):\n"
+                               f"{out.read().decode(errors='replace')[-2000:]}")
+        figures = Path(rss.name).read_text().split()
+        return run.Sample(seconds, int(figures[-1]) if figures and figures[-1].isdigit() else 0)
+
+
 def huge_rep(project: Project, rep: int, counted: bool, results, rng: random.Random,  # type: ignore[no-untyped-def]
-             log: Log) -> None:
+             log: Log, first_counted: int = 0) -> None:
     from benchmarks import run
 
     alice, bob = project.alice, project.puller("ours")
@@ -312,7 +346,15 @@ def huge_rep(project: Project, rep: int, counted: bool, results, rng: random.Ran
 
     contents = new_change(project, rep, rng, "push")
     measure("push", [run.git(alice, "push", "-q", "origin", "main")])
-    measure("status", [run.synced(alice, "status")])
+    if rep == first_counted:  # a whole revision's status probes central for all 10^6
+        # objects: minutes, so once a run, and given up after STATUS_TIMEOUT
+        sample = timed_or_timeout(run.synced(alice, "status"), STATUS_TIMEOUT)
+        if sample is None:
+            results.timeouts[f"huge/status/{n}"] = STATUS_TIMEOUT
+            log(f"    status            gave up after {STATUS_TIMEOUT:.0f}s")
+        else:
+            results.add(f"huge/status/{n}", sample, counted)
+            log(f"    status            {sample.seconds:7.2f}s  {sample.maxrss_kb / 1024:6.0f} MB")
     measure("verify", [run.synced(alice, "verify", "--rev", "HEAD~1..HEAD")], optional=True)
     measure("pull", [run.git(bob, "pull", "-q")])
     run.check_pulled(project, contents, ["ours"])
@@ -341,9 +383,16 @@ def report(results, sizes: tuple[int, int], meta: dict[str, object]) -> tuple[st
         f"peak RSS N={large:,} |",
         "|---|---|---|---|---|---|",
     ]
+    gave_up = getattr(results, "timeouts", {})
+
+    def cell(series, key: str, n: int) -> str:  # type: ignore[no-untyped-def]
+        limit = gave_up.get(f"huge/{key}/{n}")
+        return f"> {limit:.0f} s (gave up)" if series is None and limit else fmt_s(series)
+
     for key, label in (*MEASURED, *NOOPS):
         a, b = _series(results, key, small), _series(results, key, large)
-        lines.append(f"| {label} | {fmt_s(a)} | {fmt_s(b)} | {fmt_ratio(ratio(b, a))} | "
+        lines.append(f"| {label} | {cell(a, key, small)} | {cell(b, key, large)} | "
+                     f"{fmt_ratio(ratio(b, a))} | "
                      f"{f'{a.peak_mb:.0f} MB' if a else '-'} | "
                      f"{f'{b.peak_mb:.0f} MB' if b else '-'} |")
     lines += ["", f"No-op hooks at N={large:,}: git alone vs our plain hooks.", "",
@@ -380,10 +429,12 @@ def targets(results, sizes: tuple[int, int]) -> list[dict]:  # type: ignore[no-u
                     "met": None if scale is None else scale <= TARGETS["scale_ratio_max"]})
     for key, label in (*MEASURED, *NOOPS):
         series = _series(results, key, large)
+        gave_up = f"huge/{key}/{large}" in getattr(results, "timeouts", {})
         out.append({"target": f"peak RSS of {label} "
                     f"at N={large:,} <= {TARGETS['memory_mb_max']:.0f} MB",
-                    "measured": "-" if series is None else f"{series.peak_mb:.0f} MB",
-                    "met": None if series is None
+                    "measured": "gave up (timeout)" if gave_up else
+                    "-" if series is None else f"{series.peak_mb:.0f} MB",
+                    "met": False if gave_up else None if series is None
                     else series.peak_mb <= TARGETS["memory_mb_max"]})
     for key, _label in NOOPS[:3]:  # an up-to-date pull runs no hook at all
         base = results.get(f"noop/{key}/none/{large}")
@@ -408,6 +459,7 @@ def main(workdir: Path, repeat: int, warmup: int, rebuild: bool, readme: bool,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     results = run.Results()
+    results.timeouts = {}  # type: ignore[attr-defined]
     results.note_load("start")
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -423,7 +475,7 @@ def main(workdir: Path, repeat: int, warmup: int, rebuild: bool, readme: bool,
             for project in run.rotated(projects, rep):
                 run.log(f"  huge n={project.size:,} run {rep + 1}/{warmup + repeat}"
                         f"{'' if counted else ' (warm-up)'}")
-                huge_rep(project, rep, counted, results, rng, run.log)
+                huge_rep(project, rep, counted, results, rng, run.log, warmup)
         results.note_load("end")
     finally:
         server.stop()  # type: ignore[attr-defined]
@@ -433,7 +485,7 @@ def main(workdir: Path, repeat: int, warmup: int, rebuild: bool, readme: bool,
     out.write_text(json.dumps({
         "meta": meta, "load": results.loads,
         "results": {k: v.as_dict() for k, v in sorted(results.series.items())},
-        "targets": verdicts, "table": text,
+        "targets": verdicts, "table": text, "timeouts": results.timeouts,  # type: ignore[attr-defined]
     }, indent=1) + "\n")
     run.log(f"wrote {out} ({meta['seconds']}s)")
     if readme:

@@ -77,9 +77,16 @@ class ManifestSource:
         """At 100,000 entries the safety check takes ~50 ms, spent while the flow waits for
         the files; the local storage takes the manifest only with its verdict. The
         content is named by its hash, so the verdict holds for the staged copy."""
+        store = next((s for s in self.stores if s.record_proofs), self.stores[-1])
+        if store.has_clean_base(ref):
+            # Proven from the delta in ~20 ms: now, so that the older version it reads is
+            # not held in memory beside the one the plan reads (80 MB each at 10^6 files).
+            done: Future[Optional[str]] = Future()
+            done.set_result(store.manifest_problem(ref, data))
+            self.checks[ref.oid] = done
+            return
         if self._checker is None:
             self._checker = ThreadPoolExecutor(max_workers=1)
-        store = next((s for s in self.stores if s.record_proofs), self.stores[-1])
         self.checks[ref.oid] = self._checker.submit(store.manifest_problem, ref, data)
 
     def close(self) -> None:

@@ -60,13 +60,17 @@ class ObjectStore:
         are checked: a change of 10 in 10^6 entries no longer costs a regex over 80 MB.
         """
         base = None
-        base_oid = safety.base_of(ref.oid)
-        if base_oid and not safety.proven(ref.oid) and base_oid in self._plain_list():
-            base = self.read(ObjectRef(base_oid, ref.legacy))
+        if self.has_clean_base(ref) and not safety.proven(ref.oid):
+            base = self.read(ObjectRef(safety.base_of(ref.oid) or "", ref.legacy))
         problem, clean = safety.manifest_check(ref.oid, data, ref.owner, base)
         if problem is None and clean and self.record_proofs:
             self._note_plain(ref.oid)
         return problem
+
+    def has_clean_base(self, ref: ObjectRef) -> bool:
+        """Whether `manifest_problem(ref)` can look at the delta alone (it is then cheap)."""
+        base_oid = safety.base_of(ref.oid)
+        return bool(base_oid) and base_oid in self._plain_list()
 
     def _plain_list(self) -> set[str]:
         if self._plain is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional
@@ -339,6 +340,10 @@ def test_safety_check_against_a_clean_base_agrees_with_the_full_check(
         oid = md5(data) + ".dir"
         safety._PROVEN.discard(oid)
         expected = safety.unsafe_manifest(data, "data") is None
+        legacy = re.compile(rb"\[(?:" + safety._PLAIN_ENTRY + rb"(?:, " + safety._PLAIN_ENTRY
+                            + rb")*)?\]")  # the backtracking form: the same verdicts
+        assert (safety._PLAIN_MANIFEST.fullmatch(data) is None) == (
+            legacy.fullmatch(data) is None), data[:200]
         safety._PROVEN.discard(oid)
         got, clean = safety.manifest_check(oid, data, "data", base=base)
         assert (got is None) == expected, (trial, data[:200])
