@@ -290,7 +290,7 @@ def new_change(project: Project, rep: int, rng: random.Random, what: str) -> dic
     return contents
 
 
-STATUS_TIMEOUT = float(os.environ.get("HUGE_STATUS_TIMEOUT", "900"))  # s; minutes at 10^6
+STATUS_TIMEOUT = float(os.environ.get("HUGE_STATUS_TIMEOUT", "300"))  # s; minutes at 10^6
 
 
 def timed_or_timeout(step: tuple[list[str], Path, dict[str, str]], timeout: float):  # type: ignore[no-untyped-def]
