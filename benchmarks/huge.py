@@ -249,6 +249,11 @@ def prepare(workdir: Path, size: int, rebuild: bool, log: Log = print) -> Projec
     if rebuild or not (project.root / "READY").exists():
         log(f"building the huge-tier n={size:,} project under {project.root} (once)")
         build(project, log)
+    else:
+        # The plain hooks name the Python that installed them: a cached project built from
+        # another clone must run this checkout's code.
+        for user in (project.alice, project.puller("ours")):
+            user.synced("install")
     return project
 
 
