@@ -152,8 +152,8 @@ def proven(oid: str) -> bool:
     return oid in _PROVEN
 
 
-def manifest_check(oid: str, data: bytes, owner: str = "",
-                   base: Optional[bytes] = None) -> tuple[Optional[str], bool]:
+def manifest_check(oid: str, data: bytes, owner: str = "", base: Optional[bytes] = None,
+                   remember: bool = True) -> tuple[Optional[str], bool]:
     """(`unsafe_manifest`'s verdict, whether `data` is *clean*: in DVC's plain layout, with
     `}, {` only between entries, never inside a name).
 
@@ -169,7 +169,7 @@ def manifest_check(oid: str, data: bytes, owner: str = "",
         problem, clean = None, _separators_only(data)
     else:
         problem, clean = unsafe_manifest(data, owner), False
-    if problem is None:
+    if problem is None and remember:
         _PROVEN.add(oid)
     return problem, clean
 

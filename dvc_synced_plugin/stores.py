@@ -60,9 +60,13 @@ class ObjectStore:
         are checked: a change of 10 in 10^6 entries no longer costs a regex over 80 MB.
         """
         base = None
-        if self.has_clean_base(ref) and not safety.proven(ref.oid):
+        if self.has_clean_base(ref) and not ref.legacy and not safety.proven(ref.oid):
             base = self.read(ObjectRef(safety.base_of(ref.oid) or "", ref.legacy))
-        problem, clean = safety.manifest_check(ref.oid, data, ref.owner, base)
+        # A legacy (2.x) name is an md5 with CRLF folded: it names more than one text, so
+        # neither its verdict nor its proof is kept for the name.
+        problem, clean = safety.manifest_check(ref.oid, data, ref.owner, base,
+                                               remember=not ref.legacy)
+        clean = clean and not ref.legacy
         if problem is None and clean and self.record_proofs:
             self._note_plain(ref.oid)
         return problem
