@@ -980,7 +980,15 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="also put the tables into benchmarks/README.md (between markers)")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent / "results.json")
+    parser.add_argument("--huge", action="store_true", help="the 10^6 tier alone (issue #14): "
+                        "benchmarks/huge.py, results-huge.json; set-up ~15 min once")
     args = parser.parse_args(argv)
+    if args.huge:
+        from benchmarks import huge
+
+        return huge.main(args.workdir, args.repeat or 3, args.warmup, args.rebuild, args.readme,
+                         Path(__file__).resolve().parent / "results-huge.json",
+                         " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]))
     default_sizes = "1000,10000" if args.quick else "1000,10000,100000"
     sizes = sorted(int(s) for s in (args.sizes or default_sizes).split(","))
     if sizes[0] < 100:

@@ -258,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_update)
 
     p = sub.add_parser("verify", help="check central holds revisions' objects, uncorrupted")
-    p.add_argument("--rev", action="append", help="revision (repeatable)")
+    p.add_argument("--rev", action="append",
+                   help="revision, or A..B for what its commits add (repeatable)")
     p.add_argument("--all", action="store_true",
                    help="every branch and tag on the git remote (the default)")
     p.add_argument("--remote", default="origin", help="git remote for --all (default origin)")

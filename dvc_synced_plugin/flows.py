@@ -76,7 +76,7 @@ class Session:
         self.cache = ObjectStore(dvcrepo.cache_dir(self.root), "DVC cache")
         local = dvcrepo.local_storage(settings) if writes else dvcrepo.local_storage_path(
             settings)
-        self.local = ObjectStore(local, "local storage")
+        self.local = ObjectStore(local, "local storage", record_proofs=writes)
         self._staging = staging
         self._transport: Optional[Transport] = None
         self.manifests = ManifestSource([self.cache, self.local], lambda: self.transport,

@@ -121,12 +121,11 @@ def _text_delta(old: bytes, new: bytes) -> Optional[ManifestDelta]:
     if not (old.startswith(b"[{") and old.endswith(b"}]")
             and new.startswith(b"[{") and new.endswith(b"}]")):
         return None
-    a, b = old[2:-2], new[2:-2]
     gone: set[bytes] = set()
     came: set[bytes] = set()
-    for lo, a_hi, b_hi in _differing_regions(a, b):
-        gone.update(a[lo:a_hi].split(_SEP))
-        came.update(b[lo:b_hi].split(_SEP))
+    for lo, a_hi, b_hi in _differing_regions(old, new, 2):
+        gone.update(old[lo:a_hi].split(_SEP))
+        came.update(new[lo:b_hi].split(_SEP))
     common = gone & came  # whole entries a region took along unchanged
     before, after = _parse_entries(gone - common), _parse_entries(came - common)
     if before is None or after is None:
@@ -134,39 +133,43 @@ def _text_delta(old: bytes, new: bytes) -> Optional[ManifestDelta]:
     return ManifestDelta(before, after)
 
 
-def _differing_regions(a: bytes, b: bytes) -> list[tuple[int, int, int]]:
+def _differing_regions(a: bytes, b: bytes, frame: int = 0) -> list[tuple[int, int, int]]:
     """(start, end in a, end in b) of runs of whole entries that may differ.
 
-    Outside them both texts are byte-equal and cut at the same separators, so the entries
-    there are the same. Entries edited in place keep their offsets (equal lengths): only
-    the differing blocks count. Otherwise the span between the equal head and tail does.
+    The entries lie between `frame` bytes at each end of both texts (2 for `[{` and `}]`);
+    offsets are into the texts as given, which are never copied (80 MB at 10^6 entries).
+    Outside the runs both texts are byte-equal and cut at the same separators, so the
+    entries there are the same. Entries edited in place keep their offsets (equal
+    lengths): only the differing blocks count. Otherwise the span between the equal head
+    and tail does.
     """
+    a_end, b_end = len(a) - frame, len(b) - frame
     if len(a) == len(b):
-        spans = [(i, min(i + _BLOCK, len(a)))
-                 for i in range(0, len(a), _BLOCK) if a[i:i + _BLOCK] != b[i:i + _BLOCK]]
+        spans = [(i, min(i + _BLOCK, a_end))
+                 for i in range(frame, a_end, _BLOCK) if a[i:i + _BLOCK] != b[i:i + _BLOCK]]
     else:
-        head = 0
+        head = frame
         while a[head:head + _BLOCK] == b[head:head + _BLOCK]:
             head += _BLOCK
         tail = 0
-        while head + tail + _BLOCK <= min(len(a), len(b)) and (
-                a[len(a) - tail - _BLOCK:len(a) - tail] == b[len(b) - tail - _BLOCK:len(b) - tail]):
+        while head + tail + _BLOCK <= min(a_end, b_end) and (
+                a[a_end - tail - _BLOCK:a_end - tail] == b[b_end - tail - _BLOCK:b_end - tail]):
             tail += _BLOCK
-        start = a.rfind(_SEP, 0, head)
-        start = 0 if start < 0 else start + len(_SEP)
-        end = a.find(_SEP, len(a) - tail)
+        start = a.rfind(_SEP, frame, head)
+        start = frame if start < 0 else start + len(_SEP)
+        end = a.find(_SEP, a_end - tail, a_end)
         if end < 0:
-            return [(start, len(a), len(b))]
+            return [(start, a_end, b_end)]
         return [(start, end, end + len(b) - len(a))]
     regions: list[tuple[int, int, int]] = []
-    equal_from = 0  # bytes from here up to the next span are equal in both
+    equal_from = frame  # bytes from here up to the next span are equal in both
     for k, (lo, hi) in enumerate(spans):
         sep = a.rfind(_SEP, equal_from, lo)  # a separator in the equal gap: both have it
         if regions and (regions[-1][1] >= lo or sep < 0):
             start = regions.pop()[0]  # none: one region with the previous
         else:
-            start = 0 if sep < 0 else sep + len(_SEP)
-        limit = spans[k + 1][0] if k + 1 < len(spans) else len(a)
+            start = frame if sep < 0 else sep + len(_SEP)
+        limit = spans[k + 1][0] if k + 1 < len(spans) else a_end
         end = a.find(_SEP, hi, limit)
         end = limit if end < 0 else end
         regions.append((start, end, end))

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Optional
 
@@ -45,6 +46,17 @@ def content_hash(fobj: BinaryIO, legacy: bool, copy_to: Optional[BinaryIO] = Non
         if copy_to is not None:
             copy_to.write(chunk)
     return md5.hexdigest()
+
+
+def bytes_hash_problem(data: bytes, ref: ObjectRef) -> Optional[str]:
+    """`verify` of content already in memory (a manifest read once, hashed and checked)."""
+    if ref.legacy:
+        import io
+
+        got = content_hash(io.BytesIO(data), legacy=True)
+    else:
+        got = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return None if got == expected_hash(ref) else got
 
 
 def expected_hash(ref: ObjectRef) -> str:
@@ -110,8 +122,88 @@ def _git_name_problem(path: str, name: str) -> str:
 # DVC's own layout of a manifest with plain ASCII names and no escapes; in such a text
 # the JSON strings are their raw bytes, so the checks below are byte-exact.
 _PLAIN_ENTRY = rb'\{"md5": "[0-9a-f]{32}", "relpath": "[^"\\\x00-\x1f]*"\}'
-_PLAIN_MANIFEST = re.compile(rb"\[(?:" + _PLAIN_ENTRY + rb"(?:, " + _PLAIN_ENTRY + rb")*)?\]")
+# Possessive repeats (Python 3.11+) keep no backtracking state per entry: the backtracking
+# form holds ~190 MB of it while it matches 10^6 entries. Giving back a whole `, {...}`
+# can never let `]` match, so both forms accept the same texts.
+_MANY = b"*+" if sys.version_info >= (3, 11) else b"*"
+_PLAIN_MANIFEST = re.compile(rb"\[(?:" + _PLAIN_ENTRY + rb"(?:, " + _PLAIN_ENTRY + rb")" + _MANY +
+                             rb")?\]")
+_PLAIN_ENTRIES = re.compile(_PLAIN_ENTRY + rb"(?:, " + _PLAIN_ENTRY + rb")" + _MANY)
 _BAD_RELPATH = re.compile(rb'"relpath": "(?:[^"]*/)?(?:|\.|\.\.|\.[gG][iI][tT])(?:/[^"]*)?"')
+
+
+# Content is named by its hash, so a verdict holds for every copy of a manifest: one
+# proven safe in this process is not proven again (a pull checks it on its way into the
+# local storage and again into the cache). `_BASES`: the version the plan compared each
+# new manifest with, a hint for `manifest_check` (a wrong one only costs the full check).
+_PROVEN: set[str] = set()
+_BASES: dict[str, str] = {}
+
+
+def note_base(new_oid: str, old_oid: str) -> None:
+    _BASES[new_oid] = old_oid
+
+
+def base_of(oid: str) -> Optional[str]:
+    return _BASES.get(oid)
+
+
+def proven(oid: str) -> bool:
+    return oid in _PROVEN
+
+
+def manifest_check(oid: str, data: bytes, owner: str = "", base: Optional[bytes] = None,
+                   remember: bool = True) -> tuple[Optional[str], bool]:
+    """(`unsafe_manifest`'s verdict, whether `data` is *clean*: in DVC's plain layout, with
+    `}, {` only between entries, never inside a name).
+
+    `base`: an older version of this manifest already proven clean. A change of 10
+    entries in 10^6 then costs a byte comparison and a regex over the entries that differ
+    (~30 ms) instead of a regex over all 80 MB of it (~1.1 s), on every push and pull.
+    """
+    if oid in _PROVEN:
+        return None, False
+    if base is not None and _clean_edit(base, data):
+        problem, clean = None, True
+    elif _plainly_safe(data):
+        problem, clean = None, _separators_only(data)
+    else:
+        problem, clean = unsafe_manifest(data, owner), False
+    if problem is None and remember:
+        _PROVEN.add(oid)
+    return problem, clean
+
+
+_SEP = b"}, {"  # between entries of DVC's layout (objects._SEP)
+_ENTRY_START = b'{"md5": "'
+
+
+def _separators_only(text: bytes) -> bool:
+    """In a plain text `{"md5": "` occurs once per entry (a relpath holds no `"`): when
+    `}, {` occurs once less, no relpath holds a separator."""
+    return text.count(_ENTRY_START) == text.count(_SEP) + 1
+
+
+def _clean_edit(base: bytes, new: bytes) -> bool:
+    """`new` is `base`, a clean manifest, with runs of whole entries replaced by clean ones.
+
+    Outside the differing regions both texts are byte-equal, and each region starts and
+    ends at a separator of `base`, which in a clean text is an entry boundary: every
+    region of `base` is a run of whole entries. When the new text of each region is a run
+    of plain entries holding no separator in a name, `new` is clean too:
+    `[{E1}, ..., {R}, ..., {En}]`. Only the regions are matched, never all of `new`.
+    """
+    from dvc_synced_plugin.objects import _differing_regions
+
+    if not (base.startswith(b"[{") and base.endswith(b"}]")
+            and new.startswith(b"[{") and new.endswith(b"}]")):
+        return False
+    for lo, _a_hi, b_hi in _differing_regions(base, new, 2):
+        region = b"{" + new[lo:b_hi] + b"}"
+        if not (region.isascii() and _PLAIN_ENTRIES.fullmatch(region) is not None
+                and _BAD_RELPATH.search(region) is None and _separators_only(region)):
+            return False
+    return True
 
 
 def _plainly_safe(data: bytes) -> bool:

@@ -111,14 +111,40 @@ class Verification:
         return not self.missing and not self.corrupt
 
 
+def _range(root: Path, rev: str) -> Optional[tuple[str, str]]:
+    """(exclude, tip) shas of `A..B` (either side empty: HEAD), None for one revision."""
+    if ".." not in rev:
+        return None
+    if "..." in rev:
+        raise SyncError(f"{rev!r}: a symmetric range is not supported: name A..B")
+    old, _, new = rev.partition("..")
+    return gitinfo.rev_parse(root, old or "HEAD"), gitinfo.rev_parse(root, new or "HEAD")
+
+
 def verify(settings: Settings, revs: list[str], batch_bytes: int = 256 << 20) -> Verification:
-    """Central holds every object of `revs`, each hashing to its name (downloads to check)."""
-    shas = [gitinfo.rev_parse(settings.root, r) for r in revs]
+    """Central holds every object of `revs`, each hashing to its name (downloads to check).
+
+    A range `A..B` stands for what its commits add, each against its first parent (what a
+    push of them sends): checking a change costs the change, not the whole revision."""
+    # Every revision resolved first: a typo fails before anything is downloaded.
+    wanted: list[tuple[str, Optional[tuple[str, str]]]] = []
+    for rev in revs:
+        span = _range(settings.root, rev)
+        wanted.append((gitinfo.rev_parse(settings.root, rev) if span is None else "", span))
     with read_only_session(settings) as session:
         objs = ObjectSet()
         missing: list[str] = []
-        for sha in shas:
-            rev_objs = _revision_objects(session, sha)
+        shas: list[str] = []
+        for sha, span in wanted:
+            if span is None:
+                shas.append(sha)
+                rev_objs = _revision_objects(session, sha)
+            else:
+                commits = gitinfo.git(settings.root, "rev-list", span[1], "--not", span[0])
+                shas += commits.decode().split()
+                rev_objs = session.plan(
+                    gitinfo.changes_in_commits(settings.root, [span[1]], [span[0]]),
+                    strict=False)
             for ref in rev_objs.all():
                 objs.add(ref)
             missing += [f"manifest of {p}" for p in rev_objs.unknown]

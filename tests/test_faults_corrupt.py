@@ -164,3 +164,26 @@ def test_verify_reports_missing_and_corrupt(team: Team) -> None:
     assert assert_sound(bob.local_storage()) == {}
     assert md5((central / objs["data/b.bin"]).read_bytes()) == objs["models/m.bin"].replace(
         "files/md5/", "").replace("/", "")
+
+
+def test_verify_of_a_range_checks_what_its_commits_add(team: Team) -> None:
+    """`verify --rev HEAD~1..HEAD` costs the change: it downloads and checks the objects the
+    last commit added (one file of a directory and its new manifest), not all of HEAD."""
+    alice, _bob, objs, manifest = shared(team)
+    central = Path(team.central)
+    alice.write("images/img1.txt", "changed\n")
+    alice.dvc("add", "-q", "images")
+    commit(alice, "change one image")
+    alice.git("push", "-q", "origin", "main")
+    new_obj = object_path(md5(b"changed\n"))
+    damage(central / objs["data/a.bin"], "flip")  # of the first commit: outside the range
+    proc = alice.synced("verify", "--rev", "HEAD~1..HEAD")
+    assert "verify OK: 2 object(s) of 1 revision(s)" in proc.stdout, proc.stdout
+    damage(central / new_obj, "flip")
+    proc = alice.synced("verify", "--rev", "HEAD~1..", check=False)
+    assert proc.returncode == 1 and f"corrupt  {new_obj} (images/img1.txt)" in proc.stdout, (
+        proc.stdout)
+    assert alice.synced("verify", "--rev", "HEAD", check=False).returncode == 1  # both bad
+    proc = alice.synced("verify", "--rev", "HEAD~1...HEAD", check=False)
+    assert proc.returncode != 0 and "A..B" in proc.stderr and not proc.stdout, proc.stderr
+    assert manifest

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional
@@ -294,3 +295,93 @@ def test_legacy_hash_folds_crlf(tmp_path: Path) -> None:
     path.write_bytes(binary)
     with open(path, "rb") as f:
         assert content_hash(f, legacy=True) == md5(binary)  # binary: no folding
+
+
+# ------------------------------------------------------------- safety check of a delta
+
+
+def _dvc_manifest(n: int, seed: int = 0) -> bytes:
+    import random
+
+    rng = random.Random(seed)
+    return json.dumps([{"md5": rng.randbytes(16).hex(), "relpath": f"d{i // 50}/f{i:04d}.txt"}
+                       for i in range(n)], sort_keys=True).encode()
+
+
+def test_safety_check_against_a_clean_base_agrees_with_the_full_check(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new manifest proven against an older clean version gets exactly the verdict of
+    the full check: hostile entries, separators inside names, broken JSON, whatever a
+    random edit makes. Small blocks make many regions in a small text."""
+    import random
+
+    from dvc_synced_plugin import objects, safety
+
+    monkeypatch.setattr(objects, "_BLOCK", 64)
+    base = _dvc_manifest(300)
+    assert safety.manifest_check("x" * 32 + ".dir", base, "data") == (None, True)
+    rng = random.Random(1)
+    pieces = [b'"', b"\\", b"/", b"..", b".git", b"}, {", b'{"md5": "', b", ", b"a", b"0",
+              b'", "relpath": "', b"\x00", b"\xc3\xa9", b"../", b"}", b"{"]
+    verdicts = {True: 0, False: 0}
+    for trial in range(3000):
+        new = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(new))
+            cut = rng.choice([0, 0, 1, 3, 32])
+            new[at:at + cut] = rng.choice(pieces) if rng.random() < 0.8 else b""
+        if trial % 3 == 0:  # a well-formed hostile entry in place of a plain one
+            new = bytearray(base.replace(b'"relpath": "d3/f0170.txt"',
+                                         rng.choice([b'"relpath": "../../x.txt"',
+                                                     b'"relpath": "d3/.git/hooks/x"',
+                                                     b'"relpath": "d3/f0170}, {.txt"',
+                                                     b'"relpath": "d3//f0170.txt"'])))
+        data = bytes(new)
+        oid = md5(data) + ".dir"
+        safety._PROVEN.discard(oid)
+        expected = safety.unsafe_manifest(data, "data") is None
+        legacy = re.compile(rb"\[(?:" + safety._PLAIN_ENTRY + rb"(?:, " + safety._PLAIN_ENTRY
+                            + rb")*)?\]")  # the backtracking form: the same verdicts
+        assert (safety._PLAIN_MANIFEST.fullmatch(data) is None) == (
+            legacy.fullmatch(data) is None), data[:200]
+        safety._PROVEN.discard(oid)
+        got, clean = safety.manifest_check(oid, data, "data", base=base)
+        assert (got is None) == expected, (trial, data[:200])
+        if clean:
+            assert safety._plainly_safe(data) and safety._separators_only(data)
+        verdicts[expected] += 1
+    assert verdicts[True] > 100 and verdicts[False] > 100, verdicts
+
+
+def test_delta_check_skips_the_full_regex(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    """A change of a few entries against a version the local storage proved clean is
+    checked without the full-text regex; the proof is recorded for the next change."""
+    from dvc_synced_plugin import safety
+
+    base = _dvc_manifest(2000)
+    store = ObjectStore(tmp_path / "local", "local storage", record_proofs=True)
+    base_ref = ObjectRef(md5(base) + ".dir", False, "data")
+    store.path(base_ref).parent.mkdir(parents=True)
+    store.path(base_ref).write_bytes(base)
+    assert store.manifest_problem(base_ref, base) is None  # full check, recorded
+    entries = json.loads(base)
+    entries[350]["md5"] = "0" * 32
+    entries[1999]["md5"] = "1" * 32
+    new = json.dumps(entries, sort_keys=True).encode()
+    new_ref = ObjectRef(md5(new) + ".dir", False, "data")
+    safety.note_base(new_ref.oid, base_ref.oid)
+
+    def no_full_regex(data: bytes) -> bool:
+        raise AssertionError("the full-text regex ran")
+
+    monkeypatch.setattr(safety, "_plainly_safe", no_full_regex)
+    fresh = ObjectStore(tmp_path / "local", "local storage", record_proofs=True)
+    assert fresh.manifest_problem(new_ref, new) is None
+    listed = (tmp_path / "local" / ".dvc-synced" / "clean-manifests").read_text().split()
+    assert listed == [base_ref.oid, new_ref.oid]
+    hostile = new.replace(b'"relpath": "d7/f0351.txt"', b'"relpath": "../../f0351.txt"')
+    bad_ref = ObjectRef(md5(hostile) + ".dir", False, "data")
+    safety.note_base(bad_ref.oid, new_ref.oid)
+    monkeypatch.undo()
+    assert "not a plain path" in (fresh.manifest_problem(bad_ref, hostile) or "")
