@@ -54,18 +54,21 @@ def status(settings: Settings, rev: str = "HEAD") -> Status:
         objs = _revision_objects(session, sha)
         refs = objs.all()
         central = session.transport.probe([r.relpath for r in refs])
+        # Presence read once per store (listings for many objects, not a stat each).
+        in_cache = session.cache.present(refs)
+        in_local = session.local.present(refs)
 
         def size(ref: ObjectRef) -> int:
-            for store in (session.cache, session.local):
-                if store.has(ref):
+            for store, held in ((session.cache, in_cache), (session.local, in_local)):
+                if ref in held:
                     return store.size(ref)
             return central.get(ref.relpath, 0)
 
         missing = {"cache": Where(), "local": Where(), "central": Where()}
         for ref in refs:
             for name, present in (
-                ("cache", session.cache.has(ref)),
-                ("local", session.local.has(ref)),
+                ("cache", ref in in_cache),
+                ("local", ref in in_local),
                 ("central", ref.relpath in central),
             ):
                 if not present:

@@ -38,10 +38,37 @@ class ObjectStore:
         return self.root / ref.relpath
 
     def has(self, ref: ObjectRef) -> bool:
-        return os.path.isfile(self.path(ref))
+        return os.path.isfile(os.path.join(self.root, ref.relpath))  # no Path per call
+
+    # Above this many objects, presence is read from directory listings: one readdir per
+    # object directory instead of a stat per object (10^6 stats took 15 s, listings 1 s).
+    LIST_FROM = 20_000
+
+    def present(self, refs: Iterable[ObjectRef]) -> set[ObjectRef]:
+        """Those of `refs` this store holds (as `has` says, faster for many)."""
+        refs = list(refs)
+        if len(refs) < self.LIST_FROM:
+            return {r for r in refs if self.has(r)}
+        by_dir: dict[str, list[ObjectRef]] = {}
+        for ref in refs:
+            head, _, name = ref.relpath.rpartition("/")
+            by_dir.setdefault(head, []).append(ref)
+        found: set[ObjectRef] = set()
+        for head, group in by_dir.items():
+            try:
+                with os.scandir(os.path.join(self.root, head)) as entries:
+                    names = {e.name for e in entries if e.is_file()}
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            found.update(r for r in group if r.relpath.rpartition("/")[2] in names)
+        return found
 
     def missing(self, refs: Iterable[ObjectRef]) -> list[ObjectRef]:
-        return [r for r in refs if not self.has(r)]
+        refs = list(refs)
+        if len(refs) < self.LIST_FROM:
+            return [r for r in refs if not self.has(r)]
+        here = self.present(refs)
+        return [r for r in refs if r not in here]
 
     def read(self, ref: ObjectRef) -> Optional[bytes]:
         try:
