@@ -118,8 +118,17 @@ class Project:
         return self.user("alice")
 
     def alice_for(self, account: Account) -> User:
-        """alice's one clone, with the environment that sends our flow to `account`."""
-        return self.user("alice", account)
+        """alice's one clone, with the environment that sends our flow to `account`.
+
+        Our flow gets a local storage of its own per account: one shared between two
+        centrals makes the second push find the change's objects in it, as a retry of a
+        cut push would, and take the probe-first path (one session more), which a team
+        with one central never sees on a new change."""
+        user = self.user("alice", account)
+        if account is not ROOT:
+            user.env["DVC_SYNCED_REMOTE"] = f"synced-storage{account.suffix}"
+            user.env["DVC_SYNCED_LOCAL"] = str(self.store(f"alice-local-ours{account.suffix}"))
+        return user
 
     def puller(self, flow: str) -> User:
         base, account = split_flow(flow)
