@@ -17,6 +17,7 @@ workspaces are real copies; a change replaces files, never writes through a link
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -522,11 +523,19 @@ def update_readme(path: Path, table: str, meta: dict[str, object]) -> None:
 
 def main_build(argv: Optional[list[str]] = None) -> int:
     """`python -m benchmarks.huge build [SIZE [WORKDIR]]`: build one project alone."""
-    args = argv if argv is not None else sys.argv[1:]
-    size = int(args[0]) if args else HUGE_SIZE
-    workdir = Path(args[1]) if len(args) > 1 else Path("/var/tmp/dvc-synced-bench")
-    workdir.mkdir(parents=True, exist_ok=True)
-    prepare(workdir, size, rebuild=False,
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.huge build",
+        description="Build (or check) one cached project of the 10^6 tier.")
+    parser.add_argument("size", nargs="?", type=int, default=HUGE_SIZE,
+                        help=f"tracked objects (default {HUGE_SIZE:,})")
+    parser.add_argument("workdir", nargs="?", type=Path,
+                        default=Path("/var/tmp/dvc-synced-bench"),
+                        help="where projects are cached (default %(default)s)")
+    args = parser.parse_args(argv)
+    if args.size < 10:
+        parser.error("size must be at least 10 (a change of 10 is made in it)")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    prepare(args.workdir, args.size, rebuild=False,
             log=lambda m: print(m, file=sys.stderr, flush=True))
     return 0
 
