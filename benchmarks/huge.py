@@ -270,6 +270,7 @@ END = "<!-- end of huge -->"
 # (results key, label): the change's own commands, each timed on its own
 MEASURED = (
     ("push", "push of the change: `git push` (plain hook)"),
+    ("bare-dir", "bare `rsync` of the change's new `.dir` alone, same ssh (the wire's floor)"),
     ("pull", "pull of the change: `git pull` (plain hook)"),
     ("status", "`dvc-synced status` of HEAD (alice; one sample a run)"),
     ("verify", "`dvc-synced verify --rev HEAD~1..HEAD` (alice)"),
@@ -297,6 +298,26 @@ def new_change(project: Project, rep: int, rng: random.Random, what: str) -> dic
 
 
 STATUS_TIMEOUT = float(os.environ.get("HUGE_STATUS_TIMEOUT", "300"))  # s; minutes at 10^6
+
+
+def bare_manifest_upload(project: Project) -> tuple[list[str], Path, dict[str, str]]:
+    """One rsync of HEAD's `.dir` alone to a scratch directory on the server, through the
+    same ssh-command: what any push of a change must pay at this size before doing
+    anything else (the new manifest has to cross the wire whole)."""
+    import shutil
+
+    from benchmarks.accounts import ROOT
+
+    alice = project.alice
+    found = _POINTER.search((alice.repo / "data.dvc").read_text())
+    if found is None:
+        raise RuntimeError(f"{alice.repo / 'data.dvc'} is not a pointer this builder wrote")
+    scratch = project.root / "bare-manifest"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    source = object_path(alice.repo / ".dvc" / "cache", found["oid"])
+    return (["rsync", "-e", project.seed_rsh(), str(source), f"{ROOT.host}:{scratch}/"],
+            alice.repo, alice.env)
 
 
 def timed_or_timeout(step: tuple[list[str], Path, dict[str, str]], timeout: float):  # type: ignore[no-untyped-def]
@@ -352,6 +373,7 @@ def huge_rep(project: Project, rep: int, counted: bool, results, rng: random.Ran
 
     contents = new_change(project, rep, rng, "push")
     measure("push", [run.git(alice, "push", "-q", "origin", "main")])
+    measure("bare-dir", [bare_manifest_upload(project)])
     if rep == first_counted:  # a whole revision's status probes central for all 10^6
         # objects: minutes, so once a run, and given up after STATUS_TIMEOUT
         sample = timed_or_timeout(run.synced(alice, "status"), STATUS_TIMEOUT)
@@ -434,6 +456,8 @@ def targets(results, sizes: tuple[int, int]) -> list[dict]:  # type: ignore[no-u
                     "measured": fmt_ratio(scale),
                     "met": None if scale is None else scale <= TARGETS["scale_ratio_max"]})
     for key, label in (*MEASURED, *NOOPS):
+        if key == "bare-dir":  # a reference, not our command
+            continue
         series = _series(results, key, large)
         gave_up = f"huge/{key}/{large}" in getattr(results, "timeouts", {})
         out.append({"target": f"peak RSS of {label} "
