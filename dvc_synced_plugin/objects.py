@@ -8,6 +8,7 @@ their files. Which objects a change needs is `plan.py`'s question.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -16,8 +17,11 @@ from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.pointers import Out
 from dvc_synced_plugin.safety import check_entry
 
+# A whole revision of 10^6 files holds 10^6 refs: without a __dict__ each is ~100 B smaller.
+_SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, **_SLOTS)
 class ObjectRef:
     """One content-addressed object and the workspace path it belongs to (for messages)."""
 

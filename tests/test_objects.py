@@ -283,6 +283,38 @@ def test_store_adopt_refuses_corrupt_staged_files(tmp_path: Path) -> None:
     assert not store.has(ref) and not staged.exists()
 
 
+def test_an_object_adopted_here_is_not_hashed_again_unless_written_since(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull adopts a download into the local storage (hashed), then links it into the
+    cache: the second hash is skipped for that inode, but a write in between is caught."""
+    import dvc_synced_plugin.stores as stores
+
+    local = ObjectStore(tmp_path / "local", "local storage")
+    cache = ObjectStore(tmp_path / "cache", "cache")
+    ref = ObjectRef(md5(b"fresh bytes"), False, "data/f")
+    staged = tmp_path / "staged"
+    staged.write_bytes(b"fresh bytes")
+    assert local.adopt(staged, ref)
+    hashed: list[Path] = []
+    real_verify = stores.safety.verify
+    monkeypatch.setattr(stores.safety, "verify",
+                        lambda path, r: hashed.append(path) or real_verify(path, r))
+    assert cache.add_copy(local.path(ref), ref, verify=True, share=True)
+    assert cache.read(ref) == b"fresh bytes" and hashed == []
+
+    other = ObjectRef(md5(b"other bytes"), False, "data/g")
+    staged.write_bytes(b"other bytes")
+    assert local.adopt(staged, other)
+    path = local.path(other)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"EDITED byte")  # same size, written in place: the mtime moves
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    with pytest.raises(CorruptObjectError):
+        cache.add_copy(path, other, verify=True, share=True)
+    assert not cache.has(other)
+
+
 def test_legacy_hash_folds_crlf(tmp_path: Path) -> None:
     text = b"line one\r\nline two\r\n"
     path = tmp_path / "t"
