@@ -217,6 +217,11 @@ def _plainly_safe(data: bytes) -> bool:
             and _BAD_RELPATH.search(data) is None)
 
 
+def plain_layout(data: bytes) -> bool:
+    """DVC's own layout with plain names: no entry's name holds a quote or an escape."""
+    return data.isascii() and _PLAIN_MANIFEST.fullmatch(data) is not None
+
+
 def plain_relpath(rel: str) -> bool:
     """A path inside an output that our own workspace update may write: no `..`, no
     empty or `.` parts, not absolute, no `.git`. Anything else goes to `dvc checkout`."""

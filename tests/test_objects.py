@@ -417,3 +417,21 @@ def test_delta_check_skips_the_full_regex(monkeypatch: pytest.MonkeyPatch,
     safety.note_base(bad_ref.oid, new_ref.oid)
     monkeypatch.undo()
     assert "not a plain path" in (fresh.manifest_problem(bad_ref, hostile) or "")
+
+
+def test_status_reads_a_manifests_objects_as_dvc_lists_them() -> None:
+    """`status` takes md5s straight from DVC's plain layout (no object per entry at 10^6)
+    and parses any other layout: both give the entries' md5s, nothing else."""
+    from dvc_synced_plugin.status import entry_oids
+
+    a, b, c = md5(b"a"), md5(b"b"), md5(b"c")
+    plain = json.dumps([{"md5": a, "relpath": "x/1"}, {"md5": b, "relpath": "y {md5: z}"}],
+                       separators=(", ", ": ")).encode()
+    assert entry_oids(plain, False, "data") == [a, b]
+    # A quote in a name: in the text, `{"md5": "` could then stand inside a name.
+    tricky = json.dumps([{"md5": a, "relpath": f'q{{"md5": "{c}"'},
+                         {"md5": b, "relpath": "ü"}], ensure_ascii=False).encode()
+    assert sorted(entry_oids(tricky, False, "data")) == sorted([a, b])
+    for bad in ([{"md5": "../../etc/passwd", "relpath": "p"}], {"md5": a}):
+        with pytest.raises(SyncError):
+            entry_oids(json.dumps(bad).encode(), False, "data")
