@@ -213,8 +213,7 @@ def _plainly_safe(data: bytes) -> bool:
     of a big directory; this takes ~50 ms. Anything else (escapes, non-ASCII names, other
     keys) gets the full check.
     """
-    return (data.isascii() and _PLAIN_MANIFEST.fullmatch(data) is not None
-            and _BAD_RELPATH.search(data) is None)
+    return plain_layout(data) and _BAD_RELPATH.search(data) is None
 
 
 def plain_layout(data: bytes) -> bool:
