@@ -58,36 +58,43 @@ STATUS_BATCH = 50_000
 _ENTRY_MD5 = re.compile(rb'\{"md5": "([0-9a-f]{32})"')
 
 
-def entry_oids(data: bytes, legacy: bool, owner: str) -> list[str]:
-    """The file objects a manifest lists, without a Python object per entry where it can.
+def entry_oids(data: bytes, legacy: bool, owner: str) -> Iterator[str]:
+    """The file objects a manifest lists, one at a time, without parsing where it can.
 
     In DVC's plain layout no name holds a quote, so each `{"md5": "` starts an entry
-    (10^6 entries: ~80 MB of md5 strings instead of ~400 MB of parsed JSON). Any other
-    layout is parsed, with `manifest_map`'s errors."""
+    (10^6 entries would be ~400 MB of parsed JSON). Any other layout is parsed, with
+    `manifest_map`'s errors, before the first md5 is given."""
     if safety.plain_layout(data):
-        return [m.decode() for m in _ENTRY_MD5.findall(data)]
+        return (m.group(1).decode() for m in _ENTRY_MD5.finditer(data))
     entries = manifest_map(data, legacy, owner)
     for rel, md5 in entries.items():
         safety.check_entry(rel, md5, owner)
-    return list(entries.values())
+    return iter(entries.values())
 
 
-def _revision_oids(session: Session, sha: str) -> tuple[dict[str, bool], list[str]]:
-    """Every object of a revision once (oid -> legacy layout), and the outputs whose
-    manifest is on no storage. Only strings are kept: 10^6 refs would be ~400 MB."""
+def _revision_oids(session: Session, sha: str) -> tuple[set[str], list[str]]:
+    """Every object of a revision once, by its path in a store (the same md5 in the 2.x
+    and 3.x layouts is two objects), and the outputs whose manifest is on no storage.
+    Only strings are kept: 10^6 refs would be ~400 MB."""
     changes = gitinfo.changes_between(session.root, None, sha)
     outs = [out for _, new in outs_of_changes(session.root, changes) for out in new]
-    oids: dict[str, bool] = {}
+    found: set[str] = set()
     pending: list[Out] = []
+
+    def add_entries(out: Out, data: bytes) -> None:
+        prefix = "" if out.legacy else "files/md5/"
+        found.update(f"{prefix}{oid[:2]}/{oid[2:]}"
+                     for oid in entry_oids(data, out.legacy, out.path))
+
     for out in outs:
-        oids.setdefault(out.oid, out.legacy)
+        ref = ObjectRef(out.oid, out.legacy, out.path)
+        found.add(ref.relpath)
         if out.is_dir:
-            data = session.manifests.read(ObjectRef(out.oid, out.legacy, out.path))
+            data = session.manifests.read(ref)
             if data is None:
                 pending.append(out)
             else:
-                for oid in entry_oids(data, out.legacy, out.path):
-                    oids.setdefault(oid, out.legacy)
+                add_entries(out, data)
     unknown: list[str] = []
     if pending:
         refs = {out.oid: ObjectRef(out.oid, out.legacy, out.path) for out in pending}
@@ -96,22 +103,23 @@ def _revision_oids(session: Session, sha: str) -> tuple[dict[str, bool], list[st
             data = None if refs[out.oid] in lacking else session.manifests.read(refs[out.oid])
             if data is None:
                 unknown.append(out.path)
-                continue
-            for oid in entry_oids(data, out.legacy, out.path):
-                oids.setdefault(oid, out.legacy)
-    return oids, unknown
+            else:
+                add_entries(out, data)
+    return found, unknown
 
 
-def _rounds(oids: dict[str, bool]) -> Iterator[list[ObjectRef]]:
-    """The objects in rounds of whole prefix directories, about STATUS_BATCH each."""
+def _rounds(relpaths: set[str]) -> Iterator[list[ObjectRef]]:
+    """The objects in rounds of whole store directories, about STATUS_BATCH each."""
     batch: list[ObjectRef] = []
-    prefix = ""
-    for oid in sorted(oids):
-        if len(batch) >= STATUS_BATCH and oid[:2] != prefix:
+    directory = ""
+    for rel in sorted(relpaths):
+        head, _, name = rel.rpartition("/")
+        if len(batch) >= STATUS_BATCH and head != directory:
             yield batch
             batch = []
-        prefix = oid[:2]
-        batch.append(ObjectRef(oid, oids[oid]))
+        directory = head
+        legacy = not head.startswith("files/md5/")
+        batch.append(ObjectRef(head[-2:] + name, legacy))
     if batch:
         yield batch
 
@@ -122,8 +130,8 @@ def status(settings: Settings, rev: str = "HEAD") -> Status:
     sha = gitinfo.rev_parse(settings.root, rev)
     missing = {"cache": Where(), "local": Where(), "central": Where()}
     with read_only_session(settings) as session:
-        oids, unknown = _revision_oids(session, sha)
-        for refs in _rounds(oids):
+        relpaths, unknown = _revision_oids(session, sha)
+        for refs in _rounds(relpaths):
             central = session.transport.probe([r.relpath for r in refs])
             # Presence read once per store (listings for many objects, not a stat each).
             in_cache = session.cache.present(refs)
@@ -140,7 +148,7 @@ def status(settings: Settings, rev: str = "HEAD") -> Status:
                     if not present:
                         missing[name].objects += 1
                         missing[name].bytes += size
-    return Status(rev=sha, objects=len(oids), missing=missing, unknown_dirs=unknown)
+    return Status(rev=sha, objects=len(relpaths), missing=missing, unknown_dirs=unknown)
 
 
 def remote_revisions(root: Path, remote: str) -> list[str]:

@@ -427,11 +427,11 @@ def test_status_reads_a_manifests_objects_as_dvc_lists_them() -> None:
     a, b, c = md5(b"a"), md5(b"b"), md5(b"c")
     plain = json.dumps([{"md5": a, "relpath": "x/1"}, {"md5": b, "relpath": "y {md5: z}"}],
                        separators=(", ", ": ")).encode()
-    assert entry_oids(plain, False, "data") == [a, b]
+    assert list(entry_oids(plain, False, "data")) == [a, b]
     # A quote in a name: in the text, `{"md5": "` could then stand inside a name.
     tricky = json.dumps([{"md5": a, "relpath": f'q{{"md5": "{c}"'},
                          {"md5": b, "relpath": "ü"}], ensure_ascii=False).encode()
     assert sorted(entry_oids(tricky, False, "data")) == sorted([a, b])
     for bad in ([{"md5": "../../etc/passwd", "relpath": "p"}], {"md5": a}):
         with pytest.raises(SyncError):
-            entry_oids(json.dumps(bad).encode(), False, "data")
+            list(entry_oids(json.dumps(bad).encode(), False, "data"))
