@@ -96,6 +96,16 @@ def test_few_by_name_many_by_listing_never_overwritten(s3, tmp_path: Path) -> No
     got = log.take()
     assert got["list"] == 0 and got["head"] == 5, got  # a change of 10 lists no directory
 
+    # Under PER_OBJECT_MAX but several per directory (a first push of some hundreds):
+    # listed too, since a listing costs a request per directory, not per object.
+    dense = objects(store, range(40, 55), b"c")  # 15 objects in 7 directories
+    transport.upload(store, dense)
+    got = log.take()
+    assert got["put"] == 15 and got["head"] == 0 and got["list"] >= 1, got
+    assert transport.probe(dense) == {r: int(r[-2:], 16) + 1 for r in dense}
+    got = log.take()
+    assert got["head"] == 0 and got["list"] <= 7 + 3, got  # the 7, and their parents
+
     # Downloads: many listed (no HEAD per object), a few asked for by name.
     dest = tmp_path / "down"
     transport.download(many, dest)
