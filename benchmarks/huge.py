@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from benchmarks import fixture
+from benchmarks import fixture, readme
 from benchmarks.fixture import Project, User
 
 HUGE_SIZE = 1_000_000
@@ -529,20 +529,12 @@ def update_readme(path: Path, table: str, meta: dict[str, object]) -> None:
     """Replace what lies between this tier's own markers (run.py keeps its own)."""
     m = meta["machine"]
     assert isinstance(m, dict)
-    block = "\n".join([
-        BEGIN,
+    readme.write_block(path, BEGIN, END, [
         f"Run of {meta['started']} (`{meta['command']}`, {meta['seconds']} s; dvc-synced "
         f"{m['dvc_synced_commit']}) on {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB "
         f"RAM; Python {m['python']}, DVC {m['dvc']}, {m['git']}, {m['rsync']}.",
-        "", table, END,
+        "", table,
     ])
-    text = path.read_text()
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-    print(f"updated {path}", file=sys.stderr)
 
 
 def main_build(argv: Optional[list[str]] = None) -> int:

@@ -34,7 +34,7 @@ from typing import Optional, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import accounts, fixture  # noqa: E402
+from benchmarks import accounts, fixture, readme  # noqa: E402
 from benchmarks.accounts import CLEAN, ROOT, Account, split_flow  # noqa: E402
 from benchmarks.fixture import Project, User  # noqa: E402
 from dvc_synced_plugin.testing import counting  # noqa: E402
@@ -928,23 +928,14 @@ def update_readme(path: Path, table: str, meta: dict[str, object]) -> None:
     """Replace what lies between the markers with this run's tables: no hand-copied figure."""
     m = meta["machine"]
     assert isinstance(m, dict)
-    block = "\n".join([
-        BEGIN,
+    readme.write_block(path, BEGIN, END, [
         f"Run of {meta['started']} (`{meta['command']}`, {meta['seconds']} s; dvc-synced "
         f"{m['dvc_synced_commit']}) on {m['cores']} cores ({m['cpu']}), "
         f"{m['memory_gb']} GB RAM, {m['os']}; Python {m['python']}, DVC {m['dvc']}, "
         f"dvc-ssh {m['dvc_ssh']}, {m['git']}, {m['rsync']}, {m['ssh']}.",
         "",
         table,
-        END,
     ])
-    text = path.read_text()
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-    log(f"updated {path}")
 
 
 # ------------------------------------------------------------------------------------ main
@@ -1071,8 +1062,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     log(f"wrote {args.out} ({meta['seconds']}s)")
     if args.readme:  # the analysis page and the project's front page show the same run
         here = Path(__file__).resolve().parent
-        for readme in (here / "README.md", here.parent / "README.md"):
-            update_readme(readme, text, meta)
+        for page in (here / "README.md", here.parent / "README.md"):
+            update_readme(page, text, meta)
     return 0
 
 

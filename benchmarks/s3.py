@@ -42,7 +42,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import fixture  # noqa: E402
+from benchmarks import fixture, readme  # noqa: E402
 from benchmarks.fixture import User  # noqa: E402
 from dvc_synced_plugin.testing import counting, harness  # noqa: E402
 
@@ -550,18 +550,10 @@ END = "<!-- end of s3-results -->"
 
 def update_readme(path: Path, table: str, meta: dict[str, object]) -> None:
     """Replace the block between this benchmark's own markers (not the main results')."""
-    block = "\n".join([
-        BEGIN,
+    readme.write_block(path, BEGIN, END, [
         f"Run of {meta['started']} (`{meta['command']}`, {meta['seconds']} s; dvc-synced "
         f"{meta['commit']}) on {os.cpu_count()} cores; {meta['versions']}.",
-        "", table, END])
-    text = path.read_text()
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-    log(f"updated {path}")
+        "", table])
 
 
 def versions() -> str:
@@ -654,8 +646,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     log(f"wrote {args.out} ({meta['seconds']}s)")
     if args.readme:
         here = Path(__file__).resolve().parent
-        for readme in (here / "README.md", here.parent / "README.md"):
-            update_readme(readme, text, meta)
+        for page in (here / "README.md", here.parent / "README.md"):
+            update_readme(page, text, meta)
     return 0
 
 
