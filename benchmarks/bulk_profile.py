@@ -85,14 +85,6 @@ def child(no_verify: bool) -> None:
         "events": sorted(events, key=lambda e: e[1])}))
 
 
-def bulk_sizes(total_mib: int) -> list[int]:
-    sizes: list[int] = []
-    cycle = (1, 3, 10, 30, 100)
-    while sum(sizes) < total_mib:
-        sizes.append(min(cycle[len(sizes) % len(cycle)], total_mib - sum(sizes)))
-    return sizes
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mib", type=int, default=512)
@@ -134,6 +126,8 @@ def profile(base: Path, sshd: Any, mib: int, repeat: int, counting: Any,
     team = team_class(base, f"dvc-server:{central}",
                       extra_env={"DVC_SYNCED_SSH_COMMAND": command})
     alice = team.founder("alice")
+    from benchmarks.run import bulk_sizes  # the main benchmark's bulk, file for file
+
     for i, size in enumerate(bulk_sizes(mib)):
         alice.write(f"bulk/b{i:03d}.bin", os.urandom(size << 20))
     alice.dvc("add", "-q", "bulk")

@@ -92,20 +92,28 @@ def timed(steps: list[tuple[list[str], Path, dict[str, str]]]) -> Sample:
     if COUNT_LOG is not None:
         counting.take(COUNT_LOG)  # what untimed commands (dvc add, commits) logged
     for args, cwd, env in steps:
-        with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as rss:
-            wrapped = [TIME, "-q", "-f", "%M", "-o", rss.name, *args] if TIME else args
-            start = time.perf_counter()
-            proc = subprocess.run(wrapped, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=out, stderr=subprocess.STDOUT)
-            total += time.perf_counter() - start
-            if proc.returncode != 0:
-                out.seek(0)
-                text = out.read().decode(errors="replace")
-                raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}) in {cwd}:\n"
-                                   f"{text[-3000:]}")
-            figures = Path(rss.name).read_text().split()
-            peak = max(peak, int(figures[-1]) if figures and figures[-1].isdigit() else 0)
+        seconds, rss_kb = run_step(args, cwd, env)
+        total += seconds
+        peak = max(peak, rss_kb)
     return Sample(total, peak, counting.take(COUNT_LOG) if COUNT_LOG is not None else None)
+
+
+def run_step(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
+    """One command under GNU time: its wall time and the peak RSS (KiB) of its tree;
+    RuntimeError with the end of its output when it fails."""
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as rss:
+        wrapped = [TIME, "-q", "-f", "%M", "-o", rss.name, *args] if TIME else args
+        start = time.perf_counter()
+        proc = subprocess.run(wrapped, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                              stdout=out, stderr=subprocess.STDOUT)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            out.seek(0)
+            text = out.read().decode(errors="replace")
+            raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}) in {cwd}:\n"
+                               f"{text[-3000:]}")
+        figures = Path(rss.name).read_text().split()
+        return seconds, int(figures[-1]) if figures and figures[-1].isdigit() else 0
 
 
 @dataclass

@@ -42,7 +42,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import fixture, readme  # noqa: E402
+from benchmarks import fixture, readme, run  # noqa: E402
 from benchmarks.fixture import User  # noqa: E402
 from dvc_synced_plugin.testing import counting, harness  # noqa: E402
 
@@ -55,7 +55,6 @@ REMOTE = "benchs3"  # the rclone remote, defined by RCLONE_CONFIG_BENCHS3_* vari
 CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
          "AWS_DEFAULT_REGION": "us-east-1"}
 TARGETS = {"first_push_min": 1.0, "change_push_min": 5.0}  # dvc-s3's time / ours
-TIME = shutil.which("time", path="/usr/bin:/bin")
 
 
 def log(message: str) -> None:
@@ -338,18 +337,9 @@ def timed(steps: list[Step], project: S3Project, moto: Moto, counted: bool) -> S
     moto.requests()
     total, peak = 0.0, 0
     for args, cwd, env in steps:
-        with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as rss:
-            wrapped = [TIME, "-q", "-f", "%M", "-o", rss.name, *args] if TIME else args
-            start = time.perf_counter()
-            proc = subprocess.run(wrapped, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=out, stderr=subprocess.STDOUT)
-            total += time.perf_counter() - start
-            if proc.returncode != 0:
-                out.seek(0)
-                raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}) in {cwd}:\n"
-                                   f"{out.read().decode(errors='replace')[-3000:]}")
-            figures = Path(rss.name).read_text().split()
-            peak = max(peak, int(figures[-1]) if figures and figures[-1].isdigit() else 0)
+        seconds, rss_kb = run.run_step(args, cwd, env)
+        total += seconds
+        peak = max(peak, rss_kb)
     rclone = counting.take(project.counting_log).rclone if counted else None
     return Sample(total, peak, rclone, moto.requests())
 
