@@ -9,11 +9,11 @@ from typing import Optional
 
 from dvc_synced_plugin import __version__, output
 from dvc_synced_plugin.errors import SyncError
-from dvc_synced_plugin.events import HOOK_NAMES
+from dvc_synced_plugin.hooks.events import HOOK_NAMES
 
 
 def _root():  # type: ignore[no-untyped-def]
-    from dvc_synced_plugin import gitinfo
+    from dvc_synced_plugin.git import gitinfo
 
     return gitinfo.toplevel()
 
@@ -25,7 +25,7 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import initialize
+    from dvc_synced_plugin.commands import init as initialize
 
     print(initialize.init(_root(), args.central, args.local, args.transport, args.remote,
                           team_local=args.team_local))
@@ -33,7 +33,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import flows
+    from dvc_synced_plugin.sync import flows
 
     report = flows.push_revisions(_settings(), args.rev or ["HEAD"])
     output.result(report.line("uploaded", "to"))
@@ -41,7 +41,8 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import flows, hooks
+    from dvc_synced_plugin.hooks import githooks as hooks
+    from dvc_synced_plugin.sync import flows
 
     settings = _settings()
     report = flows.pull_revision(settings, args.rev)
@@ -50,14 +51,14 @@ def cmd_pull(args: argparse.Namespace) -> int:
         output.say(f"dvc checkout could not update {', '.join(report.checkout_failed)}")
         return 1
     if args.rev == "HEAD":
-        from dvc_synced_plugin import gitinfo
+        from dvc_synced_plugin.git import gitinfo
 
         hooks.write_state(settings.root, "ok", gitinfo.rev_parse(settings.root, "HEAD"))
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import status
+    from dvc_synced_plugin.sync import status
 
     settings = _settings()  # the work tree is asked once: settings carry it
     result = status.status(settings, args.rev)
@@ -82,14 +83,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_import_url(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import imports
+    from dvc_synced_plugin.imports import importer as imports
 
     print(imports.import_url(_root(), args.url, args.path, args.transport))
     return 0
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import imports
+    from dvc_synced_plugin.imports import importer as imports
 
     root = _root()
     if args.check:
@@ -106,7 +107,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import status
+    from dvc_synced_plugin.sync import status
 
     settings = _settings()
     if args.all or not args.rev:
@@ -125,7 +126,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import fetch
+    from dvc_synced_plugin.sync import fetch
 
     settings = _settings()
     days = fetch.parse_days(args.recent)
@@ -145,13 +146,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import schedule
+    from dvc_synced_plugin.hooks import schedule
 
     return schedule.command(_root(), args)
 
 
 def cmd_du(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import diskuse
+    from dvc_synced_plugin.sync import diskuse
 
     use = diskuse.for_settings(_settings())
     if args.json:
@@ -162,26 +163,26 @@ def cmd_du(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import gc
+    from dvc_synced_plugin.sync import gc
 
     return gc.run(_settings(), dry_run=args.dry_run, keep_days=args.keep_recent,
                   as_json=args.json)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import doctor
+    from dvc_synced_plugin.commands import doctor
 
     return doctor.run()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import demo
+    from dvc_synced_plugin.commands import demo
 
     return demo.run(keep=args.keep)
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import install
+    from dvc_synced_plugin.hooks import install
 
     for line in install.install(_root()):
         print(line)
@@ -189,7 +190,7 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import install
+    from dvc_synced_plugin.hooks import install
 
     for line in install.uninstall(_root()):
         print(line)
@@ -197,7 +198,7 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import hooks
+    from dvc_synced_plugin.hooks import githooks as hooks
 
     return hooks.run(args.name, args.args, sys.stdin)
 

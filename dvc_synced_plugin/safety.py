@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, BinaryIO, Optional
 from dvc_synced_plugin.errors import SyncError
 
 if TYPE_CHECKING:
-    from dvc_synced_plugin.gitinfo import PointerChange
-    from dvc_synced_plugin.objects import ObjectRef
+    from dvc_synced_plugin.dvcfiles.objects import ObjectRef
+    from dvc_synced_plugin.git.gitinfo import PointerChange
 
 CHUNK = 1 << 20
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -193,7 +193,7 @@ def _clean_edit(base: bytes, new: bytes) -> bool:
     of plain entries holding no separator in a name, `new` is clean too:
     `[{E1}, ..., {R}, ..., {En}]`. Only the regions are matched, never all of `new`.
     """
-    from dvc_synced_plugin.objects import _differing_regions
+    from dvc_synced_plugin.dvcfiles.objects import _differing_regions
 
     if not (base.startswith(b"[{") and base.endswith(b"}]")
             and new.startswith(b"[{") and new.endswith(b"}]")):
@@ -259,8 +259,8 @@ def refuse_escaping_outputs(root: Path, changes: list[PointerChange]) -> None:
     checkout for the user, so they check first. A symlink committed inside a directory
     output is refused as well: DVC would write that directory's files through it.
     """
-    from dvc_synced_plugin import gitinfo
-    from dvc_synced_plugin.plan import outs_of_changes
+    from dvc_synced_plugin.git import gitinfo
+    from dvc_synced_plugin.sync.plan import outs_of_changes
 
     top = os.path.realpath(root)
     git_dir = os.path.realpath(gitinfo.git_dir(root))

@@ -1,4 +1,4 @@
-"""Fixtures over the shared harness (dvc_synced_plugin/testing/harness.py): real git
+"""Fixtures over the shared harness (tests/harness.py): real git
 servers, real DVC clones, a real sshd on loopback, moto S3."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dvc_synced_plugin.events import PRE_COMMIT_HOOKS
-from dvc_synced_plugin.testing.harness import (  # noqa: F401 - re-exported for the tests
+from dvc_synced_plugin.hooks.events import PRE_COMMIT_HOOKS
+from tests.harness import (  # noqa: F401 - re-exported for the tests
     GitRepo,
     S3Server,
     Sshd,

@@ -32,7 +32,7 @@ class Entry:
 TRANSPORTS: dict[str, Entry] = {
     "rsync": Entry("dvc_synced_plugin.transports.rsync", "rsync to a path or over ssh"),
     "rclone": Entry("dvc_synced_plugin.transports.rclone", "rclone to any rclone remote"),
-    "fake": Entry("dvc_synced_plugin.transports.fake", "in-process copies (tests)", False),
+    "fake": Entry("tests.fake_transport", "in-process copies (tests)", False),
 }
 
 

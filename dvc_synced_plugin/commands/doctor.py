@@ -1,0 +1,113 @@
+"""`dvc-synced doctor`: each check prints ok or what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Callable
+
+from dvc_synced_plugin.errors import SyncError
+
+
+def _disk_notes(settings) -> list[str]:  # type: ignore[no-untyped-def]
+    """Warnings and tips that fail nothing: a personal path in the team file, cache.type."""
+    from dvc_synced_plugin import config
+    from dvc_synced_plugin.commands import init as initialize
+    from dvc_synced_plugin.dvcfiles import dvcrepo
+
+    notes = []
+    team = settings.root / config.TEAM_FILE
+    shared = config._git_config_values(settings.root, team).get("local") if team.is_file() \
+        else None
+    if shared and os.path.isabs(os.path.expanduser(shared)) and not shared.startswith("~"):
+        notes.append(
+            f"warn  {config.TEAM_FILE} sets local = {shared}, one person's absolute path, "
+            "the default of every teammate: remove it (`git config --file "
+            f"{config.TEAM_FILE} --unset {config.SECTION}.local`) and let each user run "
+            "`dvc-synced init --local PATH`, or use `--team-local ~/...`"
+        )
+    try:
+        tip = initialize.disk_tip(settings.root, dvcrepo.local_storage_path(settings))
+    except SyncError:
+        tip = None
+    if tip:
+        notes.append(f"tip   disk: {tip}")
+    return notes
+
+
+def run() -> int:
+    from dvc_synced_plugin import config
+    from dvc_synced_plugin.dvcfiles import dvcrepo
+    from dvc_synced_plugin.git import gitinfo
+    from dvc_synced_plugin.transports import open_transport, required_tools, transport_checks
+
+    failures = 0
+    state: dict[str, object] = {}
+
+    def check(label: str, fn: Callable[[], str]) -> bool:
+        nonlocal failures
+        try:
+            detail = fn()
+        except SyncError as exc:
+            failures += 1
+            print(f"FAIL  {label}: {exc}")
+            return False
+        print(f"ok    {label}{': ' + detail if detail else ''}")
+        return True
+
+    def repo() -> str:
+        state["root"] = root = gitinfo.toplevel()
+        dvcrepo.require_dvc_repo(root)
+        return str(root)
+
+    if not check("git and DVC repository", repo):
+        return 1
+
+    def settings() -> str:
+        state["settings"] = s = config.load(state["root"])  # type: ignore[arg-type]
+        return f"central {s.central} via {s.transport} ({s.sources['central']})"
+
+    have_settings = check("settings", settings)
+    s = state.get("settings")
+    tools = required_tools(s) if s is not None else ["rsync"]  # type: ignore[arg-type]
+    for tool in tools:
+        def which(tool: str = tool) -> str:
+            path = shutil.which(tool)
+            if not path:
+                raise SyncError(f"{tool} is not installed: install it (apt-get install "
+                                f"{'openssh-client' if tool == 'ssh' else tool})")
+            return path
+
+        check(f"{tool} installed", which)
+    if s is not None and all(shutil.which(tool) for tool in tools):
+        for label, fn in transport_checks(s):  # type: ignore[arg-type]
+            check(label, fn)
+    if not have_settings:
+        return 1
+
+    def local() -> str:
+        # Looks only: doctor writes no config (the first push or pull sets the remote up).
+        path = dvcrepo.local_storage_path(s)  # type: ignore[arg-type]
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if not os.access(existing, os.W_OK):
+            raise SyncError(f"local storage {path} is not writable: fix its permissions")
+        if not dvcrepo.is_set_up(s):  # type: ignore[arg-type]
+            return (f"{path} (DVC remote {s.remote!r} is set up there by the first "  # type: ignore[union-attr]
+                    "push or pull)")
+        return f"DVC remote {s.remote!r} -> {path}"  # type: ignore[union-attr]
+
+    check("local storage", local)
+    for line in _disk_notes(s):  # type: ignore[arg-type]
+        print(line)
+
+    def reach() -> str:
+        t = open_transport(s)  # type: ignore[arg-type]
+        try:
+            t.check_writable()
+        finally:
+            t.close()
+        return t.description
+
+    check("central reachable and writable", reach)
+    print("all checks passed" if not failures else f"{failures} check(s) failed")
+    return 0 if not failures else 1

@@ -1,0 +1,328 @@
+"""Read-only checks: `status` (what is missing where) and `verify` (central's bytes are right)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from dvc_synced_plugin import output, safety
+from dvc_synced_plugin.config import Settings
+from dvc_synced_plugin.dvcfiles.objects import ObjectRef, ObjectSet, manifest_map
+from dvc_synced_plugin.dvcfiles.pointers import Out
+from dvc_synced_plugin.errors import SyncError
+from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.sync.flows import Session, read_only_session
+from dvc_synced_plugin.sync.plan import outs_of_changes
+from dvc_synced_plugin.transports import Transport
+
+
+@dataclass
+class Where:
+    objects: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class Status:
+    rev: str
+    objects: int
+    missing: dict[str, Where]
+    unknown_dirs: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown_dirs and all(w.objects == 0 for w in self.missing.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "rev": self.rev,
+            "objects": self.objects,
+            "complete": self.complete,
+            "missing": {k: asdict(v) for k, v in self.missing.items()},
+            "unknown_dirs": self.unknown_dirs,
+        }
+
+
+def _revision_objects(session: Session, sha: str) -> ObjectSet:
+    """All objects of a revision; manifests from any store that has one, hash-checked."""
+    return session.plan(gitinfo.changes_between(session.root, None, sha), strict=False)
+
+
+# Objects looked up per round: stores are listed directory by directory, so a round
+# takes whole prefix directories (a few at 10^6 objects), each listed once.
+STATUS_BATCH = 50_000
+_ENTRY_MD5 = re.compile(rb'\{"md5": "([0-9a-f]{32})"')
+
+
+def entry_oids(data: bytes, legacy: bool, owner: str) -> Iterator[str]:
+    """The file objects a manifest lists, one at a time, without parsing where it can.
+
+    In DVC's plain layout no name holds a quote, so each `{"md5": "` starts an entry
+    (10^6 entries would be ~400 MB of parsed JSON). Any other layout is parsed, with
+    `manifest_map`'s errors, before the first md5 is given."""
+    if safety.plain_layout(data):
+        return (m.group(1).decode() for m in _ENTRY_MD5.finditer(data))
+    entries = manifest_map(data, legacy, owner)
+    for rel, md5 in entries.items():
+        safety.check_entry(rel, md5, owner)
+    return iter(entries.values())
+
+
+def _revision_oids(session: Session, sha: str) -> tuple[set[str], list[str]]:
+    """Every object of a revision once, by its path in a store (the same md5 in the 2.x
+    and 3.x layouts is two objects), and the outputs whose manifest is on no storage.
+    Only strings are kept: 10^6 refs would be ~400 MB."""
+    changes = gitinfo.changes_between(session.root, None, sha)
+    outs = [out for _, new in outs_of_changes(session.root, changes) for out in new]
+    found: set[str] = set()
+    pending: list[Out] = []
+
+    def add_entries(out: Out, data: bytes) -> None:
+        prefix = "" if out.legacy else "files/md5/"
+        found.update(f"{prefix}{oid[:2]}/{oid[2:]}"
+                     for oid in entry_oids(data, out.legacy, out.path))
+
+    for out in outs:
+        ref = ObjectRef(out.oid, out.legacy, out.path)
+        found.add(ref.relpath)
+        if out.is_dir:
+            data = session.manifests.read(ref)
+            if data is None:
+                pending.append(out)
+            else:
+                add_entries(out, data)
+    unknown: list[str] = []
+    if pending:
+        refs = {out.oid: ObjectRef(out.oid, out.legacy, out.path) for out in pending}
+        lacking = session.manifests.fetch(list(refs.values()), required=False)
+        for out in pending:
+            data = None if refs[out.oid] in lacking else session.manifests.read(refs[out.oid])
+            if data is None:
+                unknown.append(out.path)
+            else:
+                add_entries(out, data)
+    return found, unknown
+
+
+def _rounds(relpaths: set[str]) -> Iterator[list[ObjectRef]]:
+    """The objects in rounds of whole store directories, about STATUS_BATCH each."""
+    batch: list[ObjectRef] = []
+    directory = ""
+    for rel in sorted(relpaths):
+        head, _, name = rel.rpartition("/")
+        if len(batch) >= STATUS_BATCH and head != directory:
+            yield batch
+            batch = []
+        directory = head
+        legacy = not head.startswith("files/md5/")
+        batch.append(ObjectRef(head[-2:] + name, legacy))
+    if batch:
+        yield batch
+
+
+def status(settings: Settings, rev: str = "HEAD") -> Status:
+    """What of `rev`'s objects each store lacks. Memory follows a round, not the revision:
+    at 10^6 objects a whole-revision plan and central's full answer held ~1 GB."""
+    sha = gitinfo.rev_parse(settings.root, rev)
+    missing = {"cache": Where(), "local": Where(), "central": Where()}
+    with read_only_session(settings) as session:
+        relpaths, unknown = _revision_oids(session, sha)
+        for refs in _rounds(relpaths):
+            central = session.transport.probe([r.relpath for r in refs])
+            # Presence read once per store (listings for many objects, not a stat each).
+            in_cache = session.cache.present(refs)
+            in_local = session.local.present(refs)
+            for ref in refs:
+                here = {"cache": ref in in_cache, "local": ref in in_local,
+                        "central": ref.relpath in central}
+                if all(here.values()):
+                    continue
+                size = (session.cache.size(ref) if here["cache"] else
+                        session.local.size(ref) if here["local"] else
+                        central.get(ref.relpath, 0))
+                for name, present in here.items():
+                    if not present:
+                        missing[name].objects += 1
+                        missing[name].bytes += size
+    return Status(rev=sha, objects=len(relpaths), missing=missing, unknown_dirs=unknown)
+
+
+def remote_revisions(root: Path, remote: str) -> list[str]:
+    """Tips of every branch and tag on the git remote that this clone knows."""
+    try:
+        out = gitinfo.git(root, "ls-remote", "--heads", "--tags", "--", remote).decode()
+    except SyncError as exc:
+        raise SyncError(
+            f"cannot list the branches and tags of git remote {remote!r} ({exc}): "
+            "fix the remote (`git remote -v`), or name revisions with --rev"
+        ) from None
+    # An annotated tag is listed twice: the tag object, then `<tag>^{}` with its commit.
+    tips: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.endswith("^{}"):
+            tips[ref[: -len("^{}")]] = sha
+        else:
+            tips.setdefault(ref, sha)
+    known = sorted(gitinfo.known_commits(root, list(tips.values())))
+    unknown = len(set(tips.values())) - len(known)
+    if unknown:
+        output.say(f"{unknown} branch/tag tip(s) of {remote!r} are not in this clone "
+                   "and are not verified: `git fetch` first")
+    return known
+
+
+@dataclass
+class Verification:
+    revisions: int
+    objects: int
+    missing: list[str]  # "relpath (owner)"
+    corrupt: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.corrupt
+
+
+def _range(root: Path, rev: str) -> Optional[tuple[str, str]]:
+    """(exclude, tip) shas of `A..B` (either side empty: HEAD), None for one revision."""
+    if ".." not in rev:
+        return None
+    if "..." in rev:
+        raise SyncError(f"{rev!r}: a symmetric range is not supported: name A..B")
+    old, _, new = rev.partition("..")
+    return gitinfo.rev_parse(root, old or "HEAD"), gitinfo.rev_parse(root, new or "HEAD")
+
+
+def verify(settings: Settings, revs: list[str], batch_bytes: int = 256 << 20) -> Verification:
+    """Central holds every object of `revs`, each hashing to its name (downloads to check).
+
+    A range `A..B` stands for what its commits add, each against its first parent (what a
+    push of them sends): checking a change costs the change, not the whole revision."""
+    # Every revision resolved first: a typo fails before anything is downloaded.
+    wanted: list[tuple[str, Optional[tuple[str, str]]]] = []
+    for rev in revs:
+        span = _range(settings.root, rev)
+        wanted.append((gitinfo.rev_parse(settings.root, rev) if span is None else "", span))
+    with read_only_session(settings) as session:
+        objs = ObjectSet()
+        missing: list[str] = []
+        shas: list[str] = []
+        for sha, span in wanted:
+            if span is None:
+                shas.append(sha)
+                rev_objs = _revision_objects(session, sha)
+            else:
+                commits = gitinfo.git(settings.root, "rev-list", span[1], "--not", span[0])
+                shas += commits.decode().split()
+                rev_objs = session.plan(
+                    gitinfo.changes_in_commits(settings.root, [span[1]], [span[0]]),
+                    strict=False)
+            for ref in rev_objs.all():
+                objs.add(ref)
+            missing += [f"manifest of {p}" for p in rev_objs.unknown]
+        refs = objs.all()
+        central = session.transport.probe([r.relpath for r in refs])
+        missing += [f"{r.relpath} ({r.owner})" for r in refs if r.relpath not in central]
+        corrupt: list[str] = []
+        present = [r for r in refs if r.relpath in central]
+        with tempfile.TemporaryDirectory(prefix="dvc-synced-verify-") as tmp:
+            batch: list[ObjectRef] = []
+            size = 0
+            for i, ref in enumerate(present):
+                batch.append(ref)
+                size += central[ref.relpath]
+                if size >= batch_bytes or i == len(present) - 1:
+                    corrupt += _check_batch(session.transport, batch, Path(tmp))
+                    batch, size = [], 0
+    return Verification(len(shas), len(refs), missing, corrupt)
+
+
+def _check_batch(transport: Transport, batch: list[ObjectRef], tmp: Path) -> list[str]:
+    transport.download([r.relpath for r in batch], tmp)
+    bad = []
+    for ref in batch:
+        path = tmp / ref.relpath
+        if not path.is_file():
+            bad.append(f"{ref.relpath} ({ref.owner}): unreadable")
+            continue
+        got = safety.verify(path, ref)
+        if got is not None:
+            bad.append(f"{ref.relpath} ({ref.owner}): hashes to {got}")
+        os.chmod(path, 0o644)
+        path.unlink()
+    return bad
+
+
+def require_revisions(revs: list[str]) -> list[str]:
+    if not revs:
+        raise SyncError(
+            "the git remote has no branches or tags this clone knows: `git fetch` first"
+        )
+    return revs
+
+
+def background_lines(root: Path) -> list[str]:
+    """The last run of the scheduled fetch as one newline-ended line; none if it never ran."""
+    from dvc_synced_plugin.hooks import schedule
+
+    line = schedule.last_run_summary(root)
+    return [f"{line}\n"] if line else []
+
+def upstream_states(root: Path, network: bool) -> list[tuple[str, str]]:
+    """(imported output, "unchanged" | "N changed (use dvc-synced update)" | "not checked").
+
+    The upstream is listed only when `network` (status --upstream): plain status stays
+    offline. A failure to list is reported in the line, not raised: status reports."""
+    from dvc_synced_plugin.imports import importer as imports
+
+    found = imports.find_imports(root)
+    if not network:
+        return [(rel, "not checked") for rel, _ in found]
+    states = []
+    for rel, _ in found:
+        try:
+            diff = imports.check(root, [rel])[0].diff
+        except SyncError as exc:
+            states.append((rel, f"not checked ({exc})"))
+            continue
+        states.append((rel, "unchanged" if diff.empty
+                       else f"{diff.count} changed (use dvc-synced update)"))
+    return states
+
+def workspace_lag(root: Path) -> Optional[str]:
+    """One line when the workspace's data is not HEAD's, as the hooks' state file knows it.
+
+    git fires no hook for some commands that move HEAD (`git reset`, `git am` under
+    pre-commit, a commit message edited away from git's own on a resolved squash merge):
+    the next hook or `dvc-synced pull` catches up, and until then this says so.
+    """
+    from dvc_synced_plugin.hooks.githooks import read_state
+
+    try:
+        head = gitinfo.rev_parse(root, "HEAD")
+    except SyncError:
+        return None
+    state, synced = read_state(root)
+    if state == "ok" and synced == head:
+        return None
+    fix = "run `dvc-synced pull`"
+    if state == "pending":
+        return f"workspace: the last sync of {head[:10]} did not finish: {fix}"
+    if state != "ok" or not gitinfo.known_commits(root, [synced]):
+        return f"workspace: no sync by dvc-synced recorded for HEAD {head[:10]}: {fix}"
+    if not gitinfo.changes_between(root, synced, head):
+        return None  # HEAD moved without touching a pointer file: the data is HEAD's
+    return (f"workspace: lags HEAD: it holds the data of {synced[:10]}, HEAD is {head[:10]} "
+            f"(a git command that fires no hook moved HEAD): {fix}")
+
+
+def say_workspace_lag(root: Path) -> None:
+    line = workspace_lag(root)
+    if line:
+        output.say(line)
