@@ -99,8 +99,7 @@ def main() -> None:
         child(args.no_verify)
         return
 
-    from dvc_synced_plugin.testing import counting
-
+    from tests import counting
     from tests.harness import Team, start_sshd
 
     base = Path(tempfile.mkdtemp(prefix="dvcs-bulk-profile-", dir=args.workdir))

@@ -35,9 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from dvc_synced_plugin.testing import harness
-
 from benchmarks.accounts import ROOT, Account, Login, give_dirs, split_flow
+from tests import harness
 from tests.harness import make_env  # the test teammates' env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -34,11 +34,10 @@ from typing import Optional, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dvc_synced_plugin.testing import counting  # noqa: E402
-
 from benchmarks import accounts, fixture, readme  # noqa: E402
 from benchmarks.accounts import CLEAN, ROOT, Account, split_flow  # noqa: E402
 from benchmarks.fixture import Project, User  # noqa: E402
+from tests import counting  # noqa: E402
 
 T = TypeVar("T")
 FLOWS = ("ours", "seed", "native")

@@ -42,10 +42,9 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dvc_synced_plugin.testing import counting, harness  # noqa: E402
-
 from benchmarks import fixture, readme, run  # noqa: E402
 from benchmarks.fixture import User  # noqa: E402
+from tests import counting, harness  # noqa: E402
 
 VERSION = 1
 DEFAULT_SIZE = 100_000

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dvc_synced_plugin.dvcfiles.objects import ObjectRef
+from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.safety import content_hash
 from dvc_synced_plugin.storage.stores import ObjectStore, copy_objects, verify_objects
 

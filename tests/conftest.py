@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dvc_synced_plugin.hooks.events import PRE_COMMIT_HOOKS
+from dvc_synced_plugin.transports import TRANSPORTS, Entry
 from tests.harness import (  # noqa: F401 - re-exported for the tests
     GitRepo,
     S3Server,
@@ -32,6 +33,11 @@ from tests.harness import (  # noqa: F401 - re-exported for the tests
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The in-process fake transport (tests/fake_transport.py) is the tests' own: registered
+# here, never offered by the package's registry.
+TRANSPORTS.setdefault("fake", Entry("tests.fake_transport", "in-process copies (tests)",
+                                    public=False))
 
 
 def unavailable(exc: Unavailable) -> None:

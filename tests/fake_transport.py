@@ -14,9 +14,9 @@ import uuid
 from pathlib import Path
 from typing import Optional
 
-from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.safety import check_object_path
+from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports.base import Capabilities
 
 

@@ -3,11 +3,12 @@
 Everything runs for real in a temporary directory: a bare git repository as the git
 server, a directory as the central storage, and alice's and bob's clones, each with an
 own HOME (so an own local storage, as on two machines) and dvc-synced's plain hooks. The
-team is the test suite's own harness (dvc_synced_plugin/testing).
+team is `sandbox.py`, which the test suite's harness builds on too.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import random
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 from dvc_synced_plugin.output import human_bytes
-from tests.harness import CommandFailed, Team, User
+from dvc_synced_plugin.sandbox import CommandFailed, Team, User
 
 SMALL_FILES = 300
 LARGE_BYTES = 32 * 1024 * 1024
@@ -57,7 +58,16 @@ def _make_dataset(repo: Path, rng: random.Random) -> None:
     (repo / "data" / "model.bin").write_bytes(rng.randbytes(LARGE_BYTES))
 
 
-def run(keep: bool = False) -> int:
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the demo's temporary directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    return demo(keep=args.keep)
+
+
+def demo(keep: bool = False) -> int:
     base = Path(tempfile.mkdtemp(prefix="dvc-synced-demo-"))
     steps: list[str] = []
     rng = random.Random(42)

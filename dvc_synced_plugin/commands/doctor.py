@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 from typing import Callable
 
+from dvc_synced_plugin import config, output
+from dvc_synced_plugin.commands import init as initialize
+from dvc_synced_plugin.dvcfiles import dvcrepo
 from dvc_synced_plugin.errors import SyncError
+from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.settings import SECTION, TEAM_FILE
+from dvc_synced_plugin.transports import open_transport, required_tools, transport_checks
 
 
 def _disk_notes(settings) -> list[str]:  # type: ignore[no-untyped-def]
     """Warnings and tips that fail nothing: a personal path in the team file, cache.type."""
-    from dvc_synced_plugin import config
-    from dvc_synced_plugin.commands import init as initialize
-    from dvc_synced_plugin.dvcfiles import dvcrepo
-
     notes = []
-    team = settings.root / config.TEAM_FILE
+    team = settings.root / TEAM_FILE
     shared = config._git_config_values(settings.root, team).get("local") if team.is_file() \
         else None
     if shared and os.path.isabs(os.path.expanduser(shared)) and not shared.startswith("~"):
         notes.append(
-            f"warn  {config.TEAM_FILE} sets local = {shared}, one person's absolute path, "
+            f"warn  {TEAM_FILE} sets local = {shared}, one person's absolute path, "
             "the default of every teammate: remove it (`git config --file "
-            f"{config.TEAM_FILE} --unset {config.SECTION}.local`) and let each user run "
+            f"{TEAM_FILE} --unset {SECTION}.local`) and let each user run "
             "`dvc-synced init --local PATH`, or use `--team-local ~/...`"
         )
     try:
@@ -35,12 +38,15 @@ def _disk_notes(settings) -> list[str]:  # type: ignore[no-untyped-def]
     return notes
 
 
-def run() -> int:
-    from dvc_synced_plugin import config
-    from dvc_synced_plugin.dvcfiles import dvcrepo
-    from dvc_synced_plugin.git import gitinfo
-    from dvc_synced_plugin.transports import open_transport, required_tools, transport_checks
+def configure(parser: argparse.ArgumentParser) -> None:
+    pass
 
+
+def run(args: argparse.Namespace) -> int:
+    return doctor()
+
+
+def doctor() -> int:
     failures = 0
     state: dict[str, object] = {}
 
@@ -50,9 +56,9 @@ def run() -> int:
             detail = fn()
         except SyncError as exc:
             failures += 1
-            print(f"FAIL  {label}: {exc}")
+            output.line(f"FAIL  {label}: {exc}")
             return False
-        print(f"ok    {label}{': ' + detail if detail else ''}")
+        output.line(f"ok    {label}{': ' + detail if detail else ''}")
         return True
 
     def repo() -> str:
@@ -98,7 +104,7 @@ def run() -> int:
 
     check("local storage", local)
     for line in _disk_notes(s):  # type: ignore[arg-type]
-        print(line)
+        output.line(line)
 
     def reach() -> str:
         t = open_transport(s)  # type: ignore[arg-type]
@@ -109,5 +115,5 @@ def run() -> int:
         return t.description
 
     check("central reachable and writable", reach)
-    print("all checks passed" if not failures else f"{failures} check(s) failed")
+    output.line("all checks passed" if not failures else f"{failures} check(s) failed")
     return 0 if not failures else 1

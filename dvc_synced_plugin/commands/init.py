@@ -8,14 +8,38 @@ every teammate into the founder's home). A team-wide default goes there only thr
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 from pathlib import Path
 from typing import Optional
 
-from dvc_synced_plugin import config
+from dvc_synced_plugin import config, output
+from dvc_synced_plugin.commands.common import root_here
 from dvc_synced_plugin.dvcfiles import dvcrepo
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.settings import SECTION, TEAM_FILE
+from dvc_synced_plugin.sync import diskuse
+from dvc_synced_plugin.transports import TRANSPORTS, open_transport
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--central", required=True, help="central storage URL")
+    parser.add_argument("--local", help="your local storage path, for you only (git config "
+                        "dvc-synced.local; default: per user and project)")
+    parser.add_argument("--team-local", metavar="PATH",
+                        help="a team-wide default local storage path in .dvc-synced: ~/... or "
+                        "relative")
+    parser.add_argument("--transport", default=None,
+                        help="how to reach central: " + ", ".join(
+                            f"{n} ({e.summary})" for n, e in TRANSPORTS.items() if e.public))
+    parser.add_argument("--remote", help="name of the DVC remote that is the local storage")
+
+
+def run(args: argparse.Namespace) -> int:
+    output.line(init(root_here(), args.central, args.local, args.transport, args.remote,
+                     team_local=args.team_local))
+    return 0
 
 
 def check_team_local(path: str) -> str:
@@ -49,21 +73,19 @@ def init(
     if local:
         env["DVC_SYNCED_LOCAL"] = local
     settings = config.load(root, env=env)
-    from dvc_synced_plugin.transports import open_transport
-
     open_transport(settings).close()  # parses the URL for the transport; raises on a bad one
     config.write_team_file(root, values)
     if local:
         # This user's choice, in this clone's git config: it outranks the team file.
-        subprocess.run(["git", "config", f"{config.SECTION}.local", str(settings.local)],
+        subprocess.run(["git", "config", f"{SECTION}.local", str(settings.local)],
                        cwd=root, check=True)
     storage = dvcrepo.set_local_remote(root, settings.remote, settings.local)
     lines = [
         f"dvc-synced: central {settings.central} ({settings.transport}); local storage {storage} "
         f"is DVC remote {settings.remote!r} in .dvc/config.local"
         + (" (yours only: git config dvc-synced.local)" if local else "") + ".",
-        f"Commit {config.TEAM_FILE} so teammates get the same settings: "
-        f"git add {config.TEAM_FILE} && git commit -m 'Share DVC data through dvc-synced'",
+        f"Commit {TEAM_FILE} so teammates get the same settings: "
+        f"git add {TEAM_FILE} && git commit -m 'Share DVC data through dvc-synced'",
     ]
     tip = disk_tip(root, storage)
     if tip:
@@ -73,8 +95,6 @@ def init(
 
 def disk_tip(root: Path, storage: Path) -> Optional[str]:
     """The cache.type advice of `dvc-synced du`, said once at init (and by doctor)."""
-    from dvc_synced_plugin.sync import diskuse
-
     try:
         use = diskuse.measure(root, dvcrepo.cache_dir(root), storage, dvcrepo.cache_types(root))
     except (OSError, SyncError):

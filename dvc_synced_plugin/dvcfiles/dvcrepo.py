@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.fs import atomic_write
 from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.settings import Settings
 
 
 def require_dvc_repo(root: Path) -> None:
@@ -103,7 +104,7 @@ def _check_valid(root: Path, files: list[Path]) -> str:
             stamps.append(f"{path}\0-")
     stamp = "\n".join(stamps) + "\n"
     try:
-        marker = gitinfo.git_dir(root) / "dvc-synced" / "dvc-config-checked"
+        marker = gitinfo.state_dir(root) / "dvc-config-checked"
     except SyncError:  # a DVC repository without git (`dvc init --no-scm`): no marker
         _config(root)
         return stamp
@@ -114,10 +115,7 @@ def _check_valid(root: Path, files: list[Path]) -> str:
         pass
     _config(root)  # raises ConfigError naming the file to fix
     with contextlib.suppress(OSError):
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
-        tmp.write_text(stamp)
-        os.replace(tmp, marker)
+        atomic_write(marker, stamp)
     return stamp
 
 

@@ -1,42 +1,21 @@
-"""DVC objects as data: refs, directory manifests and their deltas, sets of objects.
+"""DVC objects as data: directory manifests and their deltas, sets of objects.
 
-A store (DVC cache, local storage, central) lays objects out as `files/md5/ab/cdef...`
-(3.x) or `ab/cdef...` (legacy 2.x). Directory outputs are `<md5>.dir` manifests listing
-their files. Which objects a change needs is `plan.py`'s question.
+An object's name and path are `oids.py`'s (`ObjectRef`); directory outputs are `<md5>.dir`
+manifests listing their files. Which objects a change needs is `sync/plan.py`'s question.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from dvc_synced_plugin.dvcfiles.pointers import Out
 from dvc_synced_plugin.errors import SyncError
+from dvc_synced_plugin.manifest_text import SEP, differing_regions
+from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.safety import check_entry
-
-# A whole revision of 10^6 files holds 10^6 refs: without a __dict__ each is ~100 B smaller.
-_SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
-
-
-@dataclass(frozen=True, **_SLOTS)
-class ObjectRef:
-    """One content-addressed object and the workspace path it belongs to (for messages)."""
-
-    oid: str
-    legacy: bool
-    owner: str = field(default="", compare=False, hash=False)
-
-    @property
-    def is_dir(self) -> bool:
-        return self.oid.endswith(".dir")
-
-    @property
-    def relpath(self) -> str:
-        prefix = "" if self.legacy else "files/md5/"
-        return f"{prefix}{self.oid[:2]}/{self.oid[2:]}"
 
 
 def parse_manifest(data: bytes, legacy: bool, owner: str) -> dict[str, ObjectRef]:
@@ -90,10 +69,6 @@ class ManifestDelta:
     after: dict[str, str]
 
 
-_SEP = b"}, {"  # between entries of the JSON DVC writes (`json.dumps(..., sort_keys=True)`)
-_BLOCK = 1 << 14
-
-
 def manifest_delta(
     old: Optional[bytes], new: bytes, legacy: bool, owner: str
 ) -> ManifestDelta:
@@ -127,58 +102,14 @@ def _text_delta(old: bytes, new: bytes) -> Optional[ManifestDelta]:
         return None
     gone: set[bytes] = set()
     came: set[bytes] = set()
-    for lo, a_hi, b_hi in _differing_regions(old, new, 2):
-        gone.update(old[lo:a_hi].split(_SEP))
-        came.update(new[lo:b_hi].split(_SEP))
+    for lo, a_hi, b_hi in differing_regions(old, new, 2):
+        gone.update(old[lo:a_hi].split(SEP))
+        came.update(new[lo:b_hi].split(SEP))
     common = gone & came  # whole entries a region took along unchanged
     before, after = _parse_entries(gone - common), _parse_entries(came - common)
     if before is None or after is None:
         return None
     return ManifestDelta(before, after)
-
-
-def _differing_regions(a: bytes, b: bytes, frame: int = 0) -> list[tuple[int, int, int]]:
-    """(start, end in a, end in b) of runs of whole entries that may differ.
-
-    The entries lie between `frame` bytes at each end of both texts (2 for `[{` and `}]`);
-    offsets are into the texts as given, which are never copied (80 MB at 10^6 entries).
-    Outside the runs both texts are byte-equal and cut at the same separators, so the
-    entries there are the same. Entries edited in place keep their offsets (equal
-    lengths): only the differing blocks count. Otherwise the span between the equal head
-    and tail does.
-    """
-    a_end, b_end = len(a) - frame, len(b) - frame
-    if len(a) == len(b):
-        spans = [(i, min(i + _BLOCK, a_end))
-                 for i in range(frame, a_end, _BLOCK) if a[i:i + _BLOCK] != b[i:i + _BLOCK]]
-    else:
-        head = frame
-        while a[head:head + _BLOCK] == b[head:head + _BLOCK]:
-            head += _BLOCK
-        tail = 0
-        while head + tail + _BLOCK <= min(a_end, b_end) and (
-                a[a_end - tail - _BLOCK:a_end - tail] == b[b_end - tail - _BLOCK:b_end - tail]):
-            tail += _BLOCK
-        start = a.rfind(_SEP, frame, head)
-        start = frame if start < 0 else start + len(_SEP)
-        end = a.find(_SEP, a_end - tail, a_end)
-        if end < 0:
-            return [(start, a_end, b_end)]
-        return [(start, end, end + len(b) - len(a))]
-    regions: list[tuple[int, int, int]] = []
-    equal_from = frame  # bytes from here up to the next span are equal in both
-    for k, (lo, hi) in enumerate(spans):
-        sep = a.rfind(_SEP, equal_from, lo)  # a separator in the equal gap: both have it
-        if regions and (regions[-1][1] >= lo or sep < 0):
-            start = regions.pop()[0]  # none: one region with the previous
-        else:
-            start = frame if sep < 0 else sep + len(_SEP)
-        limit = spans[k + 1][0] if k + 1 < len(spans) else a_end
-        end = a.find(_SEP, hi, limit)
-        end = limit if end < 0 else end
-        regions.append((start, end, end))
-        equal_from = hi
-    return regions
 
 
 def _parse_entries(chunks: Iterable[bytes]) -> Optional[dict[str, str]]:

@@ -16,8 +16,8 @@ from typing import Any, Callable, Optional
 import yaml
 
 from dvc_synced_plugin.errors import SyncError
+from dvc_synced_plugin.oids import OID_RE
 
-MD5_RE = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 _TEMPLATE_RE = re.compile(r"\$\{[^}]*\}")
 
 try:  # the C loader is several times faster on large dvc.lock files
@@ -65,7 +65,7 @@ def _out_from(entry: Any, where: str, key: str, path: str, target: str) -> Optio
     if md5 is None:
         # Cloud-versioned outputs (`files:`, `etag`) live outside the content-addressed store.
         return None
-    if not isinstance(md5, str) or not MD5_RE.match(md5):
+    if not isinstance(md5, str) or not OID_RE.match(md5):
         raise SyncError(f"{where}: {path!r} has a malformed md5 {md5!r}: fix or re-add it")
     name = entry.get("hash")
     if name not in (None, "md5"):

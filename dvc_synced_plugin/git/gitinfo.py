@@ -85,6 +85,15 @@ def git_dir(root: Path) -> Path:
 
 _GIT_DIRS: dict[str, Path] = {}
 
+# The one place in the git dir where this clone's dvc-synced state lives: the workspace
+# state, the memos, the locks of the work tree, the schedule's log.
+STATE_DIR = "dvc-synced"
+
+
+def state_dir(root: Path) -> Path:
+    """`<git-dir>/dvc-synced` of this work tree (each linked worktree has its own)."""
+    return git_dir(root) / STATE_DIR
+
 
 def rev_parse(root: Path, rev: str) -> str:
     """Full sha of a commit; a clear error for an unknown revision or an empty repository."""

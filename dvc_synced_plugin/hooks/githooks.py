@@ -4,7 +4,7 @@ The same code runs under plain hooks and under pre-commit.
 
 Fast path first: find the pointer changes with a few git calls and return before importing
 DVC (or yaml, or sh) or touching the network when there are none. The workspace state file
-(`<git-dir>/dvc-synced/workspace`) records the commit whose data the workspace last got,
+(`storage/state.py`) records the commit whose data the workspace last got,
 so several hooks of one git command sync once, and a failed sync is redone in full.
 
 Which hooks git 2.39 fires (checked with real runs, see tests/e2e/test_hooks.py):
@@ -33,6 +33,7 @@ import os
 from pathlib import Path
 from typing import Callable, Optional, TextIO, Union
 
+from dvc_synced_plugin import config
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
@@ -40,6 +41,7 @@ from dvc_synced_plugin.hooks import events
 from dvc_synced_plugin.hooks.events import SKIP_ENV, HeadMove, PushEvent
 from dvc_synced_plugin.output import announce, say
 from dvc_synced_plugin.storage.memo import CommitMemo
+from dvc_synced_plugin.storage.state import read_state, write_state
 
 
 def _resolve(root: Path, rev: str) -> Optional[str]:
@@ -47,30 +49,6 @@ def _resolve(root: Path, rev: str) -> Optional[str]:
         return gitinfo.rev_parse(root, rev) if rev else None
     except SyncError:
         return None
-
-
-# ---------------------------------------------------------------------------- state
-
-
-def _state_file(root: Path) -> Path:
-    return gitinfo.git_dir(root) / "dvc-synced" / "workspace"
-
-
-def read_state(root: Path) -> tuple[str, str]:
-    """("ok"|"pending"|"", sha): what the workspace's data was last synced to."""
-    try:
-        status, _, sha = _state_file(root).read_text().strip().partition(" ")
-        return status, sha
-    except OSError:
-        return "", ""
-
-
-def write_state(root: Path, status: str, sha: str) -> None:
-    path = _state_file(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{status} {sha}\n")
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------- pre-push
@@ -106,7 +84,7 @@ class Verified:
     """
 
     def __init__(self, root: Path, central: str) -> None:
-        self.memo = CommitMemo(gitinfo.git_dir(root) / "dvc-synced" / "on-central",
+        self.memo = CommitMemo(gitinfo.state_dir(root) / "on-central",
                                f"central {central}")
 
     def pending(self, changes: list[PointerChange]) -> list[PointerChange]:
@@ -125,8 +103,6 @@ def pre_push(root: Path, event: PushEvent) -> int:
                                            exclude_remote=event.remote) if speculative else []
         if not changes and not maybe:
             return 0  # the fast path: no pointer file changes in what is pushed
-        from dvc_synced_plugin import config
-
         settings = config.load(root)
         verified = Verified(root, settings.central)
         changes, maybe = verified.pending(changes), verified.pending(maybe)
@@ -135,12 +111,14 @@ def pre_push(root: Path, event: PushEvent) -> int:
         unsure: list[tuple[str, list[PointerChange]]] = []
         why = ""
         if maybe:  # pre-commit hid the other pushed refs: learn them, else fail safe per ref
+            # Imported here: a push without them never loads the ref discovery (pinned by
+            # test_code_only_push_under_pre_commit_stays_on_the_fast_path).
             from dvc_synced_plugin.hooks import pushed_refs
 
             changes, unsure, why = pushed_refs.narrow(
                 root, event.remote, dict(os.environ), certain, exclude, changes,
                 verified.pending, settings.timeout)
-        from dvc_synced_plugin.sync import flows
+        from dvc_synced_plugin.sync import flows  # here: it loads yaml, dvc; off the fast path
 
         total = flows.Report()
         for ref, group in [("", changes), *unsure]:
@@ -151,7 +129,7 @@ def pre_push(root: Path, event: PushEvent) -> int:
             except MissingObjectsError as exc:
                 if not ref:
                     raise
-                from dvc_synced_plugin.hooks import pushed_refs
+                from dvc_synced_plugin.hooks import pushed_refs  # see above: off the fast path
 
                 raise pushed_refs.RefsUnknown(pushed_refs.refusal(ref, why, str(exc))) from None
             verified.add(group)
@@ -209,8 +187,7 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
         if not changes:
             write_state(root, "ok", new)  # nothing tracked changed: the fast path
             return 0
-        from dvc_synced_plugin import config
-        from dvc_synced_plugin.sync import flows
+        from dvc_synced_plugin.sync import flows  # here: it loads yaml, dvc; off the fast path
 
         report = flows.pull_changes(config.load(root), changes,
                                     checkout="all" if full else "changes")
@@ -286,7 +263,7 @@ def outputs_git_wrote_in(root: Path, bases: list[str], new: str, staged: bool,
     blobs = gitinfo.object_ids(root, [f"{rev}:{c}" for c in sorted(candidates)])
     if not blobs:
         return {}
-    from dvc_synced_plugin.dvcfiles.pointers import output_paths
+    from dvc_synced_plugin.dvcfiles.pointers import output_paths  # here: yaml, off the fast path
 
     contents = gitinfo.read_blobs(root, blobs.values())
     rewritten: dict[str, str] = {}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin.errors import ConfigError
+from dvc_synced_plugin.fs import atomic_write
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.hooks.events import HOOK_NAMES, HOOKS
 
@@ -135,10 +136,7 @@ def install(root: Path, python: Optional[str] = None) -> list[str]:
                 continue
         except OSError:
             pass
-        tmp = path.with_name(f".{name}.dvc-synced.tmp")
-        tmp.write_text(text)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, path)
+        atomic_write(path, text, mode=0o755)
         changed = True
     state = "installed" if changed else "already installed"
     done.append(f"dvc-synced hooks {state} in {directory}")

@@ -26,6 +26,7 @@ from typing import Callable, Optional
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
+from dvc_synced_plugin.hooks import events
 
 # git's own options that come before the command name and take the next word as value.
 _GLOBAL_WITH_VALUE = ("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env")
@@ -235,7 +236,6 @@ def narrow(root: Path, remote: str, env: dict[str, str], certain: list[str],
     looked at; without it each local ref with pending changes is "may be", and the caller
     refuses the push if one of them lacks data (fail safe).
     """
-    from dvc_synced_plugin.hooks import events
 
     if plain_hook_checks(root):
         return [], [], ""  # dvc-synced's plain hook checks this push with git's full stdin

@@ -13,7 +13,6 @@ to `<git-dir>/dvc-synced/schedule.log`, which keeps the newest LOG_KEEP lines.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -28,8 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from dvc_synced_plugin import config
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.fs import atomic_write
+from dvc_synced_plugin.git import gitinfo, remotes
+from dvc_synced_plugin.imports import importer
+from dvc_synced_plugin.output import human_bytes
+from dvc_synced_plugin.sync import fetch
 
 LOG_KEEP = 200
 MAX_BACKOFF = 3600  # seconds
@@ -39,7 +43,7 @@ CRON = "cron"
 
 
 def _dir(root: Path) -> Path:
-    return gitinfo.git_dir(root) / "dvc-synced"
+    return gitinfo.state_dir(root)
 
 
 def log_path(root: Path) -> Path:
@@ -48,24 +52,6 @@ def log_path(root: Path) -> Path:
 
 def job_id(root: Path) -> str:
     return hashlib.sha256(str(root).encode()).hexdigest()[:12]
-
-
-def positive(value: str, what: str, upto: int) -> int:
-    try:
-        number = int(value)
-        if not 0 < number <= upto:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"{what} {value!r} is not a whole number from 1 to {upto}: "
-                          f"use e.g. {what} {15 if 'every' in what else 7}") from None
-    return number
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------- what runs
@@ -199,14 +185,12 @@ class Installed:
             return None
 
     def save(self, root: Path) -> None:
-        _write_atomic(_dir(root) / "schedule.json", json.dumps(self.__dict__ | {
+        atomic_write(_dir(root) / "schedule.json", json.dumps(self.__dict__ | {
             "made_dirs": list(self.made_dirs)}) + "\n")
 
 
 def install(root: Path, every: int, days: int) -> str:
     _check_path(root)
-    from dvc_synced_plugin import config
-
     config.load(root)  # a clone without settings would fail every run: say it now
     before = Installed.load(root)
     if systemd_usable():
@@ -225,7 +209,7 @@ def install(root: Path, every: int, days: int) -> str:
                     for n in units}
         try:
             for name, text in units.items():
-                _write_atomic(unit_dir() / name, text)
+                atomic_write(unit_dir() / name, text)
             _systemctl("daemon-reload")
             _systemctl("enable", "--now", f"dvc-synced-{job_id(root)}.timer")
         except (SyncError, OSError, subprocess.TimeoutExpired):
@@ -233,7 +217,7 @@ def install(root: Path, every: int, days: int) -> str:
                 if text is None:
                     (unit_dir() / name).unlink(missing_ok=True)
                 else:
-                    _write_atomic(unit_dir() / name, text)
+                    atomic_write(unit_dir() / name, text)
             for made_dir in sorted(made, key=len, reverse=True):
                 with contextlib.suppress(OSError):
                     Path(made_dir).rmdir()
@@ -310,7 +294,7 @@ def log_line(root: Path, outcome: str, objects: int = 0, size: int = 0, seconds:
         lines = path.read_text().splitlines()[-(LOG_KEEP - 1):]
     except OSError:
         lines = []
-    _write_atomic(path, "\n".join([*lines, line]) + "\n")
+    atomic_write(path, "\n".join([*lines, line]) + "\n")
     return line
 
 
@@ -319,19 +303,6 @@ def last_runs(root: Path, count: int = 5) -> list[str]:
         return log_path(root).read_text().splitlines()[-count:]
     except OSError:
         return []
-
-
-def _git_remote(root: Path) -> str:
-    """The remote HEAD's branch tracks, else origin."""
-    proc = subprocess.run(["git", "rev-parse", "--abbrev-ref", "@{upstream}"], cwd=root,
-                          capture_output=True, text=True)
-    up = proc.stdout.strip()
-    if proc.returncode == 0 and "/" in up:
-        remote = up.split("/", 1)[0]
-        names = gitinfo.git(root, "remote").decode().split()
-        if remote in names:
-            return remote
-    return "origin"
 
 
 def run_job(root: Path, every: int, days: int, lock_wait: float = LOCK_WAIT) -> int:
@@ -363,13 +334,10 @@ def _run_locked(root: Path, every: int, days: int, lock_wait: float) -> int:
         log_line(root, "skipped", detail=f"backing off after {failures} failure(s) until {left}")
         return 0
     start = time.monotonic()
-    from dvc_synced_plugin import config
-    from dvc_synced_plugin.sync import fetch
-
     try:
-        remote = _git_remote(root)
-        fetch.require_remote(root, remote)
-        fetch.git_fetch(root, remote, timeout=300, detach=True)
+        remote = remotes.upstream_remote(root)
+        remotes.require_remote(root, remote)
+        remotes.git_fetch(root, remote, timeout=300, detach=True)
         report = fetch.fetch(config.load(root), [], days, remote=remote, lock_timeout=lock_wait)
     except fetch.StorageBusy as exc:
         log_line(root, "skipped", seconds=time.monotonic() - start, detail=str(exc))
@@ -377,7 +345,7 @@ def _run_locked(root: Path, every: int, days: int, lock_wait: float) -> int:
     except (SyncError, OSError) as exc:  # OSError: a full disk, a vanished directory
         failures += 1
         delay = min(MAX_BACKOFF, every * 60 * 2 ** (failures - 1))
-        _write_atomic(backoff_file, f"{failures} {time.time() + delay}\n")
+        atomic_write(backoff_file, f"{failures} {time.time() + delay}\n")
         log_line(root, "failed", seconds=time.monotonic() - start, detail=str(exc))
         return 1
     backoff_file.unlink(missing_ok=True)  # central answered: no reason to wait longer
@@ -395,13 +363,11 @@ def check_upstreams(root: Path) -> None:
     """Imported data (`dvc-synced import-url`) is watched too: `update --check` of every
     import, one log line when an upstream changed. It never updates or commits: a new
     version is the user's to take, with `dvc-synced update --commit`."""
-    from dvc_synced_plugin.imports import importer as imports
-
-    if not imports.find_imports(root):
+    if not importer.find_imports(root):
         return
     start = time.monotonic()
     try:
-        results = imports.check(root, [])
+        results = importer.check(root, [])
     except (SyncError, OSError) as exc:
         log_line(root, "upstream-failed", seconds=time.monotonic() - start, detail=str(exc))
         return
@@ -447,27 +413,8 @@ def last_run_summary(root: Path) -> Optional[str]:
     stamp, outcome, *rest = runs[0].split(" ")
     fields = dict(f.split("=", 1) for f in rest[:3] if "=" in f)
     detail = " ".join(rest[3:])
-    from dvc_synced_plugin.output import human_bytes
-
     if outcome not in ("ok", "partial"):
         return f"background sync: last run {stamp} {outcome}" + (f": {detail}" if detail else "")
     size = human_bytes(int(fields.get("bytes", "0") or 0))
     text = f"background sync: last run {stamp} {outcome}, {fields.get('objects', '0')} object(s)"
     return f"{text} ({size})" + (f": {detail}" if detail else "")
-
-
-def command(root: Path, args: argparse.Namespace) -> int:
-    if args.action == "install":
-        every = positive(args.every, "--every", 1440)
-        days = positive(args.recent, "--recent", 36500)
-        print(f"dvc-synced: {install(root, every, days)}")
-    elif args.action == "remove":
-        print(f"dvc-synced: {remove(root)}")
-    elif args.action == "status":
-        for line in status_lines(root):
-            print(line)
-    else:
-        every = positive(args.every, "--every", 1440)
-        days = positive(args.recent, "--recent", 36500)
-        return run_job(root, every, days)
-    return 0

@@ -25,10 +25,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from dvc_synced_plugin.config import Settings
+from dvc_synced_plugin import config
+from dvc_synced_plugin.dvcfiles.dvcrepo import require_dvc_repo
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.imports.upstream import Entry, Upstream, check_relpath, default_transport
+from dvc_synced_plugin.fs import atomic_write
+from dvc_synced_plugin.git.gitinfo import git_dir
+from dvc_synced_plugin.imports.upstream import (
+    TRANSPORTS,
+    Entry,
+    Upstream,
+    check_relpath,
+    default_transport,
+)
+from dvc_synced_plugin.oids import MD5
 from dvc_synced_plugin.output import human_bytes
+from dvc_synced_plugin.settings import Settings
+from dvc_synced_plugin.storage.lock import workspace_lock
 
 RECORD_KEY = "dvc-synced-import"  # under the .dvc file's top-level `meta`
 STAGING = Path(".dvc") / "tmp" / "dvc-synced-imports"
@@ -105,7 +117,7 @@ def read_record(dvcfile: Path, rel: str) -> Record:
     url, transport, kind, files = (raw.get(k) for k in ("url", "transport", "kind", "files"))
     if not isinstance(url, str) or not url:
         raise ConfigError(broken.format("no url"))
-    if transport not in ("rsync", "rclone"):
+    if transport not in TRANSPORTS:
         raise ConfigError(broken.format(f"transport {transport!r}"))
     if kind not in ("dir", "file"):
         raise ConfigError(broken.format(f"kind {kind!r}"))
@@ -117,7 +129,7 @@ def read_record(dvcfile: Path, rel: str) -> Record:
         try:
             check_relpath(name, dvcfile.name)
             float(mtime)
-            if not size.isdigit() or not (digest == "-" or re.fullmatch(r"md5:[0-9a-f]{32}",
+            if not size.isdigit() or not (digest == "-" or re.fullmatch(rf"md5:{MD5}",
                                                                         digest)):
                 raise ValueError
         except (SyncError, ValueError):
@@ -142,10 +154,8 @@ def write_record(dvcfile: Path, record: Record) -> None:
 
     Dumper.add_representer(Listing, lambda d, v: d.represent_scalar(
         "tag:yaml.org,2002:str", str(v), style="|"))
-    tmp = dvcfile.with_name(dvcfile.name + ".dvc-synced-tmp")
-    tmp.write_text(yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True,
-                             default_flow_style=False, width=100), encoding="utf-8")
-    os.replace(tmp, dvcfile)
+    atomic_write(dvcfile, yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True,
+                                    default_flow_style=False, width=100))
 
 
 def find_imports(root: Path) -> list[tuple[str, Path]]:
@@ -237,8 +247,6 @@ def _whole(path: Path, entry: Entry) -> bool:
 
 def _lock(root: Path, settings: Settings):  # type: ignore[no-untyped-def]
     """The work-tree lock the hooks take: an update never interleaves with a checkout."""
-    from dvc_synced_plugin.git.gitinfo import git_dir
-    from dvc_synced_plugin.storage.lock import workspace_lock
 
     return workspace_lock(git_dir(root), settings.timeout * 4)
 
@@ -334,7 +342,6 @@ def _require_clean(repo: Any, rel: str, dvcfile: Path) -> None:
 def _settings(root: Path) -> tuple[Settings, Optional[str]]:
     """The project's settings and its central URL; an import needs no central, so a repo
     without `dvc-synced init` gets the defaults (ssh command, timeout, jobs)."""
-    from dvc_synced_plugin import config
 
     try:
         settings = config.load(root)
@@ -371,8 +378,6 @@ def _refuse_bad_upstream(root: Path, settings: Settings, central: Optional[str],
 
 
 def import_url(root: Path, url: str, path: Optional[str], transport: Optional[str]) -> str:
-    from dvc_synced_plugin.dvcfiles.dvcrepo import require_dvc_repo
-
     require_dvc_repo(root)
     settings, central = _settings(root)
     transport = transport or default_transport(url)

@@ -24,12 +24,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.settings import Settings
+from dvc_synced_plugin.transports import TRANSPORTS as REGISTRY
 from dvc_synced_plugin.transports import rclone as rclone_mod
 from dvc_synced_plugin.transports import rsync as rsync_mod
 
-TRANSPORTS = ("rsync", "rclone")
+TRANSPORTS = tuple(name for name, entry in REGISTRY.items() if entry.upstream)
 PARTIAL = ".partial"  # rsync's partial dir, beside (not inside) the download's files
 
 
@@ -91,7 +92,7 @@ class Upstream:
     def __init__(self, settings: Settings, url: str, transport: str,
                  kind: Optional[str] = None) -> None:
         if transport not in TRANSPORTS:
-            raise ConfigError(f"unknown transport {transport!r}: use rsync or rclone")
+            raise ConfigError(f"unknown transport {transport!r}: use {' or '.join(TRANSPORTS)}")
         if "\n" in url or "\0" in url or not url.strip():
             raise ConfigError(f"upstream URL {url!r} is not usable: give a path, "
                               "[user@]host:path, ssh://... or an rclone remote:path")

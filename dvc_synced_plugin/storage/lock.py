@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from dvc_synced_plugin.errors import SyncError
+from dvc_synced_plugin.git.gitinfo import STATE_DIR
 from dvc_synced_plugin.output import say
 
 
@@ -24,7 +25,7 @@ def storage_lock(storage: Path, timeout: float) -> AbstractContextManager[None]:
 
 def workspace_lock(git_dir: Path, timeout: float) -> AbstractContextManager[None]:
     """DVC's own repository lock gives up after ~3 s; a large checkout outlasts that."""
-    return file_lock(git_dir / "dvc-synced" / "workspace.lock", timeout, "this work tree")
+    return file_lock(git_dir / STATE_DIR / "workspace.lock", timeout, "this work tree")
 
 
 @contextmanager

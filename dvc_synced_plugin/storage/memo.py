@@ -8,9 +8,10 @@ drops out is merely computed again. Import-light: pushes read it on the fast pat
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
+
+from dvc_synced_plugin.fs import atomic_write
 
 
 class CommitMemo:
@@ -37,7 +38,4 @@ class CommitMemo:
             return
         self.commits = kept
         self.known = set(kept)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("\n".join([self.header, *kept]) + "\n")
-        os.replace(tmp, self.path)
+        atomic_write(self.path, "\n".join([self.header, *kept]) + "\n")

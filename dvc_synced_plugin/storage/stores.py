@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin import safety
-from dvc_synced_plugin.dvcfiles.objects import ObjectRef
 from dvc_synced_plugin.errors import CorruptObjectError, SyncError
+from dvc_synced_plugin.oids import OID_RE, ObjectRef
 from dvc_synced_plugin.safety import CHUNK, content_hash, expected_hash
 
 WORK_DIR = ".dvc-synced"  # our scratch space inside a store, never an object path
@@ -107,7 +107,7 @@ class ObjectStore:
         if self._plain is None:
             try:
                 text = (self.root / WORK_DIR / PLAIN_LIST).read_text()
-                self._plain = {line for line in text.split() if safety.OID_RE.match(line)}
+                self._plain = {line for line in text.split() if OID_RE.match(line)}
             except (OSError, UnicodeDecodeError):
                 self._plain = set()
         return self._plain

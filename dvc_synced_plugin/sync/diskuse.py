@@ -16,7 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from dvc_synced_plugin.dvcfiles import dvcrepo
+from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.output import human_bytes
 from dvc_synced_plugin.storage.stores import WORK_DIR, reflink
+from dvc_synced_plugin.sync.plan import outs_of_changes
 
 # What each cache.type costs and risks, said the same way by du, init and doctor.
 HARDLINK_TRADE = (
@@ -102,8 +106,6 @@ def _count(place: Place, paths: list[Path], seen: dict[tuple[int, int], str]) ->
 
 def workspace_paths(root: Path) -> list[Path]:
     """The files of HEAD's outputs in the work tree (those that exist)."""
-    from dvc_synced_plugin.git import gitinfo
-    from dvc_synced_plugin.sync.plan import outs_of_changes
 
     head = gitinfo.git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
     if not head.strip():
@@ -268,7 +270,6 @@ def advise(use: DiskUse, work_same_fs: bool) -> Optional[Advice]:
 def advice_line(use: DiskUse) -> Optional[str]:
     if use.advice is None:
         return None
-    from dvc_synced_plugin.output import human_bytes
 
     if use.advice.saves:
         gain = f"would save about {human_bytes(use.advice.saves)}"
@@ -281,16 +282,12 @@ def advice_line(use: DiskUse) -> Optional[str]:
 
 
 def for_settings(settings) -> DiskUse:  # type: ignore[no-untyped-def]
-    from dvc_synced_plugin.dvcfiles import dvcrepo
-
     root = settings.root
     return measure(root, dvcrepo.cache_dir(root), dvcrepo.local_storage(settings),
                    dvcrepo.cache_types(root))
 
 
 def render(use: DiskUse) -> list[str]:
-    from dvc_synced_plugin.output import human_bytes
-
     if use.blocks is not None:
         head = (f"on disk {human_bytes(use.blocks)} ({use.blocks / max(use.data_bytes, 1):.2f}x)"
                 f", each disk block counted once (reflinked copies share theirs; "

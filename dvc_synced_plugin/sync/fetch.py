@@ -18,26 +18,26 @@ read from disk and its objects are never asked for.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from dvc_synced_plugin import output
-from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, MissingObjectsError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
+from dvc_synced_plugin.git.remotes import DAY, recent_tips, remote_revisions, require_remote
+from dvc_synced_plugin.oids import ObjectRef
+from dvc_synced_plugin.output import human_bytes
+from dvc_synced_plugin.settings import Settings, positive_int
+from dvc_synced_plugin.storage.lock import storage_lock
 from dvc_synced_plugin.storage.memo import CommitMemo
-
-if TYPE_CHECKING:
-    from dvc_synced_plugin.dvcfiles.objects import ObjectRef
-    from dvc_synced_plugin.sync.flows import Session
+from dvc_synced_plugin.storage.stores import copy_objects, remove_tree
+from dvc_synced_plugin.sync import flows
+from dvc_synced_plugin.sync.flows import Session, fetch_into_local
 
 DEFAULT_DAYS = 7
-DAY = 86400
 
 
 class StorageBusy(SyncError):
@@ -60,8 +60,6 @@ class FetchReport:
     problems: list[str] = field(default_factory=list)  # what could not be fetched, and why
 
     def line(self) -> str:
-        from dvc_synced_plugin.output import human_bytes
-
         extra = f", {self.copied} copied from the DVC cache" if self.copied else ""
         if self.missing or self.problems:
             extra += f", {self.missing or 'some'} not on central"
@@ -81,80 +79,11 @@ def parse_days(value: Optional[str]) -> Optional[int]:
     if value is None:
         return None
     try:
-        days = int(value)
-        if days <= 0:
-            raise ValueError
+        return positive_int(value)
     except ValueError:
         raise ConfigError(
             f"--recent {value!r} is not a positive whole number of days: use e.g. --recent 7"
         ) from None
-    return days
-
-
-def require_remote(root: Path, remote: str) -> None:
-    names = gitinfo.git(root, "remote").decode().split()
-    if remote not in names:
-        known = f" (this clone has: {', '.join(names)})" if names else ""
-        raise ConfigError(
-            f"no git remote {remote!r}{known}: add it with `git remote add {remote} URL` "
-            "or name another with --remote"
-        )
-
-
-def git_fetch(root: Path, remote: str, timeout: float = 600, detach: bool = False) -> None:
-    """`git fetch REMOTE`, never prompting for credentials.
-
-    `detach` (the background job): a session of its own has no terminal, so ssh cannot
-    ask for a passphrase even when started from one; BatchMode unless the user set an
-    ssh command of their own.
-    """
-
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never")
-    if detach and "GIT_SSH_COMMAND" not in env and not gitinfo.git(
-            root, "config", "core.sshCommand", check=False).strip():
-        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
-    try:
-        proc = subprocess.run(["git", "fetch", "--quiet", "--", remote], cwd=root, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                              start_new_session=detach)
-    except subprocess.TimeoutExpired:
-        raise SyncError(f"git fetch {remote} took over {timeout:.0f}s: check the network "
-                        "and the git remote's URL (`git remote -v`)") from None
-    if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        detail = next((ln for ln in lines if ln.startswith("fatal:")), lines[-1] if lines else "")
-        raise SyncError(f"git fetch {remote} failed ({detail or f'exit {proc.returncode}'}): "
-                        "fix the git remote or the network, then fetch again")
-
-
-def upstream(root: Path) -> Optional[str]:
-    """HEAD's upstream commit, if the current branch tracks one this clone knows."""
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", "@{upstream}^{commit}"],
-        cwd=root, capture_output=True,
-    )
-    sha = proc.stdout.decode().strip()
-    return sha if proc.returncode == 0 and sha else None
-
-
-def recent_tips(root: Path, remote: str, days: int, now: Optional[float] = None) -> list[str]:
-    """Remote-tracking branch tips whose commit is at most `days` old, HEAD's upstream first."""
-    cutoff = (time.time() if now is None else now) - days * DAY
-    out = gitinfo.git(
-        root, "for-each-ref", "--format=%(objectname) %(committerdate:unix) %(refname)",
-        f"refs/remotes/{remote}/",
-    ).decode()
-    tips: list[str] = []
-    up = upstream(root)
-    if up:
-        tips.append(up)
-    for line in out.splitlines():
-        sha, stamp, ref = line.split(" ", 2)
-        if ref == f"refs/remotes/{remote}/HEAD":
-            continue  # a symref to one of the branches
-        if stamp.isdigit() and int(stamp) >= cutoff and sha not in tips:
-            tips.append(sha)
-    return tips
 
 
 class Fetched(CommitMemo):
@@ -172,7 +101,7 @@ class Fetched(CommitMemo):
             inode = local.stat().st_ino
         except OSError:
             inode = 0
-        super().__init__(gitinfo.git_dir(root) / "dvc-synced" / "fetched",
+        super().__init__(gitinfo.state_dir(root) / "fetched",
                          f"local {local} {inode}")
 
     @property
@@ -247,9 +176,7 @@ def fetch(
     if days is not None or everything:
         require_remote(root, remote)
     if everything:
-        from dvc_synced_plugin.sync import status
-
-        tips += status.remote_revisions(root, remote)
+        tips += remote_revisions(root, remote)
     if days is not None:
         tips += recent_tips(root, remote, days)
     tips = list(dict.fromkeys(tips))
@@ -257,9 +184,6 @@ def fetch(
     if not tips:
         report.seconds = time.monotonic() - start
         return report
-    from dvc_synced_plugin.storage.lock import storage_lock
-    from dvc_synced_plugin.storage.stores import remove_tree
-    from dvc_synced_plugin.sync import flows
 
     timeout = max(300, settings.timeout) if lock_timeout is None else lock_timeout
     with flows.Session(settings) as session, contextlib.ExitStack() as held:
@@ -297,8 +221,6 @@ def fetch(
 def _fill(session: Session, refs: list[ObjectRef], counted: set[str], report: FetchReport,
           revisions: int) -> None:
     """Put `refs` into the local storage: from the DVC cache when it has them, else central."""
-    from dvc_synced_plugin.storage.stores import copy_objects
-    from dvc_synced_plugin.sync.flows import fetch_into_local
 
     refs = [r for r in refs if r.relpath not in counted]
     counted.update(r.relpath for r in refs)

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
-from dvc_synced_plugin import output, safety
-from dvc_synced_plugin.config import Settings
+from dvc_synced_plugin import output
 from dvc_synced_plugin.dvcfiles import dvcrepo
-from dvc_synced_plugin.dvcfiles.objects import ObjectRef, ObjectSet
-from dvc_synced_plugin.dvcfiles.pointers import Out
+from dvc_synced_plugin.dvcfiles.objects import ObjectSet
+from dvc_synced_plugin.dvcfiles.pointers import Out, output_paths
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
 from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.oids import ObjectRef
+from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.storage.lock import storage_lock, workspace_lock
+from dvc_synced_plugin.storage.state import read_state
 from dvc_synced_plugin.storage.stores import (
     ObjectStore,
     copy_objects,
@@ -31,7 +33,12 @@ from dvc_synced_plugin.storage.stores import (
     remove_tree,
     verify_objects,
 )
-from dvc_synced_plugin.sync.plan import ManifestSource, outs_of_changes, plan_changes
+from dvc_synced_plugin.sync.plan import (
+    ManifestSource,
+    outs_of_changes,
+    plan_changes,
+    refuse_escaping_outputs,
+)
 from dvc_synced_plugin.sync.transfer import UploadQueue, describe_missing, download_staged
 from dvc_synced_plugin.transports import Transport, open_transport
 from dvc_synced_plugin.workspace import checkout as workspace
@@ -306,7 +313,7 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
             remove_tree(session.staging())
     stale = stale_outputs(settings.root, changes) if checkout != "none" else []
     if checkout == "all" or (checkout == "changes" and (objs.targets or stale)):
-        safety.refuse_escaping_outputs(settings.root, changes)
+        refuse_escaping_outputs(settings.root, changes)
         timeout = max(300, settings.timeout)
         git_dir = gitinfo.git_dir(settings.root)
         with workspace_lock(git_dir, timeout):
@@ -327,7 +334,6 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
 def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]:
     """Outputs the changes move away or untrack; never a path git tracks (an output that
     became `cache: false` and was committed) or one the new pointers still record."""
-    from dvc_synced_plugin.dvcfiles.pointers import output_paths
 
     pairs = outs_of_changes(root, changes)
     if not any(old for old, _ in pairs):
@@ -399,8 +405,6 @@ def left_since_sync(root: Path, head: str) -> list[gitinfo.PointerChange]:
     """Pointer changes since the commit the workspace was last synced to (a `git reset`
     fires no hook): outputs they drop leave the workspace as plain `dvc pull` removes
     them (HEAD's own pointers are all in the full pull already)."""
-    from dvc_synced_plugin.hooks.githooks import read_state
-
     state, synced = read_state(root)
     if state != "ok" or synced == head or not gitinfo.known_commits(root, [synced]):
         return []

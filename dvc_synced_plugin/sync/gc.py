@@ -17,23 +17,19 @@ unpushed work is safe through the last rule, since gc removes nothing central la
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from dvc_synced_plugin import output
-from dvc_synced_plugin.config import Settings
-from dvc_synced_plugin.dvcfiles.objects import ObjectRef
+from dvc_synced_plugin.dvcfiles.objects import manifest_map
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.oids import HEX32, ObjectRef, object_ref
+from dvc_synced_plugin.output import human_bytes
+from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.storage.stores import WORK_DIR, ObjectStore, remove_tree
-
-if TYPE_CHECKING:
-    from dvc_synced_plugin.sync.flows import Session
+from dvc_synced_plugin.sync.flows import Session
 
 REASONS = {
     "workspace": "needed by HEAD or the index",
@@ -41,7 +37,6 @@ REASONS = {
     "recent": "in branch tips and commits of the last {days} day(s)",
     "central": "not confirmed on central by this run's probe",
 }
-_OBJECT = re.compile(r"^(?:files/md5/)?([0-9a-f]{2})/([0-9a-f]{30}(?:\.dir)?)$")
 
 
 @dataclass
@@ -80,8 +75,6 @@ class Result:
         return REASONS[reason].format(days=self.days)
 
     def lines(self) -> list[str]:
-        from dvc_synced_plugin.output import human_bytes
-
         verb = "would remove" if self.dry_run else "removed"
         linked = self.removed.bytes - self.freed
         lines = [
@@ -105,10 +98,9 @@ def local_objects(root: Path) -> list[ObjectRef]:
             dirs[:] = [d for d in dirs if d != WORK_DIR]
         rel_top = os.path.relpath(top, root)
         for name in files:
-            match = _OBJECT.match(f"{rel_top}/{name}".replace(os.sep, "/"))
-            if match:
-                legacy = not rel_top.startswith("files")
-                found.append(ObjectRef(match.group(1) + match.group(2), legacy))
+            ref = object_ref(f"{rel_top}/{name}".replace(os.sep, "/"))
+            if ref is not None:
+                found.append(ref)
     return found
 
 
@@ -203,8 +195,6 @@ def plan(session: Session, result: Result, keep: dict[str, set[str]]) -> list[Ob
 
 
 def _members(store: ObjectStore, ref: ObjectRef) -> list[ObjectRef]:
-    from dvc_synced_plugin.dvcfiles.objects import manifest_map
-
     data = store.read(ref)
     if data is None:
         return []
@@ -213,7 +203,7 @@ def _members(store: ObjectStore, ref: ObjectRef) -> list[ObjectRef]:
     except SyncError:
         return []
     return [ObjectRef(md5, ref.legacy) for md5 in entries.values()
-            if isinstance(md5, str) and re.fullmatch(r"[0-9a-f]{32}", md5)]
+            if isinstance(md5, str) and HEX32.fullmatch(md5)]
 
 
 def remove(store: ObjectStore, refs: list[ObjectRef]) -> int:
@@ -234,7 +224,6 @@ def remove(store: ObjectStore, refs: list[ObjectRef]) -> int:
 def gc(settings: Settings, dry_run: bool = False, keep_days: int = 7,
        now: float | None = None) -> Result:
     """Plan and (unless `dry_run`) remove, holding the storage lock throughout."""
-    from dvc_synced_plugin.sync.flows import Session
 
     if keep_days < 0:
         raise SyncError(f"--keep-recent {keep_days}: give a number of days, 0 or more")
@@ -270,16 +259,3 @@ def _would_free(store: ObjectStore, refs: list[ObjectRef]) -> int:
             st = store.path(ref).lstat()
             total += st.st_size if st.st_nlink == 1 else 0
     return total
-
-
-def run(settings: Settings, dry_run: bool, keep_days: int, as_json: bool) -> int:
-    result = gc(settings, dry_run, keep_days)
-    if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
-    elif not result.error:
-        print("\n".join(result.lines()))
-    if result.error:
-        output.say(f"error: {result.error}")
-        return 1
-    return 0
-

@@ -7,16 +7,18 @@ flow (push, pull, status, verify, fetch) reads manifests through one `ManifestSo
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
 
 from dvc_synced_plugin import safety
-from dvc_synced_plugin.dvcfiles.objects import ManifestReader, ObjectRef, ObjectSet, manifest_delta
+from dvc_synced_plugin.dvcfiles.objects import ManifestReader, ObjectSet, manifest_delta
 from dvc_synced_plugin.dvcfiles.pointers import Out, parse_pointer
 from dvc_synced_plugin.errors import CorruptObjectError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
+from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.storage.stores import ObjectStore
 from dvc_synced_plugin.sync.transfer import download_staged
 from dvc_synced_plugin.transports.base import Transport
@@ -183,3 +185,45 @@ def _expand_dir(objs: ObjectSet, out: Out, previous: Optional[Out],
         safety.check_entry(rel, md5, ref.owner)
         objs.add(ObjectRef(md5, ref.legacy, f"{ref.owner}/{rel}"))
     return True
+
+
+# ---------------------------------------------------------------------------- workspace
+
+
+def _within(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def refuse_escaping_outputs(root: Path, changes: list[PointerChange]) -> None:
+    """Check out nothing that resolves outside the workspace or into .git.
+
+    `dvc checkout` writes through symlinks (checked): a committed symlink `out -> ~` and a
+    pointer to `out/.bashrc` write into a teammate's home on `git pull`; `h -> .git/hooks`
+    plants a git hook. git itself never writes through a symlink, and the hooks run the
+    checkout for the user, so they check first. A symlink committed inside a directory
+    output is refused as well: DVC would write that directory's files through it.
+    """
+    top = os.path.realpath(root)
+    git_dir = os.path.realpath(gitinfo.git_dir(root))
+    dirs: list[str] = []
+    for _old, outs in outs_of_changes(root, changes):
+        for out in outs:
+            real = os.path.realpath(os.path.join(top, out.path))
+            if not _within(real, top) or _within(real, git_dir):
+                raise SyncError(
+                    f"{out.pointer}: the output {out.path!r} resolves to {real}, outside "
+                    "the workspace or inside .git: nothing was checked out; fix the "
+                    "pointer file or the symlink on its way"
+                )
+            if out.is_dir:
+                dirs.append(out.path)
+    if dirs:
+        listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-s", "-z", "--", *dirs)
+        for entry in listed.split(b"\0"):
+            if entry.startswith(b"120000 "):
+                path = entry.split(b"\t", 1)[-1].decode(errors="replace")
+                raise SyncError(
+                    f"{path} is a symlink committed inside a directory output: DVC would "
+                    "write the directory's files through it, so nothing was checked out; "
+                    "remove it from git"
+                )

@@ -10,12 +10,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from dvc_synced_plugin import output, safety
-from dvc_synced_plugin.config import Settings
-from dvc_synced_plugin.dvcfiles.objects import ObjectRef, ObjectSet, manifest_map
+from dvc_synced_plugin import safety
+from dvc_synced_plugin.dvcfiles.objects import ObjectSet, manifest_map
 from dvc_synced_plugin.dvcfiles.pointers import Out
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.oids import MD5, ObjectRef, object_path, object_ref
+from dvc_synced_plugin.settings import Settings
+from dvc_synced_plugin.storage.state import read_state
 from dvc_synced_plugin.sync.flows import Session, read_only_session
 from dvc_synced_plugin.sync.plan import outs_of_changes
 from dvc_synced_plugin.transports import Transport
@@ -56,7 +58,7 @@ def _revision_objects(session: Session, sha: str) -> ObjectSet:
 # Objects looked up per round: stores are listed directory by directory, so a round
 # takes whole prefix directories (a few at 10^6 objects), each listed once.
 STATUS_BATCH = 50_000
-_ENTRY_MD5 = re.compile(rb'\{"md5": "([0-9a-f]{32})"')
+_ENTRY_MD5 = re.compile(rb'\{"md5": "(' + MD5.encode() + rb')"')
 
 
 def entry_oids(data: bytes, legacy: bool, owner: str) -> Iterator[str]:
@@ -83,8 +85,7 @@ def _revision_oids(session: Session, sha: str) -> tuple[set[str], list[str]]:
     pending: list[Out] = []
 
     def add_entries(out: Out, data: bytes) -> None:
-        prefix = "" if out.legacy else "files/md5/"
-        found.update(f"{prefix}{oid[:2]}/{oid[2:]}"
+        found.update(object_path(oid, out.legacy)
                      for oid in entry_oids(data, out.legacy, out.path))
 
     for out in outs:
@@ -114,13 +115,14 @@ def _rounds(relpaths: set[str]) -> Iterator[list[ObjectRef]]:
     batch: list[ObjectRef] = []
     directory = ""
     for rel in sorted(relpaths):
-        head, _, name = rel.rpartition("/")
+        head = rel.rpartition("/")[0]
         if len(batch) >= STATUS_BATCH and head != directory:
             yield batch
             batch = []
         directory = head
-        legacy = not head.startswith("files/md5/")
-        batch.append(ObjectRef(head[-2:] + name, legacy))
+        ref = object_ref(rel)
+        if ref is not None:  # always: the paths are object_path's
+            batch.append(ref)
     if batch:
         yield batch
 
@@ -150,31 +152,6 @@ def status(settings: Settings, rev: str = "HEAD") -> Status:
                         missing[name].objects += 1
                         missing[name].bytes += size
     return Status(rev=sha, objects=len(relpaths), missing=missing, unknown_dirs=unknown)
-
-
-def remote_revisions(root: Path, remote: str) -> list[str]:
-    """Tips of every branch and tag on the git remote that this clone knows."""
-    try:
-        out = gitinfo.git(root, "ls-remote", "--heads", "--tags", "--", remote).decode()
-    except SyncError as exc:
-        raise SyncError(
-            f"cannot list the branches and tags of git remote {remote!r} ({exc}): "
-            "fix the remote (`git remote -v`), or name revisions with --rev"
-        ) from None
-    # An annotated tag is listed twice: the tag object, then `<tag>^{}` with its commit.
-    tips: dict[str, str] = {}
-    for line in out.splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref.endswith("^{}"):
-            tips[ref[: -len("^{}")]] = sha
-        else:
-            tips.setdefault(ref, sha)
-    known = sorted(gitinfo.known_commits(root, list(tips.values())))
-    unknown = len(set(tips.values())) - len(known)
-    if unknown:
-        output.say(f"{unknown} branch/tag tip(s) of {remote!r} are not in this clone "
-                   "and are not verified: `git fetch` first")
-    return known
 
 
 @dataclass
@@ -267,34 +244,6 @@ def require_revisions(revs: list[str]) -> list[str]:
     return revs
 
 
-def background_lines(root: Path) -> list[str]:
-    """The last run of the scheduled fetch as one newline-ended line; none if it never ran."""
-    from dvc_synced_plugin.hooks import schedule
-
-    line = schedule.last_run_summary(root)
-    return [f"{line}\n"] if line else []
-
-def upstream_states(root: Path, network: bool) -> list[tuple[str, str]]:
-    """(imported output, "unchanged" | "N changed (use dvc-synced update)" | "not checked").
-
-    The upstream is listed only when `network` (status --upstream): plain status stays
-    offline. A failure to list is reported in the line, not raised: status reports."""
-    from dvc_synced_plugin.imports import importer as imports
-
-    found = imports.find_imports(root)
-    if not network:
-        return [(rel, "not checked") for rel, _ in found]
-    states = []
-    for rel, _ in found:
-        try:
-            diff = imports.check(root, [rel])[0].diff
-        except SyncError as exc:
-            states.append((rel, f"not checked ({exc})"))
-            continue
-        states.append((rel, "unchanged" if diff.empty
-                       else f"{diff.count} changed (use dvc-synced update)"))
-    return states
-
 def workspace_lag(root: Path) -> Optional[str]:
     """One line when the workspace's data is not HEAD's, as the hooks' state file knows it.
 
@@ -302,8 +251,6 @@ def workspace_lag(root: Path) -> Optional[str]:
     pre-commit, a commit message edited away from git's own on a resolved squash merge):
     the next hook or `dvc-synced pull` catches up, and until then this says so.
     """
-    from dvc_synced_plugin.hooks.githooks import read_state
-
     try:
         head = gitinfo.rev_parse(root, "HEAD")
     except SyncError:
@@ -320,9 +267,3 @@ def workspace_lag(root: Path) -> Optional[str]:
         return None  # HEAD moved without touching a pointer file: the data is HEAD's
     return (f"workspace: lags HEAD: it holds the data of {synced[:10]}, HEAD is {head[:10]} "
             f"(a git command that fires no hook moved HEAD): {fix}")
-
-
-def say_workspace_lag(root: Path) -> None:
-    line = workspace_lag(root)
-    if line:
-        output.say(line)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin import output
-from dvc_synced_plugin.dvcfiles.objects import ObjectRef
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
+from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.transports.base import Transport
 
 

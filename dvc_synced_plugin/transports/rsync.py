@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Callable, Optional, TextIO
 
 from dvc_synced_plugin import output
-from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports.base import Capabilities
 from dvc_synced_plugin.transports.lists import files_from
 from dvc_synced_plugin.transports.rsync_flavor import Flavor, detect

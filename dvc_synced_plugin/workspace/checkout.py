@@ -27,8 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from dvc_synced_plugin.dvcfiles.objects import ManifestDelta, ObjectRef, manifest_map
+from dvc_synced_plugin.dvcfiles.objects import ManifestDelta, manifest_map
 from dvc_synced_plugin.dvcfiles.pointers import Out
+from dvc_synced_plugin.fs import atomic_write
+from dvc_synced_plugin.git.gitinfo import STATE_DIR
+from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.safety import check_entry, content_hash, plain_relpath
 from dvc_synced_plugin.storage.stores import LINK_ERRNOS, ObjectStore, reflink
 
@@ -385,10 +388,7 @@ class DirRecord:
     def save(self) -> None:
         if not self.dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data))
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(self.data))
         self.dirty = False
 
 
@@ -405,7 +405,7 @@ def record_checked_out(root: Path, record: DirRecord, outs: list[Out]) -> None:
 
 
 def record_file(git_dir: Path) -> DirRecord:
-    return DirRecord(git_dir / "dvc-synced" / "dirs")
+    return DirRecord(git_dir / STATE_DIR / "dirs")
 
 
 def removed_outputs(pairs: list[tuple[list[Out], list[Out]]],

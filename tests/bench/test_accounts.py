@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-from dvc_synced_plugin.testing import counting
 
 from benchmarks import accounts, run
 from benchmarks.accounts import CLEAN, ROOT, Login
+from tests import counting
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchmarkKeyForTests bench@host"
 

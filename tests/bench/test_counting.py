@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from dvc_synced_plugin.testing import counting
+from tests import counting
 
 
 def test_ssh_wrapper_logs_and_runs_the_real_program(tmp_path: Path) -> None:

@@ -17,14 +17,14 @@ import shlex
 from pathlib import Path
 
 import pytest
-from dvc_synced_plugin.testing import counting
 
 from dvc_synced_plugin import config
-from dvc_synced_plugin.dvcfiles.objects import ObjectRef
 from dvc_synced_plugin.errors import CorruptObjectError
+from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.sync import flows
-from dvc_synced_plugin.transports import fake
 from dvc_synced_plugin.transports.rsync import SENT_MARK, SentFilter
+from tests import counting
+from tests import fake_transport as fake
 from tests.conftest import GitRepo, Sshd, Team, User, store_objects, tree_digest
 from tests.unit.sync.test_flows import Project, md5
 

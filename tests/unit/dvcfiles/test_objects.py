@@ -347,10 +347,9 @@ def test_safety_check_against_a_clean_base_agrees_with_the_full_check(
     random edit makes. Small blocks make many regions in a small text."""
     import random
 
-    from dvc_synced_plugin import safety
-    from dvc_synced_plugin.dvcfiles import objects
+    from dvc_synced_plugin import manifest_text, safety
 
-    monkeypatch.setattr(objects, "_BLOCK", 64)
+    monkeypatch.setattr(manifest_text, "BLOCK", 64)
     base = _dvc_manifest(300)
     assert safety.manifest_check("x" * 32 + ".dir", base, "data") == (None, True)
     rng = random.Random(1)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dvc_synced_plugin import cli
+from dvc_synced_plugin.commands import hook as cli  # the CLI's `hook` command and its names
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import NULL_SHA

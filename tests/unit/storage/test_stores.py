@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dvc_synced_plugin.dvcfiles.objects import ObjectRef
+from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.storage.stores import ObjectStore
 
 

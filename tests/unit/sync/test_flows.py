@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from dvc_synced_plugin import config, transports
-from dvc_synced_plugin.dvcfiles.objects import ObjectRef
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
 from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.sync import flows
 from dvc_synced_plugin.sync.transfer import UploadQueue
-from dvc_synced_plugin.transports import fake
+from tests import fake_transport as fake
 from tests.conftest import GitRepo, store_objects
 
 

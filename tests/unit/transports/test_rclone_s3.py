@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dvc_synced_plugin.config import Settings
+from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports import rclone
 from tests.harness import Unavailable, rclone_env, start_moto
 
