@@ -71,7 +71,6 @@ def store_objects(root: Path) -> set[str]:
     }
 
 
-
 @dataclass
 class Sshd:
     port: int

@@ -51,7 +51,6 @@ def background_lines(root: Path) -> list[str]:
     return [f"{line}\n"] if line else []
 
 
-
 def upstream_states(root: Path, network: bool) -> list[tuple[str, str]]:
     """(imported output, "unchanged" | "N changed (use dvc-synced update)" | "not checked").
 
@@ -70,8 +69,6 @@ def upstream_states(root: Path, network: bool) -> list[tuple[str, str]]:
         states.append((rel, "unchanged" if diff.empty
                        else f"{diff.count} changed (use dvc-synced update)"))
     return states
-
-
 
 
 def say_workspace_lag(root: Path) -> None:

@@ -74,7 +74,6 @@ exit $status
 """
 
 
-
 def _body(name: str) -> str:
     spec = HOOKS[name]
     if spec.chained == "before":

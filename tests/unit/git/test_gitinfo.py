@@ -170,7 +170,7 @@ def test_read_blobs_skips_unknown_names(git_repo: GitRepo) -> None:
 
 def test_remote_revisions_peel_annotated_tags(git_repo: GitRepo, tmp_path: Path) -> None:
     """verify's default: each commit a branch or tag on the remote names, once."""
-    from dvc_synced_plugin.sync.status import remote_revisions
+    from dvc_synced_plugin.git.remotes import remote_revisions
 
     server = tmp_path / "server.git"
     run(["git", "init", "-q", "--bare", str(server)], tmp_path)
