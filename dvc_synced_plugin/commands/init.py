@@ -4,6 +4,9 @@ The local storage path is personal: `--local` goes to this clone's `git config` 
 `.dvc/config.local`, never into the committed `.dvc-synced` (an absolute path there sends
 every teammate into the founder's home). A team-wide default goes there only through
 `--team-local`, and only as `~/...` or a relative path.
+
+It also writes (or merges into) `.pre-commit-config.yaml`, pinned to the dvc-synced that
+runs (precommit_config.py), so a team's hooks come from a commit that exists.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dvc_synced_plugin import config, output
 from dvc_synced_plugin.commands.common import root_here
 from dvc_synced_plugin.dvcfiles import dvcrepo
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.hooks import precommit_config
 from dvc_synced_plugin.settings import SECTION, TEAM_FILE
 from dvc_synced_plugin.sync import diskuse
 from dvc_synced_plugin.transports import TRANSPORTS, open_transport
@@ -34,11 +38,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="how to reach central: " + ", ".join(
                             f"{n} ({e.summary})" for n, e in TRANSPORTS.items() if e.public))
     parser.add_argument("--remote", help="name of the DVC remote that is the local storage")
+    parser.add_argument("--hooks-repo", metavar="URL",
+                        help="dvc-synced repository for .pre-commit-config.yaml (default: "
+                        "where this dvc-synced was installed from)")
+    parser.add_argument("--hooks-rev", metavar="COMMIT",
+                        help="its commit to pin (default: the installed one)")
+    parser.add_argument("--no-pre-commit-config", action="store_true",
+                        help="leave .pre-commit-config.yaml alone (plain hooks: dvc-synced "
+                        "install)")
 
 
 def run(args: argparse.Namespace) -> int:
+    pin = None if args.no_pre_commit_config else precommit_config.pin_of(args.hooks_repo,
+                                                                          args.hooks_rev)
     output.line(init(root_here(), args.central, args.local, args.transport, args.remote,
-                     team_local=args.team_local))
+                     team_local=args.team_local, hooks_pin=pin))
     return 0
 
 
@@ -59,7 +73,9 @@ def init(
     transport: Optional[str],
     remote: Optional[str],
     team_local: Optional[str] = None,
+    hooks_pin: Optional[precommit_config.Pin] = None,
 ) -> str:
+    """`hooks_pin`: write `.pre-commit-config.yaml` with it (None: leave that file alone)."""
     dvcrepo.require_dvc_repo(root)
     values = {"central": central}
     if transport:
@@ -74,6 +90,8 @@ def init(
         env["DVC_SYNCED_LOCAL"] = local
     settings = config.load(root, env=env)
     open_transport(settings).close()  # parses the URL for the transport; raises on a bad one
+    if hooks_pin:
+        precommit_config.check(root, hooks_pin)  # a broken config of theirs refuses here
     config.write_team_file(root, values)
     if local:
         # This user's choice, in this clone's git config: it outranks the team file.
@@ -84,9 +102,18 @@ def init(
         f"dvc-synced: central {settings.central} ({settings.transport}); local storage {storage} "
         f"is DVC remote {settings.remote!r} in .dvc/config.local"
         + (" (yours only: git config dvc-synced.local)" if local else "") + ".",
-        f"Commit {TEAM_FILE} so teammates get the same settings: "
-        f"git add {TEAM_FILE} && git commit -m 'Share DVC data through dvc-synced'",
     ]
+    shared = [TEAM_FILE]
+    if hooks_pin:
+        lines.append(f"dvc-synced: {precommit_config.write(root, hooks_pin)}.")
+        if hooks_pin.note:
+            lines.append(f"Note: {hooks_pin.note}.")
+        shared.append(precommit_config.CONFIG)
+    lines.append(
+        f"Commit {' and '.join(shared)} so teammates get the same settings"
+        + (" and hooks" if hooks_pin else "") + f": git add {' '.join(shared)} && "
+        "git commit -m 'Share DVC data through dvc-synced'"
+        + (", then pre-commit install" if hooks_pin else ", then dvc-synced install"))
     tip = disk_tip(root, storage)
     if tip:
         lines.append(f"Disk: {tip}")

@@ -1,7 +1,7 @@
 """The git hooks end to end with real git, DVC, rsync (and sshd): plain `dvc-synced install`.
 
 Every flow is a function taking a `Mode` (how the hooks get installed), so the pre-commit
-tests (test_precommit_e2e.py) run the very same flows: the behaviour must not depend on
+tests (e2e/test_precommit.py) run the very same flows: the behaviour must not depend on
 the way the hooks were installed. Teammates are two clones with own HOMEs; assertions
 look at the bytes in the workspaces, the objects on central and the git server's refs.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from tests.conftest import Team, User, on_terminal, run, store_objects
+from tests.conftest import REPO_ROOT, Team, User, on_terminal, run, store_objects
 
 V1 = {
     "data/a.txt": b"alpha 1\n",
@@ -440,7 +440,7 @@ def flow_progress_and_generic_hooks(p: Project, bindir: Path) -> None:
     """The generic hooks/ copies find `dvc-synced` on PATH; a terminal shows live progress."""
     team, alice, bob, files = p.team, p.alice, p.bob, p.files
     hooks = alice.repo / alice.git("rev-parse", "--git-path", "hooks").stdout.strip()
-    for script in (Path(__file__).resolve().parent.parent / "hooks").iterdir():
+    for script in (REPO_ROOT / "hooks").iterdir():
         shutil.copy(script, hooks / script.name)
     bindir.mkdir()
     (bindir / "dvc-synced").write_text(

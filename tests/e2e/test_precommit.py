@@ -1,4 +1,4 @@
-"""The same flows as test_hooks_e2e.py, with the hooks installed by a real `pre-commit install`.
+"""The same flows as e2e/test_hooks.py, with the hooks installed by a real `pre-commit install`.
 
 The hook repository is a snapshot of this working tree committed in a temporary git
 repository (so uncommitted work is what gets tested); PRE_COMMIT_HOME is one directory

@@ -1,4 +1,4 @@
-"""Helpers for the fault-injection tests (tests/test_faults_*.py); this file holds no tests.
+"""Helpers for the fault-injection tests (tests/faults/); this file holds no tests.
 
 Faults are injected with real processes only: a wrapper `rsync` earlier on PATH that
 records its pid and throttles the real one, rclone throttled through RCLONE_BWLIMIT,
