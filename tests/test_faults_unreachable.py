@@ -85,7 +85,7 @@ def broken_settings(tmp_path: Path, sshd: Sshd, black_hole: int) -> dict[str, di
         # A refused connection is retried (retry.py) until the timeout: a short one here.
         "sshd stopped": {"DVC_SYNCED_SSH_COMMAND": ssh_config(tmp_path, sshd, "stopped",
                                                               port=stopped.port),
-                         "DVC_SYNCED_TIMEOUT": "2"},
+                         "DVC_SYNCED_TIMEOUT": "1"},
         "unknown host": {"DVC_SYNCED_CENTRAL": "no-such-host.invalid:/srv/data"},
         "key refused": {"DVC_SYNCED_SSH_COMMAND": ssh_config(tmp_path, sshd, "stranger",
                                                              key=stranger)},
@@ -152,7 +152,7 @@ def test_pull_and_checkout_when_central_unreachable(ssh_team: Team, sshd: Sshd,
 
     stopped = start_sshd(tmp_path / "stopped-sshd")
     stopped.stop()
-    down = {**bob.env, "DVC_SYNCED_TIMEOUT": "2",  # refused: retried until the timeout
+    down = {**bob.env, "DVC_SYNCED_TIMEOUT": "1",  # refused: retried until the timeout
             "DVC_SYNCED_SSH_COMMAND": ssh_config(tmp_path, sshd, "down", port=stopped.port)}
     rc, out, secs = run_with_tty(["git", "pull", "--no-rebase"], bob.repo, down, timeout=HANG)
     assert rc == 0 and secs < 20, out  # git ignores post-merge's status: its merge is done
@@ -180,14 +180,14 @@ def rclone_cases(tmp_path: Path, black_hole: int) -> dict[str, dict[str, str]]:
     return {
         "undefined remote": {"DVC_SYNCED_CENTRAL": "nosuchremote:data"},
         "sftp server stopped": {**sftp, "RCLONE_CONFIG_C_PORT": str(stopped.port),
-                                "DVC_SYNCED_CENTRAL": "c:/srv/data", "DVC_SYNCED_TIMEOUT": "2"},
+                                "DVC_SYNCED_CENTRAL": "c:/srv/data", "DVC_SYNCED_TIMEOUT": "1"},
         "sftp silent server": {**sftp, "RCLONE_CONFIG_C_PORT": str(black_hole),
                                "DVC_SYNCED_CENTRAL": "c:/srv/data", "DVC_SYNCED_TIMEOUT": "2"},
         "sftp password prompt": {"RCLONE_CONFIG_C_TYPE": "sftp",
                                  "RCLONE_CONFIG_C_HOST": "127.0.0.1",
                                  "RCLONE_CONFIG_C_PORT": str(stopped.port),
                                  "RCLONE_CONFIG_C_ASK_PASSWORD": "true",
-                                 "DVC_SYNCED_CENTRAL": "c:/srv/data", "DVC_SYNCED_TIMEOUT": "2"},
+                                 "DVC_SYNCED_CENTRAL": "c:/srv/data", "DVC_SYNCED_TIMEOUT": "1"},
     }
 
 
