@@ -178,8 +178,6 @@ class ObjectStore:
                 if got is not None:
                     raise changed_in_place(src, ref, got)
                 _refuse_unsafe(self, tmp, ref, data)
-                if self.label == "DVC cache":
-                    faults.point("cache")  # a link made, not yet named
                 return self._publish(tmp, final)
             with open(src, "rb") as fin, open(tmp, "wb") as fout:
                 if verify:
@@ -193,8 +191,6 @@ class ObjectStore:
                     shutil.copyfileobj(fin, fout, CHUNK)
                 fout.flush()
                 os.fsync(fout.fileno())
-            if self.label == "DVC cache":
-                faults.point("cache")  # a copy written, not yet named
             if verify:
                 _refuse_unsafe(self, tmp, ref)
             return self._publish(tmp, final)
@@ -203,6 +199,11 @@ class ObjectStore:
         finally:
             if os.path.lexists(tmp):
                 tmp.unlink()
+
+    def _publish(self, tmp: Path, final: Path) -> bool:
+        if self.label == "DVC cache":
+            faults.point("cache")  # an object written or linked in, not yet named
+        return self._name(tmp, final)
 
     def _write_error(self, ref: ObjectRef, exc: OSError) -> SyncError:
         """A full disk or a permission problem is the user's to fix: one line, no traceback.
@@ -254,7 +255,7 @@ class ObjectStore:
                 staged.unlink()
 
     @staticmethod
-    def _publish(tmp: Path, final: Path) -> bool:
+    def _name(tmp: Path, final: Path) -> bool:
         st = os.stat(tmp)
         if st.st_nlink == 1:
             os.chmod(tmp, 0o444)
