@@ -183,6 +183,8 @@ class ObjectStore:
                 if verify:
                     got = content_hash(fin, ref.legacy, copy_to=fout)
                     if got != expected_hash(ref):
+                        if os.fstat(fin.fileno()).st_nlink > 1:  # a linked workspace file?
+                            raise changed_in_place(src, ref, got)
                         raise CorruptObjectError(
                             f"{src} does not hash to {ref.oid} (got {got}); it belongs to "
                             f"{ref.owner or ref.oid}: restore it with `dvc add` or re-fetch it"
