@@ -36,6 +36,10 @@ class Transport(Protocol):
     # replaced: a push onto one is refused, naming it.
     not_files: dict[str, str]
 
+    @property
+    def retries(self) -> int:
+        """Attempts repeated after a transient failure so far (retry.py), for the summary."""
+
     def probe(self, relpaths: list[str]) -> dict[str, int]:
         """Sizes of those of `relpaths` that central holds as regular files (absent ones,
         and directories or symlinks there, are left out; the latter go to `not_files`)."""
