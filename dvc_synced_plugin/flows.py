@@ -157,6 +157,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     transport = session.transport
     if nowhere or in_local or not transport.reports_existing():
         central = transport.probe([r.relpath for r in refs])
+        _refuse_non_files(transport, refs)
     else:
         central = None  # not asked yet: the upload tells
     lost = [r for r in nowhere if central is not None and r.relpath not in central]
@@ -172,7 +173,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         return (local if ref in in_local else cache).size(ref)
 
     if central is not None:
-        _refuse_bad_copies(refs, central, unstored, size)
+        _refuse_bad_copies(transport, refs, central, unstored, size)
     todo = [r for r in refs if central is None or r.relpath not in central]
     send = {r for r in todo if not r.is_dir}
     # What central lacks is copied first, small files first: uploads start meanwhile.
@@ -199,7 +200,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         found = [r for r in refs if r.relpath in had]
         if found:
             central = transport.probe([r.relpath for r in found + manifests])
-            _refuse_bad_copies(refs, central, unstored, size, expected=found)
+            _refuse_bad_copies(transport, refs, central, unstored, size, expected=found)
             manifests = [r for r in manifests if r.relpath not in central]
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
         late = transport.upload(local.root, [r.relpath for r in manifests])
@@ -207,18 +208,40 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
             late = {r.relpath for r in manifests}
         if late:  # a teammate pushed the same manifest meanwhile: check it
             late_refs = [r for r in manifests if r.relpath in late]
-            _refuse_bad_copies(refs, transport.probe(sorted(late)), unstored, size,
+            _refuse_bad_copies(transport, refs, transport.probe(sorted(late)), unstored, size,
                                expected=late_refs)
         skipped = {r.relpath for r in found} | late
         skipped |= {r.relpath for r in todo if r.is_dir and r not in manifests}
         todo = [r for r in todo if r.relpath not in skipped]
     else:
+        # The probe saw no regular file at these paths, yet `--ignore-existing` skips a
+        # name that holds anything (a directory, a dangling symlink) without a word, and
+        # a transport's exit status vouches only for what it sent. So what an upload did
+        # not send is checked, before any manifest goes up: none in the usual case (no
+        # round trip), a probe when something was in the way or arrived meanwhile. Where
+        # the upload cannot tell (old rsyncs), every file is checked: one round trip more.
+        skipped: set[str] = set()
+        if transport.capabilities.confirms_on_exit:
+            files = [r for r in todo if not r.is_dir]
+            unsure = files if had is None else [r for r in files if r.relpath in had]
+            if unsure:
+                seen = transport.probe([r.relpath for r in unsure + manifests])
+                _refuse_non_files(transport, manifests)
+                _refuse_bad_copies(transport, refs, seen, unstored, size, expected=unsure)
+                skipped |= {r.relpath for r in unsure} & (had or set())
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
-        transport.upload(local.root, [r.relpath for r in manifests])
+        late = transport.upload(local.root, [r.relpath for r in manifests])
+        if late and transport.capabilities.confirms_on_exit:
+            late_refs = [r for r in manifests if r.relpath in late]
+            _refuse_bad_copies(transport, refs, transport.probe(sorted(late)), unstored, size,
+                               expected=late_refs)
+            skipped |= late
+        todo = [r for r in todo if r.relpath not in skipped]
     report.skipped = len(refs) - len(todo)
     short: list[ObjectRef] = []
     if not transport.capabilities.confirms_on_exit:
         after = transport.probe([r.relpath for r in todo])
+        _refuse_non_files(transport, todo)
         short = [r for r in todo if after.get(r.relpath) != local.size(r)]
     if short:
         raise MissingObjectsError(
@@ -229,17 +252,37 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     report.moved_bytes = sum(local.size(r) for r in todo)
 
 
-def _refuse_bad_copies(refs: list[ObjectRef], central: dict[str, int], unstored: set[ObjectRef],
-                       size: Callable[[ObjectRef], int],
+def _refuse_non_files(transport: Transport, refs: list[ObjectRef]) -> None:
+    """Refuse a push onto a directory or symlink where an object belongs on central: it is
+    no object (DVC would read no data there), and nothing on central is ever replaced."""
+    odd = [r for r in refs if r.relpath in transport.not_files]
+    if odd:
+        raise CorruptObjectError(_non_file_line(transport, odd))
+
+
+def _non_file_line(transport: Transport, odd: list[ObjectRef]) -> str:
+    ref = odd[0]
+    what = transport.not_files.get(ref.relpath, "no regular file")
+    more = f" (and {len(odd) - 1} more object path(s))" if len(odd) > 1 else ""
+    return (f"central holds {what} at {ref.relpath}{more}, where the object of {ref.owner} "
+            f"belongs ({transport.description}): dvc-synced never removes anything on "
+            "central; ask the storage's admin to remove it, then push again")
+
+
+def _refuse_bad_copies(transport: Transport, refs: list[ObjectRef], central: dict[str, int],
+                       unstored: set[ObjectRef], size: Callable[[ObjectRef], int],
                        expected: Optional[list[ObjectRef]] = None) -> None:
-    """Refuse a push onto copies on central of the wrong size (a cut seed upload).
+    """Refuse a push onto copies on central of the wrong size (a cut seed upload), or
+    onto something that is no regular file.
 
     `expected`: objects an upload skipped because central had something under their
-    name; one the listing does not show as a file is no object either.
+    name; one the listing does not show as a regular file is no object.
     """
+    odd = [r for r in expected or [] if r.relpath not in central]
+    if odd:
+        raise CorruptObjectError(_non_file_line(transport, odd))
     bad = [r for r in refs
            if r.relpath in central and r not in unstored and central[r.relpath] != size(r)]
-    bad += [r for r in expected or [] if r.relpath not in central]
     if bad:
         raise CorruptObjectError(
             describe_missing(bad, "have the wrong size on central") +
