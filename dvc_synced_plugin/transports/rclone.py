@@ -25,7 +25,7 @@ from typing import Optional, TextIO
 from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.transports.base import Capabilities
+from dvc_synced_plugin.transports.base import Capabilities, lstat_kind
 from dvc_synced_plugin.transports.lists import files_from
 from dvc_synced_plugin.transports.retry import Retry, Transient, rclone_cause
 
@@ -73,6 +73,7 @@ class RcloneTransport:
         self.location = parse_url(settings.central, settings.root)
         self.description = f"rclone to {self.location}"
         self._in_place: Optional[bool] = None
+        self.not_files: dict[str, str] = {}
         self.retry = Retry(settings.timeout)
 
     @property
@@ -152,6 +153,8 @@ class RcloneTransport:
     def probe(self, relpaths: list[str]) -> dict[str, int]:
         if not relpaths:
             return {}
+        if os.path.isabs(self.location):
+            return self._probe_local(relpaths)
         with files_from(relpaths) as listing:
             out = self._rclone(
                 ["lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime",
@@ -163,6 +166,36 @@ class RcloneTransport:
         except ValueError:
             raise SyncError(f"rclone printed an unreadable listing of {self.location}") from None
         return {e["Path"]: int(e["Size"]) for e in entries if not e.get("IsDir")}
+
+    def _probe_local(self, relpaths: list[str]) -> dict[str, int]:
+        """A local central is this machine's filesystem: lstat is the truth, and costs no
+        process. rclone's own answer is not: asked by name (`--no-traverse`) it gives a
+        symlink, dangling or not, as a file the size of its target's *name*, and a
+        directory there fails the whole listing."""
+        import stat
+
+        if not os.path.isdir(self.location):
+            raise ConfigError(
+                f"central storage {self.location} does not exist: create it or mount it, "
+                "or fix dvc-synced.central"
+            )
+        sizes: dict[str, int] = {}
+        for rel in relpaths:
+            path = os.path.join(self.location, rel)
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise SyncError(
+                    f"checking central failed ({self.description}: {rel}: {exc.strerror}): "
+                    "fix the cause and run the command again"
+                ) from None
+            if stat.S_ISREG(st.st_mode):
+                sizes[rel] = st.st_size
+            else:
+                self.not_files[rel] = lstat_kind(path) or "no file"
+        return sizes
 
     def _join(self, rel: str) -> str:
         base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"

@@ -36,7 +36,7 @@ from typing import Callable, Optional, TextIO
 from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.transports.base import Capabilities
+from dvc_synced_plugin.transports.base import Capabilities, lstat_kind
 from dvc_synced_plugin.transports.lists import files_from
 from dvc_synced_plugin.transports.retry import Retry, Transient, rsync_cause, ssh_cause
 from dvc_synced_plugin.transports.rsync_flavor import Flavor, detect
@@ -100,6 +100,25 @@ def parse_listing(out: str) -> dict[str, int]:
         if name and not name.endswith("/") and size.isdigit():
             sizes[name] = int(size)
     return sizes
+
+
+_NON_REGULAR = re.compile(r'^skipping non-regular file "(.*)"$')
+
+
+def parse_non_files(text: str, listed: list[str]) -> dict[str, str]:
+    """Listed paths a dry-run listing shows as no regular file: a directory (`name/`) or
+    what rsync skips without `-l` (a symlink, dangling or not, or a special file)."""
+    wanted = set(listed)
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        size, _, name = line.strip().partition(" ")
+        if size.isdigit() and name.endswith("/") and name[:-1] in wanted:
+            found[name[:-1]] = "a directory"
+            continue
+        m = _NON_REGULAR.match(line.strip())
+        if m and m.group(1) in wanted:
+            found[m.group(1)] = "a symlink or special file"
+    return found
 
 
 class SentFilter:
@@ -311,6 +330,7 @@ class RsyncTransport:
         where = f"over ssh to {host}:{self.path}" if host else f"to {self.path}"
         self.description = f"rsync {where}"
         self._flavor: Optional[Flavor] = None
+        self.not_files: dict[str, str] = {}
 
     def flavor(self) -> Flavor:
         """The local rsync, detected at the first rsync call: what it can do decides the
@@ -331,21 +351,23 @@ class RsyncTransport:
 
     def _rsync(self, args: list[str], what: str, progress: bool = False,
                missing_ok: Optional[list[str]] = None,
-               sent: Optional[SentFilter] = None) -> str:
+               sent: Optional[SentFilter] = None,
+               messages: Optional[list[str]] = None) -> str:
         """One rsync run, retried while it fails before anything moved (see retry.py):
         the master connection was shed, or, without one, rsync's own ssh was."""
         return self.retry.call(lambda: self._rsync_once(args, what, progress, missing_ok,
-                                                        sent))
+                                                        sent, messages))
 
     def _rsync_once(self, args: list[str], what: str, progress: bool = False,
                     missing_ok: Optional[list[str]] = None,
-                    sent: Optional[SentFilter] = None) -> str:
+                    sent: Optional[SentFilter] = None,
+                    messages: Optional[list[str]] = None) -> str:
         """`progress`: live transfer progress on the user's terminal (`output.terminal`:
         stderr for a plain hook, /dev/tty under pre-commit); scripts and CI get none.
         `missing_ok`: the listed files; exit 23 for only those of them that are missing
         is an answer, not a failure (old rsyncs have no --ignore-missing-args).
         `sent`: takes stdout (names of files sent, marked by an --out-format in `args`)
-        and passes the rest on to the terminal."""
+        and passes the rest on to the terminal. `messages`: gets rsync's stderr."""
         import sh
 
         flavor = self.flavor()
@@ -377,14 +399,18 @@ class RsyncTransport:
             )
         rsync = sh.Command(flavor.path)
         try:
-            result = str(rsync(*base, *args, _err_to_out=False, _tty_out=False,
-                               _preexec_fn=_receiver_umask, **stream))
+            proc = rsync(*base, *args, _err_to_out=False, _tty_out=False,
+                         _preexec_fn=_receiver_umask, _return_cmd=True, **stream)
             if sent is not None:
                 sent.close()
-            return result
+            if messages is not None:
+                messages.append(proc.stderr.decode(errors="replace"))
+            return str(proc)
         except sh.ErrorReturnCode as exc:
             if (missing_ok is not None and exc.exit_code == 23
                     and only_missing(exc.stdout, exc.stderr, missing_ok)):
+                if messages is not None:
+                    messages.append(exc.stderr.decode(errors="replace"))
                 return exc.stdout.decode(errors="replace")
             detail = failure_detail(exc.stderr, exc.exit_code)
             message = (f"{what} failed ({self.description}, rsync exit {exc.exit_code}: "
@@ -407,6 +433,7 @@ class RsyncTransport:
         if not modern and not self.ssh:
             return self._probe_local(relpaths)
         empty = tempfile.mkdtemp(prefix="dvc-synced-probe-")
+        messages: list[str] = []
         try:
             with files_from(relpaths) as listing:
                 out = self._rsync(
@@ -415,9 +442,13 @@ class RsyncTransport:
                      self.location, empty + "/"],
                     "checking central",
                     missing_ok=None if modern else relpaths,
+                    messages=messages,
                 )
         finally:
             os.rmdir(empty)
+        # The same listing says what is there and is no file (rsync prints its "skipping
+        # non-regular file" on stdout or stderr, by version): no round trip more.
+        self.not_files.update(parse_non_files(out + "\n" + "".join(messages), relpaths))
         return parse_listing(out)
 
     def _probe_local(self, relpaths: list[str]) -> dict[str, int]:
@@ -444,6 +475,8 @@ class RsyncTransport:
                 ) from None
             if stat.S_ISREG(st.st_mode):
                 sizes[rel] = st.st_size
+            else:
+                self.not_files[rel] = lstat_kind(os.path.join(self.path, rel)) or "no file"
         return sizes
 
     def reports_existing(self) -> bool:
