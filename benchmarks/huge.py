@@ -168,7 +168,8 @@ def _link_tree(src: Path, dest: Path) -> None:
 def _set_up_local_storage(user: User) -> Path:
     """The user's local storage, set up as a first push or pull would (in the user's own
     environment: its default path is under their HOME)."""
-    code = ("from dvc_synced_plugin import config, dvcrepo, gitinfo; "
+    code = ("from dvc_synced_plugin import config; from dvc_synced_plugin.dvcfiles import "
+            "dvcrepo; from dvc_synced_plugin.git import gitinfo; "
             "print(dvcrepo.local_storage(config.load(gitinfo.toplevel())))")
     out = fixture.run([sys.executable, "-c", code], user.repo, user.env).stdout
     return Path(out.decode().strip())

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from pathlib import Path
 from typing import Optional, Union
 
+from dvc_synced_plugin import faults, tempnames
 
-def atomic_write(path: Path, data: Union[str, bytes], mode: Optional[int] = None) -> None:
-    """Write `data` to a temporary name beside `path` (its directory made if missing),
-    then rename it over `path`. The temporary name is unique per writer, so concurrent
-    writers never share one; a failed write leaves nothing behind."""
+
+def atomic_write(path: Path, data: Union[str, bytes], mode: Optional[int] = None,
+                 fault: str = "") -> None:
+    """Write `data` under a temporary name beside `path` (its directory made if missing),
+    then rename it over `path`. The temporary name is unique per writer and one the next
+    run recognises (`tempnames`); a failed or interrupted write leaves nothing behind.
+    `fault`: the kill tests' point between the write and the rename (`faults.point`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = tempnames.temp_for(path)
     try:
         if isinstance(data, str):
             tmp.write_text(data, encoding="utf-8")
@@ -22,8 +25,10 @@ def atomic_write(path: Path, data: Union[str, bytes], mode: Optional[int] = None
             tmp.write_bytes(data)
         if mode is not None:
             os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+        if fault:
+            faults.point(fault)
+        tempnames.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            with contextlib.suppress(OSError):
+                tmp.unlink()

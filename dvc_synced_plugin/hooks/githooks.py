@@ -199,7 +199,13 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
     if report.checkout_failed:
         write_state(root, "pending", new)
         say(f"warning: dvc checkout could not update {', '.join(report.checkout_failed[:5])}")
-        say("resolve the workspace changes, then run `dvc-synced pull` to finish")
+        if report.unsaved:
+            shown = " ".join(report.unsaved[:5]) + (" ..." if len(report.unsaved) > 5 else "")
+            say(f"unsaved changes kept, not replaced: {shown}")
+            say("keep them: `dvc add` the output and commit; or drop them: "
+                f"`dvc checkout --force {report.unsaved[0]}`; then `dvc-synced pull`")
+        else:
+            say("resolve the workspace changes, then run `dvc-synced pull` to finish")
         return 1
     write_state(root, "ok", new)
     if report.needed:

@@ -28,4 +28,4 @@ def read_state(root: Path) -> tuple[str, str]:
 
 
 def write_state(root: Path, status: str, sha: str) -> None:
-    atomic_write(_state_file(root), f"{status} {sha}\n")
+    atomic_write(_state_file(root), f"{status} {sha}\n", fault="state")

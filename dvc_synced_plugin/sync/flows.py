@@ -9,6 +9,7 @@ queue. Nothing here knows which transport it talks to: it asks its capabilities.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
-from dvc_synced_plugin import output
+from dvc_synced_plugin import faults, output
 from dvc_synced_plugin.dvcfiles import dvcrepo
 from dvc_synced_plugin.dvcfiles.objects import ObjectSet
 from dvc_synced_plugin.dvcfiles.pointers import Out, output_paths
@@ -55,11 +56,13 @@ class Report:
     moved_bytes: int = 0
     skipped: int = 0  # objects the receiving side had already
     seconds: float = 0.0
+    retries: int = 0  # connection attempts repeated after a transient failure
     checkout_failed: list[str] = field(default_factory=list)
+    unsaved: list[str] = field(default_factory=list)  # files with changes DVC does not have
 
     def line(self, verb: str, where: str) -> str:
         return output.summary(verb, where, self.moved, self.moved_bytes, self.skipped,
-                              self.seconds)
+                              self.seconds, self.retries)
 
     def add(self, other: Report) -> None:
         self.needed += other.needed
@@ -67,6 +70,7 @@ class Report:
         self.moved_bytes += other.moved_bytes
         self.skipped += other.skipped
         self.seconds += other.seconds
+        self.retries += other.retries
 
 
 class Session:
@@ -98,13 +102,24 @@ class Session:
             self._transport = open_transport(self.settings)
         return self._transport
 
+    @property
+    def retries(self) -> int:
+        """Connection retries so far (none when central was never contacted)."""
+        return self._transport.retries if self._transport is not None else 0
+
     def staging(self) -> Path:
         if self._staging is None:
             self._staging = self.local.work_dir("incoming")
         return self._staging
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
-        return storage_lock(self.local.root, max(300, self.settings.timeout))
+    @contextlib.contextmanager
+    def lock(self):  # type: ignore[no-untyped-def]
+        """The storage lock; what a killed run left half-written in either store goes
+        first (every writer of objects holds this lock, so nothing there is live)."""
+        with storage_lock(self.local.root, max(300, self.settings.timeout)):
+            self.local.sweep()
+            self.cache.sweep()
+            yield
 
     def plan(self, changes: list[gitinfo.PointerChange], strict: bool = True) -> ObjectSet:
         return plan_changes(self.root, changes, self.manifests, strict)
@@ -152,6 +167,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     transport = session.transport
     if nowhere or in_local or not transport.reports_existing():
         central = transport.probe([r.relpath for r in refs])
+        _refuse_non_files(transport, refs)
     else:
         central = None  # not asked yet: the upload tells
     lost = [r for r in nowhere if central is not None and r.relpath not in central]
@@ -167,7 +183,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         return (local if ref in in_local else cache).size(ref)
 
     if central is not None:
-        _refuse_bad_copies(refs, central, unstored, size)
+        _refuse_bad_copies(transport, refs, central, unstored, size)
     todo = [r for r in refs if central is None or r.relpath not in central]
     send = {r for r in todo if not r.is_dir}
     # What central lacks is copied first, small files first: uploads start meanwhile.
@@ -194,7 +210,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         found = [r for r in refs if r.relpath in had]
         if found:
             central = transport.probe([r.relpath for r in found + manifests])
-            _refuse_bad_copies(refs, central, unstored, size, expected=found)
+            _refuse_bad_copies(transport, refs, central, unstored, size, expected=found)
             manifests = [r for r in manifests if r.relpath not in central]
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
         late = transport.upload(local.root, [r.relpath for r in manifests])
@@ -202,18 +218,40 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
             late = {r.relpath for r in manifests}
         if late:  # a teammate pushed the same manifest meanwhile: check it
             late_refs = [r for r in manifests if r.relpath in late]
-            _refuse_bad_copies(refs, transport.probe(sorted(late)), unstored, size,
+            _refuse_bad_copies(transport, refs, transport.probe(sorted(late)), unstored, size,
                                expected=late_refs)
         skipped = {r.relpath for r in found} | late
         skipped |= {r.relpath for r in todo if r.is_dir and r not in manifests}
         todo = [r for r in todo if r.relpath not in skipped]
     else:
+        # The probe saw no regular file at these paths, yet `--ignore-existing` skips a
+        # name that holds anything (a directory, a dangling symlink) without a word, and
+        # a transport's exit status vouches only for what it sent. So what an upload did
+        # not send is checked, before any manifest goes up: none in the usual case (no
+        # round trip), a probe when something was in the way or arrived meanwhile. Where
+        # the upload cannot tell (old rsyncs), every file is checked: one round trip more.
+        skipped: set[str] = set()
+        if transport.capabilities.confirms_on_exit:
+            files = [r for r in todo if not r.is_dir]
+            unsure = files if had is None else [r for r in files if r.relpath in had]
+            if unsure:
+                seen = transport.probe([r.relpath for r in unsure + manifests])
+                _refuse_non_files(transport, manifests)
+                _refuse_bad_copies(transport, refs, seen, unstored, size, expected=unsure)
+                skipped |= {r.relpath for r in unsure} & (had or set())
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
-        transport.upload(local.root, [r.relpath for r in manifests])
+        late = transport.upload(local.root, [r.relpath for r in manifests])
+        if late and transport.capabilities.confirms_on_exit:
+            late_refs = [r for r in manifests if r.relpath in late]
+            _refuse_bad_copies(transport, refs, transport.probe(sorted(late)), unstored, size,
+                               expected=late_refs)
+            skipped |= late
+        todo = [r for r in todo if r.relpath not in skipped]
     report.skipped = len(refs) - len(todo)
     short: list[ObjectRef] = []
     if not transport.capabilities.confirms_on_exit:
         after = transport.probe([r.relpath for r in todo])
+        _refuse_non_files(transport, todo)
         short = [r for r in todo if after.get(r.relpath) != local.size(r)]
     if short:
         raise MissingObjectsError(
@@ -224,17 +262,37 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     report.moved_bytes = sum(local.size(r) for r in todo)
 
 
-def _refuse_bad_copies(refs: list[ObjectRef], central: dict[str, int], unstored: set[ObjectRef],
-                       size: Callable[[ObjectRef], int],
+def _refuse_non_files(transport: Transport, refs: list[ObjectRef]) -> None:
+    """Refuse a push onto a directory or symlink where an object belongs on central: it is
+    no object (DVC would read no data there), and nothing on central is ever replaced."""
+    odd = [r for r in refs if r.relpath in transport.not_files]
+    if odd:
+        raise CorruptObjectError(_non_file_line(transport, odd))
+
+
+def _non_file_line(transport: Transport, odd: list[ObjectRef]) -> str:
+    ref = odd[0]
+    what = transport.not_files.get(ref.relpath, "no regular file")
+    more = f" (and {len(odd) - 1} more object path(s))" if len(odd) > 1 else ""
+    return (f"central holds {what} at {ref.relpath}{more}, where the object of {ref.owner} "
+            f"belongs ({transport.description}): dvc-synced never removes anything on "
+            "central; ask the storage's admin to remove it, then push again")
+
+
+def _refuse_bad_copies(transport: Transport, refs: list[ObjectRef], central: dict[str, int],
+                       unstored: set[ObjectRef], size: Callable[[ObjectRef], int],
                        expected: Optional[list[ObjectRef]] = None) -> None:
-    """Refuse a push onto copies on central of the wrong size (a cut seed upload).
+    """Refuse a push onto copies on central of the wrong size (a cut seed upload), or
+    onto something that is no regular file.
 
     `expected`: objects an upload skipped because central had something under their
-    name; one the listing does not show as a file is no object either.
+    name; one the listing does not show as a regular file is no object.
     """
+    odd = [r for r in expected or [] if r.relpath not in central]
+    if odd:
+        raise CorruptObjectError(_non_file_line(transport, odd))
     bad = [r for r in refs
            if r.relpath in central and r not in unstored and central[r.relpath] != size(r)]
-    bad += [r for r in expected or [] if r.relpath not in central]
     if bad:
         raise CorruptObjectError(
             describe_missing(bad, "have the wrong size on central") +
@@ -247,6 +305,7 @@ def push_changes(settings: Settings, changes: list[gitinfo.PointerChange]) -> Re
     report = Report()
     with Session(settings) as session, session.lock():
         push_objects(session, session.plan(changes), report)
+        report.retries = session.retries
     report.seconds = time.monotonic() - start
     return report
 
@@ -275,6 +334,7 @@ def fetch_into_local(session: Session, refs: list[ObjectRef]) -> tuple[int, int]
             session.transport, staging, batch, "are not on central",
             ": whoever committed them must push again (`dvc-synced push`)",
         )
+        faults.point("download")
         for ref in batch:
             staged = staging / ref.relpath
             size += staged.stat().st_size
@@ -291,13 +351,13 @@ def pull_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     if to_fetch:
         report.moved, report.moved_bytes = fetch_into_local(session, to_fetch)
     report.skipped = len(refs) - len(to_fetch)
-    # Shared, not copied (one inode for both stores), and verified: the local storage is
-    # filled by every clone of this user, and one with cache.type hardlink may have
-    # written an object in place. Sharing is always safe because every object read out
-    # of a shared store is hashed first (`add_copy`, `verify_objects`): an in-place edit
-    # of a linked workspace file is caught before it reaches central or another clone.
+    # Shared where that is safe (a reflink; a hard link of an inode no other clone's cache
+    # has), copied otherwise, and verified: the local storage is filled by every clone of
+    # this user, and one with a link cache type may have written an object in place. An
+    # inode shared by two clones' caches would carry one clone's in-place write into the
+    # other's checkouts; hashing on the way in catches what is already written.
     copy_objects(session.local, session.cache, cache_missing, session.settings.jobs,
-                 verify=True, share=True)
+                 verify=True, share=True, link_shared=False)
 
 
 def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
@@ -309,6 +369,7 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
     with Session(settings) as session, session.lock():
         objs = session.plan(changes)
         pull_objects(session, objs, report)
+        report.retries = session.retries
         with contextlib.suppress(OSError):
             remove_tree(session.staging())
     stale = stale_outputs(settings.root, changes) if checkout != "none" else []
@@ -317,10 +378,12 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
         timeout = max(300, settings.timeout)
         git_dir = gitinfo.git_dir(settings.root)
         with workspace_lock(git_dir, timeout):
+            workspace.recover(settings.root, git_dir)  # what a killed update left
+            faults.point("workspace")
             record = workspace.record_file(git_dir)
             remove_stale_outputs(settings.root, session, stale, record)
             targets = None if checkout == "all" else sorted(
-                update_workspace(settings.root, session.cache, objs, record))
+                update_workspace(settings.root, session.cache, objs, record, report))
             if targets is None or targets:
                 report.checkout_failed = dvcrepo.checkout(settings.root, targets)
                 if not report.checkout_failed:
@@ -376,19 +439,24 @@ def remove_stale_outputs(root: Path, session: Session, stale: list[Out],
 
 
 def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet,
-                     record: Optional[workspace.DirRecord] = None) -> set[str]:
+                     record: Optional[workspace.DirRecord] = None,
+                     report: Optional[Report] = None) -> set[str]:
     """Check out the changed entries ourselves; returns the targets left for `dvc checkout`.
 
     `dvc checkout` of a target scans every file of its directories; our update touches
     only what the manifests say changed. On an unexpected error DVC gets every target:
     it finishes a partial update as it would any other workspace state.
     """
+    journal = workspace.journal_file(gitinfo.git_dir(root))
     try:
-        return workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
-                                objs.deltas, record)
+        left = workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
+                                objs.deltas, record, journal)
     except OSError as exc:
         output.warn(f"updating the workspace directly failed ({exc}); running dvc checkout")
         return set(objs.targets)
+    if report is not None:
+        report.unsaved = [os.path.relpath(p, root) for p in workspace.refused_files]
+    return left
 
 
 def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:

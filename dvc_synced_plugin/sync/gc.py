@@ -28,7 +28,7 @@ from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.oids import HEX32, ObjectRef, object_ref
 from dvc_synced_plugin.output import human_bytes
 from dvc_synced_plugin.settings import Settings
-from dvc_synced_plugin.storage.stores import WORK_DIR, ObjectStore, remove_tree
+from dvc_synced_plugin.storage.stores import WORK_DIR, ObjectStore, generation, remove_tree
 from dvc_synced_plugin.sync.flows import Session
 
 REASONS = {
@@ -248,6 +248,8 @@ def gc(settings: Settings, dry_run: bool = False, keep_days: int = 7,
         if dry_run:
             result.freed = _would_free(session.local, refs)
         else:
+            if refs:  # first: a memo of what a fetch brought no longer vouches for it
+                generation(session.local.root, renew=True)
             result.freed = remove(session.local, refs)
     return result
 

@@ -27,8 +27,9 @@ from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.fs import atomic_write
 from dvc_synced_plugin.oids import HEX32
 from dvc_synced_plugin.settings import Settings
-from dvc_synced_plugin.transports.base import Capabilities
+from dvc_synced_plugin.transports.base import Capabilities, lstat_kind
 from dvc_synced_plugin.transports.lists import files_from
+from dvc_synced_plugin.transports.retry import Retry, Transient, rclone_cause
 
 UPLOAD_DIR = ".dvc-synced/upload"  # on central, outside the object layout
 DOWNLOAD_PARTIAL = ".rclone-partial"  # in a download's destination, outside the layout
@@ -74,10 +75,21 @@ class RcloneTransport:
         self.location = parse_url(settings.central, settings.root)
         self.description = f"rclone to {self.location}"
         self._in_place: Optional[bool] = None
+        self.not_files: dict[str, str] = {}
+        self.retry = Retry(settings.timeout)
+
+    @property
+    def retries(self) -> int:
+        return self.retry.retries
 
     def _rclone(self, args: list[str], what: str, progress: bool = False) -> str:
         """`progress`: rclone's one-line stats, once a second, on the user's terminal
-        (`output.terminal`) while a copy runs; scripts and CI get none."""
+        (`output.terminal`) while a copy runs; scripts and CI get none. Retried while it
+        fails in a way retry.py calls transient: every call here is safe to repeat
+        (copies never replace, moves come from our own scratch dir)."""
+        return self.retry.call(lambda: self._rclone_once(args, what, progress))
+
+    def _rclone_once(self, args: list[str], what: str, progress: bool = False) -> str:
         import sh
 
         # A local central that is not there: say so, as the rsync transport does (with few
@@ -127,10 +139,13 @@ class RcloneTransport:
             detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
             if exc.exit_code < 0:
                 detail = f"killed by signal {-exc.exit_code}"
-            raise SyncError(
-                f"{what} failed ({self.description}, rclone exit {exc.exit_code}: {detail}): "
-                "check `rclone lsd` on the remote works, then run the command again"
-            ) from None
+            message = (f"{what} failed ({self.description}, rclone exit {exc.exit_code}: "
+                       f"{detail}): check `rclone lsd` on the remote works, then run the "
+                       "command again")
+            cause = rclone_cause(text, exc.exit_code) if exc.exit_code > 0 else None
+            if cause:
+                raise Transient(message, cause) from None
+            raise SyncError(message) from None
         finally:
             if terminal is not None and any("NOTICE:" in ln for ln in errors):
                 with contextlib.suppress(OSError):
@@ -140,6 +155,8 @@ class RcloneTransport:
     def probe(self, relpaths: list[str]) -> dict[str, int]:
         if not relpaths:
             return {}
+        if os.path.isabs(self.location):
+            return self._probe_local(relpaths)
         with files_from(relpaths) as listing:
             out = self._rclone(
                 ["lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime",
@@ -151,6 +168,36 @@ class RcloneTransport:
         except ValueError:
             raise SyncError(f"rclone printed an unreadable listing of {self.location}") from None
         return {e["Path"]: int(e["Size"]) for e in entries if not e.get("IsDir")}
+
+    def _probe_local(self, relpaths: list[str]) -> dict[str, int]:
+        """A local central is this machine's filesystem: lstat is the truth, and costs no
+        process. rclone's own answer is not: asked by name (`--no-traverse`) it gives a
+        symlink, dangling or not, as a file the size of its target's *name*, and a
+        directory there fails the whole listing."""
+        import stat
+
+        if not os.path.isdir(self.location):
+            raise ConfigError(
+                f"central storage {self.location} does not exist: create it or mount it, "
+                "or fix dvc-synced.central"
+            )
+        sizes: dict[str, int] = {}
+        for rel in relpaths:
+            path = os.path.join(self.location, rel)
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise SyncError(
+                    f"checking central failed ({self.description}: {rel}: {exc.strerror}): "
+                    "fix the cause and run the command again"
+                ) from None
+            if stat.S_ISREG(st.st_mode):
+                sizes[rel] = st.st_size
+            else:
+                self.not_files[rel] = lstat_kind(path) or "no file"
+        return sizes
 
     def _join(self, rel: str) -> str:
         base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"
