@@ -28,7 +28,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import initialize
 
     print(initialize.init(_root(), args.central, args.local, args.transport, args.remote,
-                          team_local=args.team_local))
+                          team_local=args.team_local, create=args.create,
+                          check=not args.no_check))
     return 0
 
 
@@ -62,7 +63,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = _settings()  # the work tree is asked once: settings carry it
     result = status.status(settings, args.rev)
     upstream = status.upstream_states(settings.root, args.upstream)
-    status.say_workspace_lag(settings.root)
+    from dvc_synced_plugin import install
+
+    hooks = install.check(settings.root)
+    if not hooks.ok:
+        output.say(f"hooks: {hooks.line()}")
+    status.say_workspace_lag(settings.root, "" if hooks.ok else hooks.fix.removeprefix("run "))
     if args.json:
         print(json.dumps({**result.as_dict(), "upstream": dict(upstream)}, indent=2))
     else:
@@ -222,9 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a team-wide default local storage path in .dvc-synced: ~/... or "
                    "relative")
     p.add_argument("--transport", default=None,
-                   help="how to reach central: " + ", ".join(
+                   help="how to reach central (default: rclone when the URL's NAME: is a "
+                   "configured rclone remote, else rsync): " + ", ".join(
                        f"{n} ({e.summary})" for n, e in TRANSPORTS.items() if e.public))
     p.add_argument("--remote", help="name of the DVC remote that is the local storage")
+    p.add_argument("--create", action="store_true",
+                   help="create central's directory (or bucket) if it is missing: the only "
+                   "command that creates central")
+    p.add_argument("--no-check", action="store_true",
+                   help="write the settings without reaching central (offline); run "
+                   "`dvc-synced doctor` later")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("push", help="put the data of revisions on central")

@@ -12,6 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol
 
+from dvc_synced_plugin.errors import MissingCentralError
+
+
+def missing_central(central: str, where: str) -> MissingCentralError:
+    """The one error for a central that is not there, whatever reaches it: nothing but
+    `init --create` creates it (a typo must not become a new, private storage)."""
+    return MissingCentralError(
+        f"central storage {where} does not exist: fix dvc-synced.central if it is a typo, "
+        f"else create it once with `dvc-synced init --central {central} --create` "
+        "(or mount it)"
+    )
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -45,8 +57,14 @@ class Transport(Protocol):
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         """Copy these objects from central into `dest_root` (a staging directory)."""
 
-    def check_writable(self) -> None:
-        """Reach central and write a marker file there; raise SyncError naming the fix."""
+    def check_central(self) -> str:
+        """Reach central and look, writing nothing: a detail for doctor and init ("exists,
+        writable"). Raises `missing_central`'s error when it is not there, SyncError
+        naming the fix when it cannot be reached."""
+
+    def create_central(self) -> str:
+        """Create central's directory (`init --create`, the one step that may): its parent
+        must exist. Returns what was done."""
 
     def close(self) -> None:
         """Release connections."""

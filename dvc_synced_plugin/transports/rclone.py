@@ -25,7 +25,7 @@ from typing import Optional, TextIO
 from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.transports.base import Capabilities
+from dvc_synced_plugin.transports.base import Capabilities, missing_central
 from dvc_synced_plugin.transports.lists import files_from
 
 UPLOAD_DIR = ".dvc-synced/upload"  # on central, outside the object layout
@@ -72,6 +72,7 @@ class RcloneTransport:
         self.location = parse_url(settings.central, settings.root)
         self.description = f"rclone to {self.location}"
         self._in_place: Optional[bool] = None
+        self._seen = False  # central's directory is known to exist
 
     def _rclone(self, args: list[str], what: str, progress: bool = False) -> str:
         """`progress`: rclone's one-line stats, once a second, on the user's terminal
@@ -81,10 +82,7 @@ class RcloneTransport:
         # A local central that is not there: say so, as the rsync transport does (with few
         # objects asked by name rclone would answer "none of them", not "no such place").
         if os.path.isabs(self.location) and not os.path.isdir(self.location):
-            raise ConfigError(
-                f"central storage {self.location} does not exist: create it or mount it, "
-                "or fix dvc-synced.central"
-            )
+            raise missing_central(self.settings.central, self.location)
         t = self.settings.timeout
         base = [
             "--ask-password=false",  # a hook must never wait on a prompt
@@ -125,6 +123,9 @@ class RcloneTransport:
             detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
             if exc.exit_code < 0:
                 detail = f"killed by signal {-exc.exit_code}"
+            elif exc.exit_code == 3 and "directory not found" in text:
+                # rclone's exit 3: "directory not found", here central's own directory
+                raise missing_central(self.settings.central, self.location) from None
             raise SyncError(
                 f"{what} failed ({self.description}, rclone exit {exc.exit_code}: {detail}): "
                 "check `rclone lsd` on the remote works, then run the command again"
@@ -148,7 +149,41 @@ class RcloneTransport:
             entries = json.loads(out or "[]")
         except ValueError:
             raise SyncError(f"rclone printed an unreadable listing of {self.location}") from None
-        return {e["Path"]: int(e["Size"]) for e in entries if not e.get("IsDir")}
+        sizes = {e["Path"]: int(e["Size"]) for e in entries if not e.get("IsDir")}
+        if not sizes:
+            # Asked by name (`--no-traverse`), a missing central answers "none of them":
+            # tell that apart from an empty one once (a push then never creates it).
+            self.require_central()
+        return sizes
+
+    def _seen_file(self) -> Path:
+        from dvc_synced_plugin import gitinfo
+
+        return gitinfo.git_dir(self.settings.root) / "dvc-synced" / "central-seen"
+
+    def require_central(self) -> None:
+        """Raise `missing_central` unless central's directory (or bucket) exists.
+
+        Asked once per remote definition (`remote_key`) and path, then remembered in this
+        clone: the push of every new change would otherwise pay a listing (over sftp, a
+        connection) to learn what it learnt before."""
+        if self._seen or os.path.isabs(self.location):
+            return  # a local path is checked by every rclone call (`_rclone`)
+        key = hashlib.sha256(
+            f"{remote_key(self.location)}\0{self.location}".encode(
+                errors="surrogateescape")).hexdigest()
+        seen = self._seen_file()
+        with contextlib.suppress(OSError):
+            if key in seen.read_text().split():
+                self._seen = True
+                return
+        self._rclone(["lsjson", "--max-depth", "1", "--dirs-only", "--no-mimetype",
+                      "--no-modtime", "--", self.location], "checking central")
+        self._seen = True
+        with contextlib.suppress(OSError):
+            seen.parent.mkdir(parents=True, exist_ok=True)
+            with open(seen, "a") as fobj:
+                fobj.write(key + "\n")
 
     def _join(self, rel: str) -> str:
         base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"
@@ -189,6 +224,7 @@ class RcloneTransport:
     def upload(self, src_root: Path, relpaths: list[str]) -> None:
         if not relpaths:
             return
+        self.require_central()  # rclone makes missing directories: never central itself
         if not self._writes_in_place(src_root):
             # `--ignore-existing` stays the no-overwrite rule, so never `--no-check-dest`
             # here (it sends regardless). `--s3-no-head`: no HEAD after each PUT (rclone
@@ -248,10 +284,37 @@ class RcloneTransport:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dest)
 
-    def check_writable(self) -> None:
-        base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"
-        target = f"{base}.dvc-synced/writable-check"
-        self._rclone(["touch", "--", target], "writing to central")
+    def check_central(self) -> str:
+        """A listing of central's top level (read-only); a local path's access bits.
+        rclone cannot tell whether a remote is writable without writing."""
+        if os.path.isabs(self.location):
+            if not os.path.isdir(self.location):
+                raise missing_central(self.settings.central, self.location)
+            if not os.access(self.location, os.W_OK | os.X_OK):
+                raise SyncError(f"central storage {self.location} is not writable by you: "
+                                "ask its owner to add you to its group (docs/central.md)")
+            return f"{self.description}: exists, writable"
+        self._seen = False
+        with contextlib.suppress(OSError):
+            self._seen_file().unlink()
+        self.require_central()
+        return (f"{self.description}: exists (writability is not tested: doctor writes "
+                "nothing; the first push tells)")
+
+    def create_central(self) -> str:
+        """`rclone mkdir` (for a bucket-based remote, the bucket); a local path's last
+        directory only."""
+        if os.path.isabs(self.location):
+            try:
+                os.mkdir(self.location, 0o775)
+            except FileExistsError:
+                return f"{self.location} exists"
+            except OSError as exc:
+                raise SyncError(f"cannot create central storage {self.location}: "
+                                f"{exc.strerror}: create its parent first") from None
+            return f"created {self.location}"
+        self._rclone(["mkdir", "--", self.location], "creating central")
+        return f"created {self.location}"
 
     def close(self) -> None:
         pass
