@@ -36,19 +36,40 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import flows
 
+    if args.dry_run:
+        return _dry_run(flows.push_dry_run(_settings(), args.rev or ["HEAD"]))
     report = flows.push_revisions(_settings(), args.rev or ["HEAD"])
     output.result(report.line("uploaded", "to"))
     return 0
+
+
+def _dry_run(plan) -> int:  # type: ignore[no-untyped-def]
+    """Print what a push or pull would move; exit 1 when it would not be complete."""
+    for line in plan.lines():
+        output.result(line)
+    return 0 if plan.complete else 1
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import flows, hooks
 
     settings = _settings()
+    if args.dry_run:
+        return _dry_run(flows.pull_dry_run(settings, args.rev))
     report = flows.pull_revision(settings, args.rev)
     output.result(report.line("downloaded", "from"))
+    for line in report.incomplete:
+        output.say(line)
     if report.checkout_failed:
         output.say(f"dvc checkout could not update {', '.join(report.checkout_failed)}")
+        return 1
+    if report.incomplete:
+        if args.rev == "HEAD":
+            from dvc_synced_plugin import gitinfo
+
+            hooks.write_state(settings.root, "pending", gitinfo.rev_parse(settings.root, "HEAD"))
+        output.say("everything else is in the workspace; once it is pushed, run "
+                   "`dvc-synced pull` again")
         return 1
     if args.rev == "HEAD":
         from dvc_synced_plugin import gitinfo
@@ -78,6 +99,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for where, miss in result.missing.items():
             state = "complete" if not miss.objects else (
                 f"{miss.objects} missing ({human_bytes(miss.bytes)})")
+            if where == "local" and miss.objects and not result.missing["central"].objects:
+                state += ": central has them, fetched when needed"
             print(f"  {where:8} {state}")
         for path in result.unknown_dirs:
             print(f"  manifest of {path} is on no storage")
@@ -242,10 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("push", help="put the data of revisions on central")
     p.add_argument("--rev", action="append", help="revision (repeatable; default HEAD)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="say what would be uploaded (objects, bytes); move nothing")
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("pull", help="get a revision's data from central into the workspace")
     p.add_argument("--rev", default="HEAD", help="revision (default HEAD)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="say what would be downloaded (objects, bytes); move nothing")
     p.set_defaults(func=cmd_pull)
 
     p = sub.add_parser("status", help="what a revision's data lacks in cache, local, central")

@@ -35,7 +35,11 @@ class Status:
 
     @property
     def complete(self) -> bool:
-        return not self.unknown_dirs and all(w.objects == 0 for w in self.missing.values())
+        """Central holds everything and so does the cache (the workspace can be made).
+        The local storage is a copy on the way: what it lacks and central holds (after
+        `gc`, or for data the cache had already) is fetched when needed."""
+        return not self.unknown_dirs and all(
+            self.missing[where].objects == 0 for where in ("cache", "central"))
 
     def as_dict(self) -> dict:
         return {
