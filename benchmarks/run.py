@@ -1068,10 +1068,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     }
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
     log(f"wrote {args.out} ({meta['seconds']}s)")
-    if args.readme:  # the analysis page and the project's front page show the same run
-        here = Path(__file__).resolve().parent
-        for page in (here / "README.md", here.parent / "README.md"):
-            update_readme(page, text, meta)
+    if args.readme:  # benchmarks/README.md only: README.md and docs/ link to it
+        update_readme(readme.PAGE, text, meta)
     return 0
 
 

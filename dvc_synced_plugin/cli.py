@@ -25,10 +25,12 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import initialize
+    from dvc_synced_plugin import initialize, precommit_config
 
+    pin = None if args.no_pre_commit_config else precommit_config.pin_of(args.hooks_repo,
+                                                                          args.hooks_rev)
     print(initialize.init(_root(), args.central, args.local, args.transport, args.remote,
-                          team_local=args.team_local, create=args.create,
+                          team_local=args.team_local, hooks_pin=pin, create=args.create,
                           check=not args.no_check))
     return 0
 
@@ -261,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-check", action="store_true",
                    help="write the settings without reaching central (offline); run "
                    "`dvc-synced doctor` later")
+    p.add_argument("--hooks-repo", metavar="URL",
+                   help="dvc-synced repository for .pre-commit-config.yaml (default: where "
+                   "this dvc-synced was installed from)")
+    p.add_argument("--hooks-rev", metavar="COMMIT",
+                   help="its commit to pin (default: the installed one)")
+    p.add_argument("--no-pre-commit-config", action="store_true",
+                   help="leave .pre-commit-config.yaml alone (plain hooks: dvc-synced install)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("push", help="put the data of revisions on central")

@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 import yaml
 
 from dvc_synced_plugin.errors import SyncError
+from dvc_synced_plugin.safety import excerpt
 
 MD5_RE = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 _TEMPLATE_RE = re.compile(r"\$\{[^}]*\}")
@@ -54,6 +55,10 @@ def _load(content: bytes, where: str) -> Any:
         raise SyncError(
             f"{where}{at} is not valid YAML: fix the file or `git checkout` it"
         ) from exc
+    except (ValueError, RecursionError):  # an integer of 5,000 digits, say
+        raise SyncError(
+            f"{where} holds a value no DVC file has: fix the file or `git checkout` it"
+        ) from None
 
 
 def _out_from(entry: Any, where: str, key: str, path: str, target: str) -> Optional[Out]:
@@ -66,10 +71,10 @@ def _out_from(entry: Any, where: str, key: str, path: str, target: str) -> Optio
         # Cloud-versioned outputs (`files:`, `etag`) live outside the content-addressed store.
         return None
     if not isinstance(md5, str) or not MD5_RE.match(md5):
-        raise SyncError(f"{where}: {path!r} has a malformed md5 {md5!r}: fix or re-add it")
+        raise SyncError(f"{where}: {path!r} has a malformed md5 {excerpt(md5)}: fix or re-add it")
     name = entry.get("hash")
     if name not in (None, "md5"):
-        raise SyncError(f"{where}: {path!r} uses hash {name!r}; dvc-synced supports md5")
+        raise SyncError(f"{where}: {path!r} uses hash {excerpt(name)}; dvc-synced supports md5")
     return Out(key=key, path=path, oid=md5, legacy=name is None, pointer=where, target=target,
                isexec=entry.get("isexec") is True)
 
@@ -159,15 +164,29 @@ def parse_dvc_lock(
     return outs
 
 
+def _unexpected_shape(pointer: str) -> SyncError:
+    return SyncError(f"{pointer} is not shaped as DVC writes it (a list or mapping where "
+                     "another belongs): fix the file or `git checkout` it")
+
+
+# A pointer file from git may have any shape (`outs: 5`): whatever the readers did not
+# expect is the one-line refusal, never a traceback.
+_SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError)
+
+
 def parse_pointer(
     pointer: str, content: Optional[bytes], read_sibling: Callable[[str], Optional[bytes]]
 ) -> list[Out]:
     """Outputs of any pointer file; `read_sibling` reads dvc.yaml beside a dvc.lock."""
     if content is None:
         return []
-    if pointer.rsplit("/", 1)[-1] == "dvc.lock":
-        return parse_dvc_lock(pointer, content, read_sibling(pointer[: -len("lock")] + "yaml"))
-    return parse_dvc_file(pointer, content)
+    try:
+        if pointer.rsplit("/", 1)[-1] == "dvc.lock":
+            return parse_dvc_lock(pointer, content,
+                                  read_sibling(pointer[: -len("lock")] + "yaml"))
+        return parse_dvc_file(pointer, content)
+    except _SHAPE_ERRORS:
+        raise _unexpected_shape(pointer) from None
 
 
 def output_paths(pointer: str, content: Optional[bytes]) -> set[str]:
@@ -178,6 +197,13 @@ def output_paths(pointer: str, content: Optional[bytes]) -> set[str]:
     """
     if content is None:
         return set()
+    try:
+        return _output_paths(pointer, content)
+    except _SHAPE_ERRORS:
+        raise _unexpected_shape(pointer) from None
+
+
+def _output_paths(pointer: str, content: bytes) -> set[str]:
     data = _load(content, pointer)
     if not isinstance(data, dict):
         return set()
