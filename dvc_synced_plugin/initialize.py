@@ -145,8 +145,10 @@ def init(
     from dvc_synced_plugin import install
 
     hooks = install.check(root)
+    # Plain hooks asked for (--no-pre-commit-config): their fix, whatever else is there.
+    fix = hooks.fix if hooks_pin else "run `dvc-synced install`"
     lines.append("Hooks: " + (f"installed in this clone ({hooks.how})." if hooks.ok else
-                              f"not installed in this clone yet: {hooks.fix}."))
+                              f"not installed in this clone yet: {fix}."))
     tip = disk_tip(root, storage)
     if tip:
         lines.append(f"Disk: {tip}")
