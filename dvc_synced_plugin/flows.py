@@ -295,6 +295,8 @@ def fetch_available(session: Session, refs: list[ObjectRef], lacking_ok: bool = 
 def incomplete_outputs(objs: ObjectSet, lacking: Iterable[ObjectRef]) -> list[Out]:
     """The changed outputs that need one of `lacking`, or whose manifest is nowhere."""
     gone = {r.relpath for r in lacking}
+    if not gone and not objs.unknown:
+        return []  # the usual pull: no manifest entries gathered (10^6 at the huge tier)
     found: list[Out] = []
     for _, out in objs.changed:
         ref = ObjectRef(out.oid, out.legacy, out.path)

@@ -272,7 +272,7 @@ def check(root: Path) -> HookCheck:
         fix = ("run `pre-commit install`" if set(missing) <= types else
                "run `pre-commit install " + " ".join(f"-t {n}" for n in missing) + "`")
     elif config.is_file() or configs:
-        fix = (f"list the dvc-synced hook ids in {PRE_COMMIT_CONFIG} (docs/commands.md) "
+        fix = (f"list the dvc-synced hook ids in {PRE_COMMIT_CONFIG} (docs/hooks.md) "
                "and run `pre-commit install`, or run `dvc-synced install`")
     else:
         fix = ("run `dvc-synced install` (or list its hook ids in "

@@ -15,6 +15,16 @@ from typing import Optional, Protocol
 from dvc_synced_plugin.errors import MissingCentralError
 
 
+def group_shared(path: str) -> None:
+    """A central directory the team writes into: 0775, keeping the setgid bit a setgid
+    parent passed on (chmod with explicit bits would clear it)."""
+    import os
+    import stat
+
+    setgid = os.stat(path).st_mode & stat.S_ISGID
+    os.chmod(path, 0o775 | setgid)
+
+
 def missing_central(central: str, where: str) -> MissingCentralError:
     """The one error for a central that is not there, whatever reaches it: nothing but
     `init --create` creates it (a typo must not become a new, private storage)."""

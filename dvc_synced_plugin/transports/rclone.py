@@ -25,7 +25,7 @@ from typing import Optional, TextIO
 from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.transports.base import Capabilities, missing_central
+from dvc_synced_plugin.transports.base import Capabilities, group_shared, missing_central
 from dvc_synced_plugin.transports.lists import files_from
 
 UPLOAD_DIR = ".dvc-synced/upload"  # on central, outside the object layout
@@ -156,10 +156,14 @@ class RcloneTransport:
             self.require_central()
         return sizes
 
-    def _seen_file(self) -> Path:
+    def _seen_file(self) -> Optional[Path]:
+        """Where this clone remembers the centrals it saw exist (None: not in a clone)."""
         from dvc_synced_plugin import gitinfo
 
-        return gitinfo.git_dir(self.settings.root) / "dvc-synced" / "central-seen"
+        try:
+            return gitinfo.git_dir(self.settings.root) / "dvc-synced" / "central-seen"
+        except SyncError:
+            return None
 
     def require_central(self) -> None:
         """Raise `missing_central` unless central's directory (or bucket) exists.
@@ -174,13 +178,15 @@ class RcloneTransport:
                 errors="surrogateescape")).hexdigest()
         seen = self._seen_file()
         with contextlib.suppress(OSError):
-            if key in seen.read_text().split():
+            if seen is not None and key in seen.read_text().split():
                 self._seen = True
                 return
         self._rclone(["lsjson", "--max-depth", "1", "--dirs-only", "--no-mimetype",
                       "--no-modtime", "--", self.location], "checking central")
         self._seen = True
         with contextlib.suppress(OSError):
+            if seen is None:
+                return
             seen.parent.mkdir(parents=True, exist_ok=True)
             with open(seen, "a") as fobj:
                 fobj.write(key + "\n")
@@ -295,8 +301,10 @@ class RcloneTransport:
                                 "ask its owner to add you to its group (docs/central.md)")
             return f"{self.description}: exists, writable"
         self._seen = False
+        seen = self._seen_file()
         with contextlib.suppress(OSError):
-            self._seen_file().unlink()
+            if seen is not None:
+                seen.unlink()
         self.require_central()
         return (f"{self.description}: exists (writability is not tested: doctor writes "
                 "nothing; the first push tells)")
@@ -306,7 +314,8 @@ class RcloneTransport:
         directory only."""
         if os.path.isabs(self.location):
             try:
-                os.mkdir(self.location, 0o775)
+                os.mkdir(self.location)
+                group_shared(self.location)
             except FileExistsError:
                 return f"{self.location} exists"
             except OSError as exc:

@@ -36,7 +36,7 @@ from typing import Callable, Optional, TextIO
 from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.transports.base import Capabilities, missing_central
+from dvc_synced_plugin.transports.base import Capabilities, group_shared, missing_central
 from dvc_synced_plugin.transports.lists import files_from
 from dvc_synced_plugin.transports.rsync_flavor import Flavor, detect
 
@@ -501,7 +501,8 @@ class RsyncTransport:
         group-writable by the receiver's umask, so teammates can add objects."""
         if not self.ssh:
             try:
-                os.mkdir(self.path, 0o777 & ~RECEIVER_UMASK)
+                os.mkdir(self.path)
+                group_shared(self.path)
             except FileExistsError:
                 return f"{self.path} exists"
             except OSError as exc:
