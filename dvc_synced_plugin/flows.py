@@ -45,6 +45,7 @@ class Report:
     moved_bytes: int = 0
     skipped: int = 0  # objects the receiving side had already
     seconds: float = 0.0
+    retries: int = 0  # connection attempts repeated after a transient failure
     checkout_failed: list[str] = field(default_factory=list)
     # Outputs left as they were because central lacks their data: one line each, naming
     # the commit and who must push (`blame`).
@@ -52,7 +53,7 @@ class Report:
 
     def line(self, verb: str, where: str) -> str:
         return output.summary(verb, where, self.moved, self.moved_bytes, self.skipped,
-                              self.seconds)
+                              self.seconds, self.retries)
 
     def add(self, other: Report) -> None:
         self.needed += other.needed
@@ -60,6 +61,7 @@ class Report:
         self.moved_bytes += other.moved_bytes
         self.skipped += other.skipped
         self.seconds += other.seconds
+        self.retries += other.retries
 
 
 class Session:
@@ -90,6 +92,11 @@ class Session:
         if self._transport is None:
             self._transport = open_transport(self.settings)
         return self._transport
+
+    @property
+    def retries(self) -> int:
+        """Connection retries so far (none when central was never contacted)."""
+        return self._transport.retries if self._transport is not None else 0
 
     def staging(self) -> Path:
         if self._staging is None:
@@ -145,6 +152,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     transport = session.transport
     if nowhere or in_local or not transport.reports_existing():
         central = transport.probe([r.relpath for r in refs])
+        _refuse_non_files(transport, refs)
     else:
         central = None  # not asked yet: the upload tells
     lost = [r for r in nowhere if central is not None and r.relpath not in central]
@@ -160,7 +168,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         return (local if ref in in_local else cache).size(ref)
 
     if central is not None:
-        _refuse_bad_copies(refs, central, unstored, size)
+        _refuse_bad_copies(transport, refs, central, unstored, size)
     todo = [r for r in refs if central is None or r.relpath not in central]
     send = {r for r in todo if not r.is_dir}
     # What central lacks is copied first, small files first: uploads start meanwhile.
@@ -187,7 +195,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         found = [r for r in refs if r.relpath in had]
         if found:
             central = transport.probe([r.relpath for r in found + manifests])
-            _refuse_bad_copies(refs, central, unstored, size, expected=found)
+            _refuse_bad_copies(transport, refs, central, unstored, size, expected=found)
             manifests = [r for r in manifests if r.relpath not in central]
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
         late = transport.upload(local.root, [r.relpath for r in manifests])
@@ -195,18 +203,40 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
             late = {r.relpath for r in manifests}
         if late:  # a teammate pushed the same manifest meanwhile: check it
             late_refs = [r for r in manifests if r.relpath in late]
-            _refuse_bad_copies(refs, transport.probe(sorted(late)), unstored, size,
+            _refuse_bad_copies(transport, refs, transport.probe(sorted(late)), unstored, size,
                                expected=late_refs)
         skipped = {r.relpath for r in found} | late
         skipped |= {r.relpath for r in todo if r.is_dir and r not in manifests}
         todo = [r for r in todo if r.relpath not in skipped]
     else:
+        # The probe saw no regular file at these paths, yet `--ignore-existing` skips a
+        # name that holds anything (a directory, a dangling symlink) without a word, and
+        # a transport's exit status vouches only for what it sent. So what an upload did
+        # not send is checked, before any manifest goes up: none in the usual case (no
+        # round trip), a probe when something was in the way or arrived meanwhile. Where
+        # the upload cannot tell (old rsyncs), every file is checked: one round trip more.
+        skipped: set[str] = set()
+        if transport.capabilities.confirms_on_exit:
+            files = [r for r in todo if not r.is_dir]
+            unsure = files if had is None else [r for r in files if r.relpath in had]
+            if unsure:
+                seen = transport.probe([r.relpath for r in unsure + manifests])
+                _refuse_non_files(transport, manifests)
+                _refuse_bad_copies(transport, refs, seen, unstored, size, expected=unsure)
+                skipped |= {r.relpath for r in unsure} & (had or set())
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
-        transport.upload(local.root, [r.relpath for r in manifests])
+        late = transport.upload(local.root, [r.relpath for r in manifests])
+        if late and transport.capabilities.confirms_on_exit:
+            late_refs = [r for r in manifests if r.relpath in late]
+            _refuse_bad_copies(transport, refs, transport.probe(sorted(late)), unstored, size,
+                               expected=late_refs)
+            skipped |= late
+        todo = [r for r in todo if r.relpath not in skipped]
     report.skipped = len(refs) - len(todo)
     short: list[ObjectRef] = []
     if not transport.capabilities.confirms_on_exit:
         after = transport.probe([r.relpath for r in todo])
+        _refuse_non_files(transport, todo)
         short = [r for r in todo if after.get(r.relpath) != local.size(r)]
     if short:
         raise MissingObjectsError(
@@ -217,17 +247,37 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     report.moved_bytes = sum(local.size(r) for r in todo)
 
 
-def _refuse_bad_copies(refs: list[ObjectRef], central: dict[str, int], unstored: set[ObjectRef],
-                       size: Callable[[ObjectRef], int],
+def _refuse_non_files(transport: Transport, refs: list[ObjectRef]) -> None:
+    """Refuse a push onto a directory or symlink where an object belongs on central: it is
+    no object (DVC would read no data there), and nothing on central is ever replaced."""
+    odd = [r for r in refs if r.relpath in transport.not_files]
+    if odd:
+        raise CorruptObjectError(_non_file_line(transport, odd))
+
+
+def _non_file_line(transport: Transport, odd: list[ObjectRef]) -> str:
+    ref = odd[0]
+    what = transport.not_files.get(ref.relpath, "no regular file")
+    more = f" (and {len(odd) - 1} more object path(s))" if len(odd) > 1 else ""
+    return (f"central holds {what} at {ref.relpath}{more}, where the object of {ref.owner} "
+            f"belongs ({transport.description}): dvc-synced never removes anything on "
+            "central; ask the storage's admin to remove it, then push again")
+
+
+def _refuse_bad_copies(transport: Transport, refs: list[ObjectRef], central: dict[str, int],
+                       unstored: set[ObjectRef], size: Callable[[ObjectRef], int],
                        expected: Optional[list[ObjectRef]] = None) -> None:
-    """Refuse a push onto copies on central of the wrong size (a cut seed upload).
+    """Refuse a push onto copies on central of the wrong size (a cut seed upload), or
+    onto something that is no regular file.
 
     `expected`: objects an upload skipped because central had something under their
-    name; one the listing does not show as a file is no object either.
+    name; one the listing does not show as a regular file is no object.
     """
+    odd = [r for r in expected or [] if r.relpath not in central]
+    if odd:
+        raise CorruptObjectError(_non_file_line(transport, odd))
     bad = [r for r in refs
            if r.relpath in central and r not in unstored and central[r.relpath] != size(r)]
-    bad += [r for r in expected or [] if r.relpath not in central]
     if bad:
         raise CorruptObjectError(
             describe_missing(bad, "have the wrong size on central") +
@@ -240,6 +290,7 @@ def push_changes(settings: Settings, changes: list[gitinfo.PointerChange]) -> Re
     report = Report()
     with Session(settings) as session, session.lock():
         push_objects(session, session.plan(changes), report)
+        report.retries = session.retries
     report.seconds = time.monotonic() - start
     return report
 
@@ -378,6 +429,7 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
         # Not strict: a manifest on no storage makes its output incomplete, not the pull.
         objs = session.plan(changes, strict=False)
         lacking = pull_objects(session, objs, report, partial=True)
+        report.retries = session.retries
         incomplete = incomplete_outputs(objs, lacking)
         if incomplete:
             commits = {c.path: c.commit for c in changes if c.new_blob}

@@ -117,3 +117,19 @@ def test_no_stale_not_done_lines() -> None:
     assert (REPO_ROOT / "dvc_synced_plugin").is_dir()
     for page in markdown_files():
         assert "Not done yet: the background schedule" not in page.read_text(), page
+
+
+def test_paths_the_docs_name_exist() -> None:
+    """A file named in backticks (`tests/e2e/test_x.py`, `benchmarks/run.py`) is there: a
+    move of modules or tests that leaves the docs behind fails here. The changelog is
+    history and keeps the names of its time."""
+    pages = [README, *DOCS.glob("*.md"), REPO_ROOT / "tests" / "RELIABILITY.md",
+             REPO_ROOT / "benchmarks" / "README.md"]
+    token = re.compile(r"`(?:[^`\s]*python )?((?:tests|dvc_synced_plugin|benchmarks|scripts|docs)"
+                       r"/[\w./*-]*\.(?:py|sh|md))(?:::[^`]*)?[^`]*`")
+    missing = []
+    for page in pages:
+        for path in token.findall(page.read_text()):
+            if not any(REPO_ROOT.glob(path)):
+                missing.append(f"{page.relative_to(REPO_ROOT)}: {path}")
+    assert not missing, "\n".join(missing)

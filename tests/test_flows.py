@@ -94,8 +94,10 @@ def test_push_sends_what_central_lacks_files_before_manifests(
     report = flows.push_changes(project.settings, project.changes(rev))
     assert (report.needed, report.moved, report.skipped) == (4, 4, 0)
     assert store_objects(project.central) == store_objects(project.cache)
-    # one probe, the files in one upload, then the manifest on its own
-    assert fakes[-1].calls == [("probe", 4), ("upload", 3), ("upload", 1)]
+    # one probe, the files in one upload, then the manifest on its own. This fake, like
+    # an old rsync, cannot say what its upload skipped: the files are probed again (are
+    # they regular files of the right size?) before the manifest goes up.
+    assert fakes[-1].calls == [("probe", 4), ("upload", 3), ("probe", 4), ("upload", 1)]
     again = flows.push_changes(project.settings, project.changes(rev))
     assert (again.moved, again.skipped) == (0, 4)
     assert fakes[-1].calls == [("probe", 4)]  # nothing moved, nothing but the probe

@@ -8,6 +8,7 @@ transport's `capabilities` instead of its name, so a new transport needs no edit
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol
@@ -52,9 +53,18 @@ class Transport(Protocol):
 
     description: str  # for messages: "rsync over ssh to host:/srv/x"
     capabilities: Capabilities
+    # What probes found at listed paths that is not a regular file: relpath -> what it is
+    # ("a directory", "a symlink"). Never an object (probe leaves it out), and never
+    # replaced: a push onto one is refused, naming it.
+    not_files: dict[str, str]
+
+    @property
+    def retries(self) -> int:
+        """Attempts repeated after a transient failure so far (retry.py), for the summary."""
 
     def probe(self, relpaths: list[str]) -> dict[str, int]:
-        """Sizes of those of `relpaths` that central holds (absent ones are left out)."""
+        """Sizes of those of `relpaths` that central holds as regular files (absent ones,
+        and directories or symlinks there, are left out; the latter go to `not_files`)."""
 
     def reports_existing(self) -> bool:
         """Whether `upload` returns which listed objects central had (so a push can
@@ -78,3 +88,21 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+def lstat_kind(path: str) -> Optional[str]:
+    """What sits at `path` when it is not a regular file (None: a regular file or nothing)."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISLNK(mode):
+        target = os.readlink(path)
+        return f"a symlink to {target!r}" + ("" if os.path.exists(path) else " (dangling)")
+    return "a special file"

@@ -32,6 +32,7 @@ def tools(settings: Settings) -> list[str]:
 
 class FakeTransport:
     capabilities = Capabilities(confirms_on_exit=True, lanes=2)
+    retries = 0  # nothing here is transient
 
     def __init__(self, settings: Settings) -> None:
         self.path = Path(parse_url(settings.central, settings.root))
@@ -40,6 +41,7 @@ class FakeTransport:
         self.fail_upload_after: Optional[int] = None  # objects, then a SyncError
         self.truncate: set[str] = set()  # relpaths whose upload arrives cut short
         self.report_existing = False  # upload returns what central had, as rsync 3 does
+        self.not_files: dict[str, str] = {}
 
     def _central(self) -> Path:
         if not self.path.is_dir():
@@ -53,16 +55,18 @@ class FakeTransport:
         for rel in relpaths:
             check_object_path(rel)
             path = central / rel
-            if path.is_file():
+            if path.is_file() and not path.is_symlink():
                 sizes[rel] = path.stat().st_size
+            elif os.path.lexists(path):
+                self.not_files[rel] = "a directory" if path.is_dir() else "a symlink"
         return sizes
 
     def reports_existing(self) -> bool:
         return self.report_existing
 
     def _copy(self, src: Path, dest: Path, cut: bool) -> bool:
-        """False when `dest` was there already (never replaced)."""
-        if dest.exists():
+        """False when `dest` was there already, whatever it is (never replaced)."""
+        if os.path.lexists(dest):
             return False
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"

@@ -25,8 +25,14 @@ from typing import Optional, TextIO
 from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.transports.base import Capabilities, group_shared, missing_central
+from dvc_synced_plugin.transports.base import (
+    Capabilities,
+    group_shared,
+    lstat_kind,
+    missing_central,
+)
 from dvc_synced_plugin.transports.lists import files_from
+from dvc_synced_plugin.transports.retry import Retry, Transient, rclone_cause
 
 UPLOAD_DIR = ".dvc-synced/upload"  # on central, outside the object layout
 DOWNLOAD_PARTIAL = ".rclone-partial"  # in a download's destination, outside the layout
@@ -73,10 +79,21 @@ class RcloneTransport:
         self.description = f"rclone to {self.location}"
         self._in_place: Optional[bool] = None
         self._seen = False  # central's directory is known to exist
+        self.not_files: dict[str, str] = {}
+        self.retry = Retry(settings.timeout)
+
+    @property
+    def retries(self) -> int:
+        return self.retry.retries
 
     def _rclone(self, args: list[str], what: str, progress: bool = False) -> str:
         """`progress`: rclone's one-line stats, once a second, on the user's terminal
-        (`output.terminal`) while a copy runs; scripts and CI get none."""
+        (`output.terminal`) while a copy runs; scripts and CI get none. Retried while it
+        fails in a way retry.py calls transient: every call here is safe to repeat
+        (copies never replace, moves come from our own scratch dir)."""
+        return self.retry.call(lambda: self._rclone_once(args, what, progress))
+
+    def _rclone_once(self, args: list[str], what: str, progress: bool = False) -> str:
         import sh
 
         # A local central that is not there: say so, as the rsync transport does (with few
@@ -126,10 +143,13 @@ class RcloneTransport:
             elif exc.exit_code == 3 and "directory not found" in text:
                 # rclone's exit 3: "directory not found", here central's own directory
                 raise missing_central(self.settings.central, self.location) from None
-            raise SyncError(
-                f"{what} failed ({self.description}, rclone exit {exc.exit_code}: {detail}): "
-                "check `rclone lsd` on the remote works, then run the command again"
-            ) from None
+            message = (f"{what} failed ({self.description}, rclone exit {exc.exit_code}: "
+                       f"{detail}): check `rclone lsd` on the remote works, then run the "
+                       "command again")
+            cause = rclone_cause(text, exc.exit_code) if exc.exit_code > 0 else None
+            if cause:
+                raise Transient(message, cause) from None
+            raise SyncError(message) from None
         finally:
             if terminal is not None and any("NOTICE:" in ln for ln in errors):
                 with contextlib.suppress(OSError):
@@ -139,6 +159,8 @@ class RcloneTransport:
     def probe(self, relpaths: list[str]) -> dict[str, int]:
         if not relpaths:
             return {}
+        if os.path.isabs(self.location):
+            return self._probe_local(relpaths)
         with files_from(relpaths) as listing:
             out = self._rclone(
                 ["lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime",
@@ -190,6 +212,33 @@ class RcloneTransport:
             seen.parent.mkdir(parents=True, exist_ok=True)
             with open(seen, "a") as fobj:
                 fobj.write(key + "\n")
+
+    def _probe_local(self, relpaths: list[str]) -> dict[str, int]:
+        """A local central is this machine's filesystem: lstat is the truth, and costs no
+        process. rclone's own answer is not: asked by name (`--no-traverse`) it gives a
+        symlink, dangling or not, as a file the size of its target's *name*, and a
+        directory there fails the whole listing."""
+        import stat
+
+        if not os.path.isdir(self.location):
+            raise missing_central(self.settings.central, self.location)
+        sizes: dict[str, int] = {}
+        for rel in relpaths:
+            path = os.path.join(self.location, rel)
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise SyncError(
+                    f"checking central failed ({self.description}: {rel}: {exc.strerror}): "
+                    "fix the cause and run the command again"
+                ) from None
+            if stat.S_ISREG(st.st_mode):
+                sizes[rel] = st.st_size
+            else:
+                self.not_files[rel] = lstat_kind(path) or "no file"
+        return sizes
 
     def _join(self, rel: str) -> str:
         base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"

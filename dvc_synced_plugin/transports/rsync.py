@@ -36,8 +36,14 @@ from typing import Callable, Optional, TextIO
 from dvc_synced_plugin import output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.transports.base import Capabilities, group_shared, missing_central
+from dvc_synced_plugin.transports.base import (
+    Capabilities,
+    group_shared,
+    lstat_kind,
+    missing_central,
+)
 from dvc_synced_plugin.transports.lists import files_from
+from dvc_synced_plugin.transports.retry import Retry, Transient, rsync_cause, ssh_cause
 from dvc_synced_plugin.transports.rsync_flavor import Flavor, detect
 
 PARTIAL_DIR = ".dvc-synced/partial"  # under the storage root, outside the object layout
@@ -101,6 +107,25 @@ def parse_listing(out: str) -> dict[str, int]:
         if name and not name.endswith("/") and size.isdigit():
             sizes[name] = int(size)
     return sizes
+
+
+_NON_REGULAR = re.compile(r'^skipping non-regular file "(.*)"$')
+
+
+def parse_non_files(text: str, listed: list[str]) -> dict[str, str]:
+    """Listed paths a dry-run listing shows as no regular file: a directory (`name/`) or
+    what rsync skips without `-l` (a symlink, dangling or not, or a special file)."""
+    wanted = set(listed)
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        size, _, name = line.strip().partition(" ")
+        if size.isdigit() and name.endswith("/") and name[:-1] in wanted:
+            found[name[:-1]] = "a directory"
+            continue
+        m = _NON_REGULAR.match(line.strip())
+        if m and m.group(1) in wanted:
+            found[m.group(1)] = "a symlink or special file"
+    return found
 
 
 class SentFilter:
@@ -195,10 +220,17 @@ def _rsync_quote(arg: str) -> str:
 
 
 class SshSession:
-    """A master connection opened once; every ssh/rsync call of the command reuses it."""
+    """A master connection opened once; every ssh/rsync call of the command reuses it.
 
-    def __init__(self, settings: Settings, host: str, port: Optional[int]) -> None:
+    Opening it is the one place a busy server sheds us (MaxStartups counts connections
+    that have not authenticated yet; sessions over the master are not counted), so its
+    transient failures are retried there (`retry`).
+    """
+
+    def __init__(self, settings: Settings, host: str, port: Optional[int],
+                 retry: Optional[Retry] = None) -> None:
         self.host = host
+        self.retry = retry or Retry(settings.timeout)
         try:
             self.base = shlex.split(settings.ssh_command)
         except ValueError as exc:
@@ -223,11 +255,11 @@ class SshSession:
 
     def open(self) -> None:
         with self._opening:
-            self._open()
+            if not self.opened:
+                self.retry.call(self._connect)
+                self.opened = True
 
-    def _open(self) -> None:
-        if self.opened:
-            return
+    def _connect(self) -> None:
         # ControlPersist with a time: if this command is killed before close(), the master
         # goes away after 60 s idle instead of living on for good.
         proc = subprocess.run(
@@ -238,13 +270,17 @@ class SshSession:
             stderr=subprocess.PIPE,
         )
         if proc.returncode != 0:
-            lines = proc.stderr.decode(errors="replace").strip().splitlines()
+            stderr = proc.stderr.decode(errors="replace")
+            lines = stderr.strip().splitlines()
             detail = lines[-1] if lines else f"exit {proc.returncode}"
-            raise SyncError(
+            message = (
                 f"cannot reach central over ssh at {self.host} ({detail}): check that "
                 f"`ssh {self.host}` logs in without a prompt (key, ssh-agent, ~/.ssh/config)"
             )
-        self.opened = True
+            cause = ssh_cause(stderr)
+            if cause:
+                raise Transient(message, cause)
+            raise SyncError(message)
 
     def test_writable(self, path: str) -> Optional[bool]:
         """`test -w PATH` on the server (quoted for its shell; `~/` left to expand); None
@@ -306,7 +342,8 @@ class RsyncTransport:
         self.settings = settings
         host, port, path = parse_url(settings.central, settings.root)
         self.path = path.rstrip("/") or "/"
-        self.ssh = SshSession(settings, host, port) if host else None
+        self.retry = Retry(settings.timeout)
+        self.ssh = SshSession(settings, host, port, self.retry) if host else None
         self.location = f"{host}:{self.path}/" if host else f"{self.path}/"
         # Uploads go into "<path>/.": rsync makes a missing destination directory, which
         # would turn a mistyped central into a new one (mkdir of ".../." fails instead).
@@ -314,6 +351,7 @@ class RsyncTransport:
         where = f"over ssh to {host}:{self.path}" if host else f"to {self.path}"
         self.description = f"rsync {where}"
         self._flavor: Optional[Flavor] = None
+        self.not_files: dict[str, str] = {}
 
     def flavor(self) -> Flavor:
         """The local rsync, detected at the first rsync call: what it can do decides the
@@ -328,15 +366,29 @@ class RsyncTransport:
             self._flavor = flavor
         return self._flavor
 
+    @property
+    def retries(self) -> int:
+        return self.retry.retries
+
     def _rsync(self, args: list[str], what: str, progress: bool = False,
                missing_ok: Optional[list[str]] = None,
-               sent: Optional[SentFilter] = None) -> str:
+               sent: Optional[SentFilter] = None,
+               messages: Optional[list[str]] = None) -> str:
+        """One rsync run, retried while it fails before anything moved (see retry.py):
+        the master connection was shed, or, without one, rsync's own ssh was."""
+        return self.retry.call(lambda: self._rsync_once(args, what, progress, missing_ok,
+                                                        sent, messages))
+
+    def _rsync_once(self, args: list[str], what: str, progress: bool = False,
+                    missing_ok: Optional[list[str]] = None,
+                    sent: Optional[SentFilter] = None,
+                    messages: Optional[list[str]] = None) -> str:
         """`progress`: live transfer progress on the user's terminal (`output.terminal`:
         stderr for a plain hook, /dev/tty under pre-commit); scripts and CI get none.
         `missing_ok`: the listed files; exit 23 for only those of them that are missing
         is an answer, not a failure (old rsyncs have no --ignore-missing-args).
         `sent`: takes stdout (names of files sent, marked by an --out-format in `args`)
-        and passes the rest on to the terminal."""
+        and passes the rest on to the terminal. `messages`: gets rsync's stderr."""
         import sh
 
         flavor = self.flavor()
@@ -365,22 +417,29 @@ class RsyncTransport:
             raise missing_central(self.settings.central, self.path)
         rsync = sh.Command(flavor.path)
         try:
-            result = str(rsync(*base, *args, _err_to_out=False, _tty_out=False,
-                               _preexec_fn=_receiver_umask, **stream))
+            proc = rsync(*base, *args, _err_to_out=False, _tty_out=False,
+                         _preexec_fn=_receiver_umask, _return_cmd=True, **stream)
             if sent is not None:
                 sent.close()
-            return result
+            if messages is not None:
+                messages.append(proc.stderr.decode(errors="replace"))
+            return str(proc)
         except sh.ErrorReturnCode as exc:
             if (missing_ok is not None and exc.exit_code == 23
                     and only_missing(exc.stdout, exc.stderr, missing_ok)):
+                if messages is not None:
+                    messages.append(exc.stderr.decode(errors="replace"))
                 return exc.stdout.decode(errors="replace")
             if self._names_missing_central(exc.stderr):
                 raise missing_central(self.settings.central, self.location) from None
             detail = failure_detail(exc.stderr, exc.exit_code)
-            raise SyncError(
-                f"{what} failed ({self.description}, rsync exit {exc.exit_code}: {detail}): "
-                "fix the cause and run the command again"
-            ) from None
+            message = (f"{what} failed ({self.description}, rsync exit {exc.exit_code}: "
+                       f"{detail}): fix the cause and run the command again")
+            cause = rsync_cause(exc.stderr.decode(errors="replace"), exc.exit_code) \
+                if self.ssh else None
+            if cause:
+                raise Transient(message, cause) from None
+            raise SyncError(message) from None
 
     @staticmethod
     def _partial(root: str) -> str:
@@ -394,6 +453,7 @@ class RsyncTransport:
         if not modern and not self.ssh:
             return self._probe_local(relpaths)
         empty = tempfile.mkdtemp(prefix="dvc-synced-probe-")
+        messages: list[str] = []
         try:
             with files_from(relpaths) as listing:
                 out = self._rsync(
@@ -402,9 +462,13 @@ class RsyncTransport:
                      self.location, empty + "/"],
                     "checking central",
                     missing_ok=None if modern else relpaths,
+                    messages=messages,
                 )
         finally:
             os.rmdir(empty)
+        # The same listing says what is there and is no file (rsync prints its "skipping
+        # non-regular file" on stdout or stderr, by version): no round trip more.
+        self.not_files.update(parse_non_files(out + "\n" + "".join(messages), relpaths))
         return parse_listing(out)
 
     def _probe_local(self, relpaths: list[str]) -> dict[str, int]:
@@ -428,6 +492,8 @@ class RsyncTransport:
                 ) from None
             if stat.S_ISREG(st.st_mode):
                 sizes[rel] = st.st_size
+            else:
+                self.not_files[rel] = lstat_kind(os.path.join(self.path, rel)) or "no file"
         return sizes
 
     def reports_existing(self) -> bool:
