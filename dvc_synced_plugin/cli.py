@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from typing import Optional
 
@@ -369,8 +371,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (kill, a timeout) and SIGHUP (the terminal closed) unwind like Ctrl-C: every
+    # `finally` removes its temporary file. SIGKILL cannot be caught: the next run cleans.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread: leave it
+            signal.signal(signum, _interrupt)
     try:
         return int(args.func(args))
     except SyncError as exc:
@@ -384,6 +395,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         output.say(f"error: {program} is not installed or not on PATH: install it "
                    f"(apt-get install {'openssh-client' if program == 'ssh' else program})")
         return 2
-    except KeyboardInterrupt:
-        output.say("interrupted; nothing half-written remains, run it again")
-        return 130
+    except KeyboardInterrupt as exc:
+        # True after an interrupt in any phase: objects get their names only once whole
+        # and verified, each workspace file is replaced whole, no temporary name stays.
+        # The workspace may hold part of the change; the next sync finishes it.
+        what = str(exc) if str(exc) in ("SIGTERM", "SIGHUP") else "SIGINT"
+        output.say(f"interrupted ({what}): no file was left half-written; the workspace may "
+                   "hold part of the change: run `dvc-synced pull` to finish it")
+        return 128 + int(getattr(signal, what))

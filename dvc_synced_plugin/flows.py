@@ -9,6 +9,7 @@ queue. Nothing here knows which transport it talks to: it asks its capabilities.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
-from dvc_synced_plugin import dvcrepo, gitinfo, output, safety, workspace
+from dvc_synced_plugin import dvcrepo, faults, gitinfo, output, safety, workspace
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
 from dvc_synced_plugin.lock import storage_lock, workspace_lock
@@ -50,6 +51,7 @@ class Report:
     # Outputs left as they were because central lacks their data: one line each, naming
     # the commit and who must push (`blame`).
     incomplete: list[str] = field(default_factory=list)
+    unsaved: list[str] = field(default_factory=list)  # files with changes DVC does not have
 
     def line(self, verb: str, where: str) -> str:
         return output.summary(verb, where, self.moved, self.moved_bytes, self.skipped,
@@ -103,8 +105,14 @@ class Session:
             self._staging = self.local.work_dir("incoming")
         return self._staging
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
-        return storage_lock(self.local.root, max(300, self.settings.timeout))
+    @contextlib.contextmanager
+    def lock(self):  # type: ignore[no-untyped-def]
+        """The storage lock; what a killed run left half-written in either store goes
+        first (every writer of objects holds this lock, so nothing there is live)."""
+        with storage_lock(self.local.root, max(300, self.settings.timeout)):
+            self.local.sweep()
+            self.cache.sweep()
+            yield
 
     def plan(self, changes: list[gitinfo.PointerChange], strict: bool = True) -> ObjectSet:
         return plan_changes(self.root, changes, self.manifests, strict)
@@ -334,6 +342,7 @@ def fetch_available(session: Session, refs: list[ObjectRef], lacking_ok: bool = 
             ": whoever committed them must push again (`dvc-synced push`)",
             lacking_ok=lacking_ok,
         )
+        faults.point("download")
         for ref in batch:
             staged = staging / ref.relpath
             if not staged.is_file():
@@ -399,13 +408,13 @@ def pull_objects(session: Session, objs: ObjectSet, report: Report,
         gone = {r.relpath for r in lacking}
         cache_missing = [r for r in cache_missing if r.relpath not in gone
                          and not (r.is_dir and r.oid in held)]
-    # Shared, not copied (one inode for both stores), and verified: the local storage is
-    # filled by every clone of this user, and one with cache.type hardlink may have
-    # written an object in place. Sharing is always safe because every object read out
-    # of a shared store is hashed first (`add_copy`, `verify_objects`): an in-place edit
-    # of a linked workspace file is caught before it reaches central or another clone.
+    # Shared where that is safe (a reflink; a hard link of an inode no other clone's cache
+    # has), copied otherwise, and verified: the local storage is filled by every clone of
+    # this user, and one with a link cache type may have written an object in place. An
+    # inode shared by two clones' caches would carry one clone's in-place write into the
+    # other's checkouts; hashing on the way in catches what is already written.
     copy_objects(session.local, session.cache, cache_missing, session.settings.jobs,
-                 verify=True, share=True)
+                 verify=True, share=True, link_shared=False)
     return lacking
 
 
@@ -444,6 +453,8 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
         timeout = max(300, settings.timeout)
         git_dir = gitinfo.git_dir(settings.root)
         with workspace_lock(git_dir, timeout):
+            workspace.recover(settings.root, git_dir)  # what a killed update left
+            faults.point("workspace")
             record = workspace.record_file(git_dir)
             remove_stale_outputs(settings.root, session, stale, record)
             if checkout == "all":
@@ -451,7 +462,8 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
                 # revision is a target of the plan (its changes start from nothing).
                 targets = sorted(objs.targets) if held else None
             else:
-                targets = sorted(update_workspace(settings.root, session.cache, objs, record))
+                targets = sorted(update_workspace(settings.root, session.cache, objs, record,
+                                                  report))
             if targets is None or targets:
                 report.checkout_failed = dvcrepo.checkout(settings.root, targets)
                 if not report.checkout_failed:
@@ -508,19 +520,24 @@ def remove_stale_outputs(root: Path, session: Session, stale: list[Out],
 
 
 def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet,
-                     record: Optional[workspace.DirRecord] = None) -> set[str]:
+                     record: Optional[workspace.DirRecord] = None,
+                     report: Optional[Report] = None) -> set[str]:
     """Check out the changed entries ourselves; returns the targets left for `dvc checkout`.
 
     `dvc checkout` of a target scans every file of its directories; our update touches
     only what the manifests say changed. On an unexpected error DVC gets every target:
     it finishes a partial update as it would any other workspace state.
     """
+    journal = workspace.journal_file(gitinfo.git_dir(root))
     try:
-        return workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
-                                objs.deltas, record)
+        left = workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
+                                objs.deltas, record, journal)
     except OSError as exc:
         output.warn(f"updating the workspace directly failed ({exc}); running dvc checkout")
         return set(objs.targets)
+    if report is not None:
+        report.unsaved = [os.path.relpath(p, root) for p in workspace.refused_files]
+    return left
 
 
 def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:

@@ -108,6 +108,15 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 
 def differences(bob: dict[str, tuple], want: dict[str, tuple]) -> list[str]:
+    """Files, bytes, kinds (copy, hard link, symlink) and exec bits, in every cache type.
+
+    A link's mode is its cache object's, shared by every output with those bytes: where
+    the oracle has one set of bytes at several paths, the order of DVC's own checkouts
+    decides the mode, so those are compared by kind and bytes only."""
+    counts: dict[bytes, int] = {}
+    for v in want.values():
+        if v[0] != "dir" and len(v) == 3:
+            counts[v[1]] = counts.get(v[1], 0) + 1
     out = []
     for rel in sorted(set(bob) | set(want)):
         got, exp = bob.get(rel), want.get(rel)
@@ -121,11 +130,9 @@ def differences(bob: dict[str, tuple], want: dict[str, tuple]) -> list[str]:
         if got[:2] != exp[:2]:
             what = "bytes" if got[0] == exp[0] else f"kind {got[0]} vs {exp[0]}"
             out.append(f"{rel}: {what} differ")
-        elif got[0] == exp[0] == "file" and got[2] != exp[2]:
-            out.append(f"{rel}: exec bit {got[2]} in bob, {exp[2]} in the oracle")
-        # A link's mode is its cache object's, shared by every output with those bytes and
-        # reset to 0444 whenever DVC links the object again: plain DVC's own result
-        # depends on the order of checkouts, so only copies are compared.
+        elif len(got) == len(exp) == 3 and got[2] != exp[2] and (
+                got[0] == exp[0] == "file" or counts.get(exp[1], 0) == 1):
+            out.append(f"{rel}: exec bit {got[2]} in bob, {exp[2]} in the oracle ({got[0]})")
     return out
 
 
@@ -409,8 +416,27 @@ def bob_operation(bob: User, rng: random.Random, tmp: Path) -> str:
     """One git operation that moves HEAD, chosen by `rng` (the same for every bob)."""
     op = rng.choice(["pull", "pull", "pull-merge", "pull-rebase", "pull-rebase-local",
                      "switch", "checkout-old", "rebase", "merge", "squash", "cherry-pick",
-                     "revert", "am", "reset-pull"])
+                     "revert", "am", "reset-pull", "pull-killed", "pull-over-edit"])
     git = bob.git
+    if op == "pull-killed":
+        # The hook's pull killed at a phase (faults.py), then the run its message names.
+        phase = rng.choice(["download", "cache", "workspace", "state"])
+        sig = rng.choice(["SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"])
+        git("switch", "-q", "main", check=False)
+        git("fetch", "-q")
+        saved = dict(bob.env)
+        bob.env["DVC_SYNCED_KILL_AT"] = f"{phase}:{sig}:{rng.randint(1, 3)}"
+        try:
+            proc = git("pull", "-q", "--no-rebase", "--no-edit", check=False)
+        finally:
+            bob.env.clear()
+            bob.env.update(saved)
+        if proc.returncode:
+            conclude(bob, rng, [])
+        bob.synced("pull", check=False)
+        return f"{op} at {phase} by {sig}"
+    if op == "pull-over-edit":
+        return pull_over_edit(bob, rng)
     if op not in ("switch", "checkout-old"):
         git("switch", "-q", "main", check=False)
     if op in ("pull-merge", "pull-rebase-local", "rebase"):
@@ -471,6 +497,43 @@ def bob_operation(bob: User, rng: random.Random, tmp: Path) -> str:
         if proc.returncode:
             return f"{op} (failed: {proc.stderr.strip().splitlines()[-1:]})"
     return op
+
+
+def pull_over_edit(bob: User, rng: random.Random) -> str:
+    """bob writes a checked-out file in place (chmod u+w, append), pulls, finds his edit
+    kept (DVC refuses to replace unsaved work too), undoes it in place, finishes the pull."""
+    outs = sorted(p for p in bob.repo.rglob("*") if p.is_file() and ".git" not in p.parts
+                  and ".dvc" not in p.parts and (p.is_symlink() or os.stat(p).st_mode & 0o222 == 0
+                                                 or _tracked_output(bob, p)))
+    bob.git("switch", "-q", "main", check=False)
+    bob.git("fetch", "-q")
+    if not outs:
+        proc = bob.git("pull", "-q", "--no-rebase", "--no-edit", check=False)
+        return "pull-over-edit (nothing to edit): " + (conclude(bob, rng, []) if proc.returncode
+                                                       else "pull")
+    path = rng.choice(outs)
+    before = path.read_bytes()
+    os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR)
+    with open(path, "ab") as fobj:
+        fobj.write(b"bob's unsaved line\n")
+    proc = bob.git("pull", "-q", "--no-rebase", "--no-edit", check=False)
+    if proc.returncode:
+        conclude(bob, rng, [])
+    if os.path.lexists(path):
+        assert path.read_bytes() == before + b"bob's unsaved line\n", (
+            f"bob's unsaved edit of {path} was lost")
+        with open(path, "r+b") as fobj:  # undone in his editor: the old bytes, in place
+            fobj.truncate(len(before))
+        if not _tracked_output(bob, path):
+            path.unlink()  # no longer DVC's: the pull kept it as his; he drops it
+    bob.synced("pull", check=False)
+    return f"pull-over-edit of {path.relative_to(bob.repo)}"
+
+
+def _tracked_output(bob: User, path: Path) -> bool:
+    """A regular file DVC checked out (git ignores it, and it is not git's)."""
+    rel = str(path.relative_to(bob.repo))
+    return bob.git("check-ignore", "-q", rel, check=False).returncode == 0
 
 
 # ------------------------------------------------------------------------ the run
