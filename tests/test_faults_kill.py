@@ -90,9 +90,10 @@ class Lab:
         other = {hashlib.md5(d).hexdigest() for d in self.versions[1 - n].values()}
         return {hashlib.md5(d).hexdigest() for d in self.versions[n].values()} - other
 
-    def start(self, cache_type: str, env: dict[str, str]) -> tuple[User, int, subprocess.Popen]:
+    def start(self, cache_type: str, env: dict[str, str], full: bool = False
+              ) -> tuple[User, int, subprocess.Popen]:
         """Move bob's HEAD to the other version (no hook) with its data nowhere on his
-        machine, then start the hook's sync."""
+        machine, then start the hook's sync (`full`: `dvc-synced pull`, DVC's checkout)."""
         bob = self.bobs[cache_type]
         target = 1 - self.at[cache_type]
         for store in (bob.repo / ".dvc" / "cache", bob.local_storage()):
@@ -101,8 +102,9 @@ class Lab:
                 if path.exists():
                     path.unlink()
         bob.git("reset", "-q", "--hard", self.commits[target])
+        command = ["pull"] if full else ["hook", "post-merge", "0"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dvc_synced_plugin", "hook", "post-merge", "0"],
+            [sys.executable, "-m", "dvc_synced_plugin", *command],
             cwd=bob.repo, env={**bob.env, **env}, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True)
         return bob, target, proc
@@ -177,13 +179,15 @@ def test_real_signals_at_random_moments_recover(team: Team) -> None:
         cache_type = rng.choice(CACHE_TYPES)
         sig = rng.choice(SIGNALS)
         delay = rng.uniform(0.3, 2.5)
-        bob, target, proc = lab.start(cache_type, {})
+        full = rng.random() < 0.5
+        bob, target, proc = lab.start(cache_type, {}, full)
         time.sleep(delay)
         if proc.poll() is None:
             os.kill(proc.pid, getattr(signal, sig))
         out, err = proc.communicate(timeout=120)
         lab.recover(cache_type, target, err, by_hook=trial % 2 == 1)
-        outcomes.append(f"trial {trial}: {sig} after {delay:.2f}s [{cache_type or 'default'}]"
-                        f" exit {proc.returncode}: recovered")
+        outcomes.append(f"trial {trial}: {'dvc-synced pull' if full else 'hook'} {sig} after "
+                        f"{delay:.2f}s [{cache_type or 'default'}] exit {proc.returncode}: "
+                        "recovered")
     print("\n".join(outcomes), file=sys.stderr)
     lab.dvc_status_clean()
