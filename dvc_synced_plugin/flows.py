@@ -465,7 +465,12 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
                 targets = sorted(update_workspace(settings.root, session.cache, objs, record,
                                                   report))
             if targets is None or targets:
-                report.checkout_failed = dvcrepo.checkout(settings.root, targets)
+                # DVC's own temporaries (`.<22 chars>.tmp` beside each file it writes)
+                # survive a SIGKILL too, and make its next checkout refuse: name where.
+                with workspace.dvc_journal(git_dir, [
+                        new.path for _, new in objs.changed
+                        if targets is None or new.target in targets]):
+                    report.checkout_failed = dvcrepo.checkout(settings.root, targets)
                 if not report.checkout_failed:
                     workspace.record_checked_out(settings.root, record, [
                         new for _, new in objs.changed
