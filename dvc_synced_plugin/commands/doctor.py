@@ -1,4 +1,7 @@
-"""`dvc-synced doctor`: each check prints ok or what is wrong and how to fix it."""
+"""`dvc-synced doctor`: each check prints ok or what is wrong and how to fix it.
+
+It only looks: nothing is written on central (a mistyped central must not become a new
+one) and nothing in this clone's config."""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ from dvc_synced_plugin.commands import init as initialize
 from dvc_synced_plugin.dvcfiles import dvcrepo
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.hooks import install
 from dvc_synced_plugin.settings import SECTION, TEAM_FILE
-from dvc_synced_plugin.transports import open_transport, required_tools, transport_checks
+from dvc_synced_plugin.transports import required_tools, transport_checks
 
 
 def _disk_notes(settings) -> list[str]:  # type: ignore[no-untyped-def]
@@ -106,14 +110,18 @@ def doctor() -> int:
     for line in _disk_notes(s):  # type: ignore[arg-type]
         output.line(line)
 
-    def reach() -> str:
-        t = open_transport(s)  # type: ignore[arg-type]
-        try:
-            t.check_writable()
-        finally:
-            t.close()
-        return t.description
+    def hooks() -> str:
+        found = install.check(state["root"])  # type: ignore[arg-type]
+        if not found.ok:
+            raise SyncError(found.line())
+        return f"through {found.how}"
 
-    check("central reachable and writable", reach)
+    check("git hooks installed", hooks)
+
+    def reach() -> str:
+        # Looks only: doctor writes nothing on central, and never creates it.
+        return initialize.reach_central(s)  # type: ignore[arg-type]
+
+    check("central exists and is reachable", reach)
     output.line("all checks passed" if not failures else f"{failures} check(s) failed")
     return 0 if not failures else 1

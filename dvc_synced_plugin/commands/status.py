@@ -10,7 +10,7 @@ from pathlib import Path
 from dvc_synced_plugin import output
 from dvc_synced_plugin.commands.common import settings_here
 from dvc_synced_plugin.errors import SyncError
-from dvc_synced_plugin.hooks import schedule
+from dvc_synced_plugin.hooks import install, schedule
 from dvc_synced_plugin.imports import importer as imports
 from dvc_synced_plugin.output import human_bytes
 from dvc_synced_plugin.sync import status
@@ -27,7 +27,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_here()  # the work tree is asked once: settings carry it
     result = status.status(settings, args.rev)
     upstream = upstream_states(settings.root, args.upstream)
-    say_workspace_lag(settings.root)
+    hooks = install.check(settings.root)
+    if not hooks.ok:
+        output.say(f"hooks: {hooks.line()}")
+    say_workspace_lag(settings.root, "" if hooks.ok else hooks.fix.removeprefix("run "))
     if args.json:
         output.line(json.dumps({**result.as_dict(), "upstream": dict(upstream)}, indent=2))
     else:
@@ -35,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         for where, miss in result.missing.items():
             state = "complete" if not miss.objects else (
                 f"{miss.objects} missing ({human_bytes(miss.bytes)})")
+            if where == "local" and miss.objects and not result.missing["central"].objects:
+                state += ": central has them, fetched when needed"
             output.line(f"  {where:8} {state}")
         for path in result.unknown_dirs:
             output.line(f"  manifest of {path} is on no storage")
@@ -71,7 +76,7 @@ def upstream_states(root: Path, network: bool) -> list[tuple[str, str]]:
     return states
 
 
-def say_workspace_lag(root: Path) -> None:
-    line = status.workspace_lag(root)
+def say_workspace_lag(root: Path, no_hooks: str = "") -> None:
+    line = status.workspace_lag(root, no_hooks)
     if line:
         output.say(line)

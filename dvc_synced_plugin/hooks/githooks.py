@@ -196,6 +196,13 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
         say(f"warning: the data of {new[:10]} is not in the workspace: {exc}")
         say("git's state is as git left it; run `dvc-synced pull` to finish")
         return 1
+    for line in report.incomplete:
+        say(f"warning: {line}")
+    if report.incomplete and not report.checkout_failed:
+        write_state(root, "pending", new)  # the next hook or `dvc-synced pull` finishes
+        say("everything else is in the workspace; once it is pushed, `dvc-synced pull` "
+            "brings the rest")
+        return 1
     if report.checkout_failed:
         write_state(root, "pending", new)
         say(f"warning: dvc checkout could not update {', '.join(report.checkout_failed[:5])}")

@@ -20,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -368,6 +370,44 @@ def _write_journal(journal: Path, repo: Path, token: str, paths: list[Path]) -> 
     atomic_write(journal, token.encode() + b"\n" + body)
 
 
+DVC_TEMP = re.compile(r"^\.[A-Za-z0-9_-]{22}\.tmp$")  # dvc-objects' tmp_fname("")
+
+
+@contextlib.contextmanager
+def dvc_journal(git_dir: Path, out_paths: list[str]) -> Iterator[None]:
+    """Note the outputs `dvc checkout` is about to write, for `recover` after a SIGKILL."""
+    journal = git_dir / STATE_DIR / "journal-dvc"
+    atomic_write(journal, b"\0".join(os.fsencode(p) for p in sorted(set(out_paths))))
+    yield
+    with contextlib.suppress(FileNotFoundError):
+        journal.unlink()
+
+
+def _remove_dvc_temps(repo: Path, journal: Path) -> int:
+    """DVC's temporary names inside the outputs a killed `dvc checkout` was writing (a walk
+    of those outputs, only after a kill) and beside single-file outputs."""
+    try:
+        data = journal.read_bytes()
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for rel in (os.fsdecode(p) for p in data.split(b"\0") if p):
+        if not plain_relpath(rel):
+            continue
+        path = repo / rel
+        tops = [path.parent]
+        if path.is_dir() and not path.is_symlink():
+            tops += [Path(top) for top, _dirs, _files in os.walk(path)]
+        for top in tops:
+            with contextlib.suppress(OSError), os.scandir(top) as entries:
+                for entry in entries:
+                    if DVC_TEMP.match(entry.name) and entry.is_file(follow_symlinks=False):
+                        os.unlink(entry.path)
+                        removed += 1
+    journal.unlink()
+    return removed
+
+
 def recover(repo: Path, git_dir: Path) -> int:
     """Remove what a killed run left: the workspace update's temporary files (named in its
     journal) and our half-written files in the state directory. Returns how many went.
@@ -375,6 +415,7 @@ def recover(repo: Path, git_dir: Path) -> int:
     Called with the workspace lock held, before anything else writes the workspace:
     a journal then belongs to a run that is gone."""
     removed = tempnames.sweep(git_dir / STATE_DIR, older_than=600)
+    removed += _remove_dvc_temps(repo, git_dir / STATE_DIR / "journal-dvc")
     journal = journal_file(git_dir)
     try:
         data = journal.read_bytes()

@@ -84,12 +84,17 @@ def test_in_place_edit_is_kept_in_every_cache_type_as_dvc_keeps_it(team: Team) -
         write_in_place(bob.repo / "data" / "a.txt", b"bob's unsaved line\n")
     publish(alice, {"notes.txt": b"notes v2\n", "data/a.txt": b"a v2\n",
                     "data/b.txt": b"b v2\n"}, ["notes.txt", "data"], "v2")
+    said_by = {}
     for cache_type, bob in bobs:
         pulled = bob.git("pull", "-q")
-        said = pulled.stdout + pulled.stderr
-        where = f"[{cache_type or 'default'}] {said}"
+        said_by[cache_type] = pulled.stdout + pulled.stderr
+    for cache_type, bob in bobs:  # the bytes first, in every cache type, then the words
+        where = f"[{cache_type or 'default'}] {said_by[cache_type]}"
         assert (bob.repo / "notes.txt").read_bytes() == b"notes v1\nbob's unsaved line\n", where
         assert (bob.repo / "data/a.txt").read_bytes() == b"a v1\nbob's unsaved line\n", where
+    for cache_type, bob in bobs:
+        said = said_by[cache_type]
+        where = f"[{cache_type or 'default'}] {said}"
         assert "notes.txt" in said and "dvc checkout --force" in said and "dvc add" in said, where
         # DVC itself, in the same state, refuses too and keeps the bytes.
         own = bob.dvc("checkout", check=False)

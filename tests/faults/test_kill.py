@@ -90,9 +90,10 @@ class Lab:
         other = {hashlib.md5(d).hexdigest() for d in self.versions[1 - n].values()}
         return {hashlib.md5(d).hexdigest() for d in self.versions[n].values()} - other
 
-    def start(self, cache_type: str, env: dict[str, str]) -> tuple[User, int, subprocess.Popen]:
+    def start(self, cache_type: str, env: dict[str, str], full: bool = False
+              ) -> tuple[User, int, subprocess.Popen]:
         """Move bob's HEAD to the other version (no hook) with its data nowhere on his
-        machine, then start the hook's sync."""
+        machine, then start the hook's sync (`full`: `dvc-synced pull`, DVC's checkout)."""
         bob = self.bobs[cache_type]
         target = 1 - self.at[cache_type]
         for store in (bob.repo / ".dvc" / "cache", bob.local_storage()):
@@ -101,8 +102,9 @@ class Lab:
                 if path.exists():
                     path.unlink()
         bob.git("reset", "-q", "--hard", self.commits[target])
+        command = ["pull"] if full else ["hook", "post-merge", "0"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dvc_synced_plugin", "hook", "post-merge", "0"],
+            [sys.executable, "-m", "dvc_synced_plugin", *command],
             cwd=bob.repo, env={**bob.env, **env}, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True)
         return bob, target, proc
@@ -177,13 +179,63 @@ def test_real_signals_at_random_moments_recover(team: Team) -> None:
         cache_type = rng.choice(CACHE_TYPES)
         sig = rng.choice(SIGNALS)
         delay = rng.uniform(0.3, 2.5)
-        bob, target, proc = lab.start(cache_type, {})
+        full = rng.random() < 0.5
+        bob, target, proc = lab.start(cache_type, {}, full)
         time.sleep(delay)
         if proc.poll() is None:
             os.kill(proc.pid, getattr(signal, sig))
         out, err = proc.communicate(timeout=120)
         lab.recover(cache_type, target, err, by_hook=trial % 2 == 1)
-        outcomes.append(f"trial {trial}: {sig} after {delay:.2f}s [{cache_type or 'default'}]"
-                        f" exit {proc.returncode}: recovered")
+        outcomes.append(f"trial {trial}: {'dvc-synced pull' if full else 'hook'} {sig} after "
+                        f"{delay:.2f}s [{cache_type or 'default'}] exit {proc.returncode}: "
+                        "recovered")
     print("\n".join(outcomes), file=sys.stderr)
     lab.dvc_status_clean()
+
+
+def test_signal_while_a_workspace_file_is_written_recovers(team: Team) -> None:
+    """The issue's Ctrl-C, without injection: a real signal the moment a temporary file
+    shows up in the output (big files, copy cache type: the copy takes a while). The
+    half-written copy must not survive, and the next `dvc-synced pull` finishes. SIGINT
+    on the way to v1, SIGTERM on the way back to v0."""
+    alice = founder(team)
+    rng = random.Random(21)
+    commits = []
+    versions = []
+    for n in range(2):
+        files = {f"data/f{i}.bin": rng.randbytes(16 << 20) for i in range(3)}
+        for rel, data in files.items():
+            alice.write(rel, data)
+        alice.dvc("add", "-q", "data")
+        alice.git("add", "-A")
+        alice.git("commit", "-q", "-m", f"v{n}")
+        commits.append(alice.git("rev-parse", "HEAD").stdout.strip())
+        versions.append({rel: hashlib.md5(d).hexdigest() for rel, d in files.items()})
+    alice.git("push", "-q", "origin", "main")
+    bob = team.user("bob")
+    bob.dvc("config", "--local", "cache.type", "copy")
+    bob.synced("install")
+    bob.git("reset", "-q", "--hard", commits[0])
+    bob.synced("pull")
+    bob.synced("fetch", commits[1])  # the data is local: the workspace phase comes soon
+    for sig, target in (("SIGINT", 1), ("SIGTERM", 0)):
+        bob.git("reset", "-q", "--hard", commits[target])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dvc_synced_plugin", "hook", "post-merge", "0"],
+            cwd=bob.repo, env=bob.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        deadline = time.monotonic() + 60
+        seen = ""
+        while proc.poll() is None and time.monotonic() < deadline and not seen:
+            with os.scandir(bob.repo / "data") as entries:
+                seen = next((e.name for e in entries if e.name.endswith(".tmp")), "")
+        if proc.poll() is None:
+            os.kill(proc.pid, getattr(signal, sig))
+        _out, err = proc.communicate(timeout=120)
+        assert seen, f"no temporary file was seen being written: {err}"
+        left = [p.name for p in (bob.repo / "data").iterdir() if p.name.endswith(".tmp")]
+        assert not left, f"{sig} left {left}; the hook said: {err}"
+        done = bob.synced("pull", check=False)
+        assert done.returncode == 0, done.stderr
+        assert {f"data/{p.name}": hashlib.md5(p.read_bytes()).hexdigest()
+                for p in (bob.repo / "data").iterdir()} == versions[target]

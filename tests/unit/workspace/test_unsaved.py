@@ -9,6 +9,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from dvc_synced_plugin import tempnames
 from dvc_synced_plugin.dvcfiles.objects import ObjectRef
 from dvc_synced_plugin.storage.stores import ObjectStore, generation
@@ -111,3 +113,19 @@ def test_generation_is_renewed_and_made_afresh(tmp_path: Path) -> None:
     first = generation(tmp_path)
     assert generation(tmp_path) == first
     assert generation(tmp_path, renew=True) != first
+
+
+def test_dvc_checkouts_temporaries_are_removed_after_a_kill(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    git_dir = repo / ".git"
+    (repo / "data" / "sub").mkdir(parents=True)
+    dvc_temp = repo / "data" / "sub" / ".AbCdEfGhIjKlMnOpQrStUv.tmp"  # tmp_fname("")
+    beside = repo / ".0123456789abcdefghij_-.tmp"  # beside the single-file output
+    user_file = repo / "data" / "keep.tmp"
+    with pytest.raises(KeyboardInterrupt), workspace.dvc_journal(git_dir, ["data", "model.bin"]):
+        for path in (dvc_temp, beside, user_file):
+            path.write_bytes(b"half")
+        raise KeyboardInterrupt  # the checkout dies here (or SIGKILL: no unwinding)
+    assert workspace.recover(repo, git_dir) == 2
+    assert not dvc_temp.exists() and not beside.exists() and user_file.exists()
+    assert workspace.recover(repo, git_dir) == 0
