@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from typing import Optional
 
@@ -30,26 +32,48 @@ def cmd_init(args: argparse.Namespace) -> int:
     pin = None if args.no_pre_commit_config else precommit_config.pin_of(args.hooks_repo,
                                                                           args.hooks_rev)
     print(initialize.init(_root(), args.central, args.local, args.transport, args.remote,
-                          team_local=args.team_local, hooks_pin=pin))
+                          team_local=args.team_local, hooks_pin=pin, create=args.create,
+                          check=not args.no_check))
     return 0
 
 
 def cmd_push(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import flows
 
+    if args.dry_run:
+        return _dry_run(flows.push_dry_run(_settings(), args.rev or ["HEAD"]))
     report = flows.push_revisions(_settings(), args.rev or ["HEAD"])
     output.result(report.line("uploaded", "to"))
     return 0
+
+
+def _dry_run(plan) -> int:  # type: ignore[no-untyped-def]
+    """Print what a push or pull would move; exit 1 when it would not be complete."""
+    for line in plan.lines():
+        output.result(line)
+    return 0 if plan.complete else 1
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from dvc_synced_plugin import flows, hooks
 
     settings = _settings()
+    if args.dry_run:
+        return _dry_run(flows.pull_dry_run(settings, args.rev))
     report = flows.pull_revision(settings, args.rev)
     output.result(report.line("downloaded", "from"))
+    for line in report.incomplete:
+        output.say(line)
     if report.checkout_failed:
         output.say(f"dvc checkout could not update {', '.join(report.checkout_failed)}")
+        return 1
+    if report.incomplete:
+        if args.rev == "HEAD":
+            from dvc_synced_plugin import gitinfo
+
+            hooks.write_state(settings.root, "pending", gitinfo.rev_parse(settings.root, "HEAD"))
+        output.say("everything else is in the workspace; once it is pushed, run "
+                   "`dvc-synced pull` again")
         return 1
     if args.rev == "HEAD":
         from dvc_synced_plugin import gitinfo
@@ -64,7 +88,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = _settings()  # the work tree is asked once: settings carry it
     result = status.status(settings, args.rev)
     upstream = status.upstream_states(settings.root, args.upstream)
-    status.say_workspace_lag(settings.root)
+    from dvc_synced_plugin import install
+
+    hooks = install.check(settings.root)
+    if not hooks.ok:
+        output.say(f"hooks: {hooks.line()}")
+    status.say_workspace_lag(settings.root, "" if hooks.ok else hooks.fix.removeprefix("run "))
     if args.json:
         print(json.dumps({**result.as_dict(), "upstream": dict(upstream)}, indent=2))
     else:
@@ -74,6 +103,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for where, miss in result.missing.items():
             state = "complete" if not miss.objects else (
                 f"{miss.objects} missing ({human_bytes(miss.bytes)})")
+            if where == "local" and miss.objects and not result.missing["central"].objects:
+                state += ": central has them, fetched when needed"
             print(f"  {where:8} {state}")
         for path in result.unknown_dirs:
             print(f"  manifest of {path} is on no storage")
@@ -224,9 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a team-wide default local storage path in .dvc-synced: ~/... or "
                    "relative")
     p.add_argument("--transport", default=None,
-                   help="how to reach central: " + ", ".join(
+                   help="how to reach central (default: rclone when the URL's NAME: is a "
+                   "configured rclone remote, else rsync): " + ", ".join(
                        f"{n} ({e.summary})" for n, e in TRANSPORTS.items() if e.public))
     p.add_argument("--remote", help="name of the DVC remote that is the local storage")
+    p.add_argument("--create", action="store_true",
+                   help="create central's directory (or bucket) if it is missing: the only "
+                   "command that creates central")
+    p.add_argument("--no-check", action="store_true",
+                   help="write the settings without reaching central (offline); run "
+                   "`dvc-synced doctor` later")
     p.add_argument("--hooks-repo", metavar="URL",
                    help="dvc-synced repository for .pre-commit-config.yaml (default: where "
                    "this dvc-synced was installed from)")
@@ -238,10 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("push", help="put the data of revisions on central")
     p.add_argument("--rev", action="append", help="revision (repeatable; default HEAD)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="say what would be uploaded (objects, bytes); move nothing")
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("pull", help="get a revision's data from central into the workspace")
     p.add_argument("--rev", default="HEAD", help="revision (default HEAD)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="say what would be downloaded (objects, bytes); move nothing")
     p.set_defaults(func=cmd_pull)
 
     p = sub.add_parser("status", help="what a revision's data lacks in cache, local, central")
@@ -329,8 +371,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (kill, a timeout) and SIGHUP (the terminal closed) unwind like Ctrl-C: every
+    # `finally` removes its temporary file. SIGKILL cannot be caught: the next run cleans.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread: leave it
+            signal.signal(signum, _interrupt)
     try:
         return int(args.func(args))
     except SyncError as exc:
@@ -344,6 +395,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         output.say(f"error: {program} is not installed or not on PATH: install it "
                    f"(apt-get install {'openssh-client' if program == 'ssh' else program})")
         return 2
-    except KeyboardInterrupt:
-        output.say("interrupted; nothing half-written remains, run it again")
-        return 130
+    except KeyboardInterrupt as exc:
+        # True after an interrupt in any phase: objects get their names only once whole
+        # and verified, each workspace file is replaced whole, no temporary name stays.
+        # The workspace may hold part of the change; the next sync finishes it.
+        what = str(exc) if str(exc) in ("SIGTERM", "SIGHUP") else "SIGINT"
+        output.say(f"interrupted ({what}): no file was left half-written; the workspace may "
+                   "hold part of the change: run `dvc-synced pull` to finish it")
+        return 128 + int(getattr(signal, what))

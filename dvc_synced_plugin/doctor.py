@@ -1,4 +1,7 @@
-"""`dvc-synced doctor`: each check prints ok or what is wrong and how to fix it."""
+"""`dvc-synced doctor`: each check prints ok or what is wrong and how to fix it.
+
+It only looks: nothing is written on central (a mistyped central must not become a new
+one) and nothing in this clone's config."""
 
 from __future__ import annotations
 
@@ -34,8 +37,8 @@ def _disk_notes(settings) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def run() -> int:
-    from dvc_synced_plugin import config, dvcrepo, gitinfo
-    from dvc_synced_plugin.transports import open_transport, required_tools, transport_checks
+    from dvc_synced_plugin import config, dvcrepo, gitinfo, initialize
+    from dvc_synced_plugin.transports import required_tools, transport_checks
 
     failures = 0
     state: dict[str, object] = {}
@@ -96,14 +99,20 @@ def run() -> int:
     for line in _disk_notes(s):  # type: ignore[arg-type]
         print(line)
 
-    def reach() -> str:
-        t = open_transport(s)  # type: ignore[arg-type]
-        try:
-            t.check_writable()
-        finally:
-            t.close()
-        return t.description
+    def hooks() -> str:
+        from dvc_synced_plugin import install
 
-    check("central reachable and writable", reach)
+        found = install.check(state["root"])  # type: ignore[arg-type]
+        if not found.ok:
+            raise SyncError(found.line())
+        return f"through {found.how}"
+
+    check("git hooks installed", hooks)
+
+    def reach() -> str:
+        # Looks only: doctor writes nothing on central, and never creates it.
+        return initialize.reach_central(s)  # type: ignore[arg-type]
+
+    check("central exists and is reachable", reach)
     print("all checks passed" if not failures else f"{failures} check(s) failed")
     return 0 if not failures else 1

@@ -223,7 +223,27 @@ def checkout(root: Path, targets: list[str] | None) -> list[str]:
     except CheckoutError as exc:
         return [str(t) for t in getattr(exc, "target_infos", [])] or [str(exc)]
     except DvcException as exc:
+        unsaved = _unsaved_files(root, str(exc))
+        if unsaved:
+            shown = ", ".join(unsaved[:5]) + (f" and {len(unsaved) - 5} more"
+                                               if len(unsaved) > 5 else "")
+            raise SyncError(
+                f"unsaved changes in {shown} were kept, not replaced (as `dvc checkout` "
+                "keeps them): keep them with `dvc add` of the output and commit, or drop "
+                f"them with `dvc checkout --force {unsaved[0]}`"
+            ) from exc
         raise SyncError(
             f"dvc checkout failed: {exc}: resolve it, then run `dvc-synced pull`"
         ) from exc
     return []
+
+
+UNSAVED = "Can't remove the following unsaved files without confirmation."
+
+
+def _unsaved_files(root: Path, message: str) -> list[str]:
+    """The files DVC's refusal to drop unsaved changes names, relative to the work tree."""
+    if not message.startswith(UNSAVED):
+        return []
+    paths = message.splitlines()[1:]
+    return [os.path.relpath(p, root) if os.path.isabs(p) else p for p in paths if p.strip()]

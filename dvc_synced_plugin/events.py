@@ -31,7 +31,7 @@ HOOKS: dict[str, HookSpec] = {
     "post-checkout": HookSpec(False, "after", "data follows checkout"),
     "post-merge": HookSpec(False, "after", "data follows merge/pull"),
     "post-rewrite": HookSpec(True, "after", "data follows rebase/amend"),
-    "post-commit": HookSpec(False, "after", "data follows a resolved merge"),
+    "post-commit": HookSpec(False, "after", "data in step with the new commit"),
     "post-applypatch": HookSpec(False, "after", "data follows git am", pre_commit=False),
 }
 HOOK_NAMES = tuple(HOOKS)

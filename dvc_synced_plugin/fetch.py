@@ -162,17 +162,21 @@ class Fetched(CommitMemo):
     A timer fetches every few minutes: without this, each run would expand the base
     revision in full again (100,000 entries: seconds). With it, a run with nothing new
     does git calls only, and a new commit is computed as its diff against the last fetched
-    tip. The memo belongs to one local storage directory (path and inode: a wiped and
-    re-created storage starts afresh) and keeps the newest KEEP commits.
+    tip. The memo vouches for one state of one local storage: its path and its
+    generation (`stores.generation`), which `gc` renews before removing objects and which
+    a deleted and re-created storage lacks: then the memo starts afresh and the next fetch
+    checks the disk again. It keeps the newest KEEP commits.
     """
 
     def __init__(self, root: Path, local: Path) -> None:
+        from dvc_synced_plugin.stores import generation
+
         try:
-            inode = local.stat().st_ino
+            token = generation(local) if local.is_dir() else "none"
         except OSError:
-            inode = 0
+            token = "none"
         super().__init__(gitinfo.git_dir(root) / "dvc-synced" / "fetched",
-                         f"local {local} {inode}")
+                         f"local {local} {token}")
 
     @property
     def anchor(self) -> Optional[str]:

@@ -9,6 +9,7 @@ queue. Nothing here knows which transport it talks to: it asks its capabilities.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
-from dvc_synced_plugin import dvcrepo, gitinfo, output, safety, workspace
+from dvc_synced_plugin import dvcrepo, faults, gitinfo, output, safety, workspace
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
 from dvc_synced_plugin.lock import storage_lock, workspace_lock
@@ -47,6 +48,10 @@ class Report:
     seconds: float = 0.0
     retries: int = 0  # connection attempts repeated after a transient failure
     checkout_failed: list[str] = field(default_factory=list)
+    # Outputs left as they were because central lacks their data: one line each, naming
+    # the commit and who must push (`blame`).
+    incomplete: list[str] = field(default_factory=list)
+    unsaved: list[str] = field(default_factory=list)  # files with changes DVC does not have
 
     def line(self, verb: str, where: str) -> str:
         return output.summary(verb, where, self.moved, self.moved_bytes, self.skipped,
@@ -100,8 +105,14 @@ class Session:
             self._staging = self.local.work_dir("incoming")
         return self._staging
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
-        return storage_lock(self.local.root, max(300, self.settings.timeout))
+    @contextlib.contextmanager
+    def lock(self):  # type: ignore[no-untyped-def]
+        """The storage lock; what a killed run left half-written in either store goes
+        first (every writer of objects holds this lock, so nothing there is live)."""
+        with storage_lock(self.local.root, max(300, self.settings.timeout)):
+            self.local.sweep()
+            self.cache.sweep()
+            yield
 
     def plan(self, changes: list[gitinfo.PointerChange], strict: bool = True) -> ObjectSet:
         return plan_changes(self.root, changes, self.manifests, strict)
@@ -305,40 +316,115 @@ def push_revisions(settings: Settings, revs: Iterable[str]) -> Report:
 
 def fetch_into_local(session: Session, refs: list[ObjectRef]) -> tuple[int, int]:
     """Download objects the local storage lacks; verify each before it gets its name."""
-    if not refs:
-        return 0, 0
-    staging = session.staging()
-    moved = size = 0
-    for batch in ([r for r in refs if not r.is_dir], [r for r in refs if r.is_dir]):
-        if not batch:
-            continue
-        download_staged(
-            session.transport, staging, batch, "are not on central",
-            ": whoever committed them must push again (`dvc-synced push`)",
-        )
-        for ref in batch:
-            staged = staging / ref.relpath
-            size += staged.stat().st_size
-            moved += session.local.adopt(staged, ref, session.manifests.checks.get(ref.oid))
+    moved, size, _ = fetch_available(session, refs, lacking_ok=False)
     return moved, size
 
 
-def pull_objects(session: Session, objs: ObjectSet, report: Report) -> None:
-    """Bring every object in `objs` into the DVC cache, via the local storage."""
+def fetch_available(session: Session, refs: list[ObjectRef], lacking_ok: bool = True,
+                    objs: Optional[ObjectSet] = None
+                    ) -> tuple[int, int, list[ObjectRef]]:
+    """`fetch_into_local` of what central holds: returns (count, bytes, refs central
+    lacks). The manifest of an output with a file central lacks is not taken in: a
+    `.dir` in a DVC remote makes DVC take all of its files for present."""
+    if not refs:
+        return 0, 0, []
+    staging = session.staging()
+    moved = size = 0
+    lacking: list[ObjectRef] = []
+    for batch in ([r for r in refs if not r.is_dir], [r for r in refs if r.is_dir]):
+        if batch and batch[0].is_dir and lacking and objs is not None:
+            held = {out.oid for out in incomplete_outputs(objs, lacking)}
+            batch = [r for r in batch if r.oid not in held]
+        if not batch:
+            continue
+        lacking += download_staged(
+            session.transport, staging, batch, "are not on central",
+            ": whoever committed them must push again (`dvc-synced push`)",
+            lacking_ok=lacking_ok,
+        )
+        faults.point("download")
+        for ref in batch:
+            staged = staging / ref.relpath
+            if not staged.is_file():
+                continue  # central lacks it (`lacking`)
+            size += staged.stat().st_size
+            moved += session.local.adopt(staged, ref, session.manifests.checks.get(ref.oid))
+    return moved, size, lacking
+
+
+def incomplete_outputs(objs: ObjectSet, lacking: Iterable[ObjectRef]) -> list[Out]:
+    """The changed outputs that need one of `lacking`, or whose manifest is nowhere."""
+    gone = {r.relpath for r in lacking}
+    if not gone and not objs.unknown:
+        return []  # the usual pull: no manifest entries gathered (10^6 at the huge tier)
+    found: list[Out] = []
+    for _, out in objs.changed:
+        ref = ObjectRef(out.oid, out.legacy, out.path)
+        needs = {ref.relpath}
+        prefix = "" if out.legacy else "files/md5/"
+        for (_, new), delta in objs.deltas.items():
+            if new == out.oid:
+                needs.update(f"{prefix}{md5[:2]}/{md5[2:]}" for md5 in delta.after.values())
+        if out.path in objs.unknown or needs & gone:
+            found.append(out)
+    return found
+
+
+def _revision(commit: Optional[str]) -> str:
+    """A change's commit as a revision `git log` takes (the index's changes: HEAD)."""
+    return commit if commit and commit != gitinfo.INDEX else "HEAD"
+
+
+def blame(root: Path, rev: str, out: Out) -> str:
+    """Who must push an output's data: the commit that recorded this version of it (the
+    newest that changed its hash in the pointer file) and its author."""
+    oid = out.oid.removesuffix(".dir")
+    line = gitinfo.git(root, "log", "-1", "--format=%h %an <%ae>", f"-S{oid}", rev, "--",
+                       out.pointer, check=False).decode(errors="replace").strip()
+    if not line:
+        return f"{out.path} is not on central: whoever committed it must push its data"
+    commit, _, author = line.partition(" ")
+    return (f"{out.path} is not on central: committed in {commit} by {author}, who must "
+            "push its data (`dvc-synced push`, or `git push` with the hooks installed)")
+
+
+def pull_objects(session: Session, objs: ObjectSet, report: Report,
+                 partial: bool = False) -> list[ObjectRef]:
+    """Bring every object in `objs` into the DVC cache, via the local storage.
+
+    `partial`: what central lacks is returned instead of refused (as `dvc pull` checks
+    out what it can); those objects and the manifests of their outputs stay out."""
     refs = objs.all()
     report.needed = len(refs)
     cache_missing = session.cache.missing(refs)
     to_fetch = session.local.missing(cache_missing)
+    lacking: list[ObjectRef] = []
     if to_fetch:
-        report.moved, report.moved_bytes = fetch_into_local(session, to_fetch)
+        report.moved, report.moved_bytes, lacking = fetch_available(
+            session, to_fetch, lacking_ok=partial, objs=objs)
     report.skipped = len(refs) - len(to_fetch)
-    # Shared, not copied (one inode for both stores), and verified: the local storage is
-    # filled by every clone of this user, and one with cache.type hardlink may have
-    # written an object in place. Sharing is always safe because every object read out
-    # of a shared store is hashed first (`add_copy`, `verify_objects`): an in-place edit
-    # of a linked workspace file is caught before it reaches central or another clone.
+    if lacking or objs.unknown:
+        held = {o.oid for o in incomplete_outputs(objs, lacking)}
+        gone = {r.relpath for r in lacking}
+        cache_missing = [r for r in cache_missing if r.relpath not in gone
+                         and not (r.is_dir and r.oid in held)]
+    # Shared where that is safe (a reflink; a hard link of an inode no other clone's cache
+    # has), copied otherwise, and verified: the local storage is filled by every clone of
+    # this user, and one with a link cache type may have written an object in place. An
+    # inode shared by two clones' caches would carry one clone's in-place write into the
+    # other's checkouts; hashing on the way in catches what is already written.
     copy_objects(session.local, session.cache, cache_missing, session.settings.jobs,
-                 verify=True, share=True)
+                 verify=True, share=True, link_shared=False)
+    return lacking
+
+
+def hold_back(objs: ObjectSet, incomplete: list[Out]) -> set[str]:
+    """Take the targets of incomplete outputs out of the checkout; returns them. A
+    target (a .dvc file, a stage) is checked out whole or not at all."""
+    held = {out.target for out in incomplete}
+    objs.changed = [(old, new) for old, new in objs.changed if new.target not in held]
+    objs.targets -= held
+    return held
 
 
 def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
@@ -347,10 +433,18 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
     "changes"), every output (`"all"`, for a workspace in no known state), or none."""
     start = time.monotonic()
     report = Report()
+    held: set[str] = set()
     with Session(settings) as session, session.lock():
-        objs = session.plan(changes)
-        pull_objects(session, objs, report)
+        # Not strict: a manifest on no storage makes its output incomplete, not the pull.
+        objs = session.plan(changes, strict=False)
+        lacking = pull_objects(session, objs, report, partial=True)
         report.retries = session.retries
+        incomplete = incomplete_outputs(objs, lacking)
+        if incomplete:
+            commits = {c.path: c.commit for c in changes if c.new_blob}
+            report.incomplete = [blame(settings.root, _revision(commits.get(out.pointer)), out)
+                                 for out in incomplete]
+            held = hold_back(objs, incomplete)
         with contextlib.suppress(OSError):
             remove_tree(session.staging())
     stale = stale_outputs(settings.root, changes) if checkout != "none" else []
@@ -359,12 +453,24 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
         timeout = max(300, settings.timeout)
         git_dir = gitinfo.git_dir(settings.root)
         with workspace_lock(git_dir, timeout):
+            workspace.recover(settings.root, git_dir)  # what a killed update left
+            faults.point("workspace")
             record = workspace.record_file(git_dir)
             remove_stale_outputs(settings.root, session, stale, record)
-            targets = None if checkout == "all" else sorted(
-                update_workspace(settings.root, session.cache, objs, record))
+            if checkout == "all":
+                # Held back outputs keep what they have: every other output of the
+                # revision is a target of the plan (its changes start from nothing).
+                targets = sorted(objs.targets) if held else None
+            else:
+                targets = sorted(update_workspace(settings.root, session.cache, objs, record,
+                                                  report))
             if targets is None or targets:
-                report.checkout_failed = dvcrepo.checkout(settings.root, targets)
+                # DVC's own temporaries (`.<22 chars>.tmp` beside each file it writes)
+                # survive a SIGKILL too, and make its next checkout refuse: name where.
+                with workspace.dvc_journal(git_dir, [
+                        new.path for _, new in objs.changed
+                        if targets is None or new.target in targets]):
+                    report.checkout_failed = dvcrepo.checkout(settings.root, targets)
                 if not report.checkout_failed:
                     workspace.record_checked_out(settings.root, record, [
                         new for _, new in objs.changed
@@ -419,19 +525,24 @@ def remove_stale_outputs(root: Path, session: Session, stale: list[Out],
 
 
 def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet,
-                     record: Optional[workspace.DirRecord] = None) -> set[str]:
+                     record: Optional[workspace.DirRecord] = None,
+                     report: Optional[Report] = None) -> set[str]:
     """Check out the changed entries ourselves; returns the targets left for `dvc checkout`.
 
     `dvc checkout` of a target scans every file of its directories; our update touches
     only what the manifests say changed. On an unexpected error DVC gets every target:
     it finishes a partial update as it would any other workspace state.
     """
+    journal = workspace.journal_file(gitinfo.git_dir(root))
     try:
-        return workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
-                                objs.deltas, record)
+        left = workspace.update(root, cache, dvcrepo.cache_types(root), objs.changed,
+                                objs.deltas, record, journal)
     except OSError as exc:
         output.warn(f"updating the workspace directly failed ({exc}); running dvc checkout")
         return set(objs.targets)
+    if report is not None:
+        report.unsaved = [os.path.relpath(p, root) for p in workspace.refused_files]
+    return left
 
 
 def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
@@ -470,3 +581,81 @@ def read_only_session(settings: Settings):  # type: ignore[no-untyped-def]
             yield session
     finally:
         remove_tree(staging)
+
+
+# ---------------------------------------------------------------------------- dry runs
+
+
+@dataclass
+class DryRun:
+    """What a push or pull would move: counts and bytes, asked of central read-only."""
+
+    verb: str  # "upload" | "download"
+    where: str  # "to" | "from"
+    needed: int = 0
+    moving: int = 0
+    moving_bytes: int = 0
+    absent: int = 0  # objects neither side has
+    problems: list[str] = field(default_factory=list)  # why it would not be complete
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        there = self.needed - self.moving - self.absent
+        return [f"dry run: would {self.verb} {self.moving} object(s) "
+                f"({output.human_bytes(self.moving_bytes)}) {self.where} central, {there} "
+                "already there; nothing was moved", *self.problems]
+
+
+def push_dry_run(settings: Settings, revs: Iterable[str]) -> DryRun:
+    """`push --dry-run`: one probe of central; no store, config or central is written."""
+    changes: list[gitinfo.PointerChange] = []
+    for sha in [gitinfo.rev_parse(settings.root, r) for r in revs]:
+        changes += gitinfo.changes_between(settings.root, None, sha)
+    result = DryRun("upload", "to")
+    with read_only_session(settings) as session:
+        objs = session.plan(changes, strict=False)
+        refs = objs.all()
+        result.needed = len(refs)
+        central = session.transport.probe([r.relpath for r in refs]) if refs else {}
+        todo = [r for r in refs if r.relpath not in central]
+        nowhere: list[ObjectRef] = []
+        for ref in todo:
+            store = next((s for s in (session.cache, session.local) if s.has(ref)), None)
+            if store is None:
+                nowhere.append(ref)
+                continue
+            result.moving += 1
+            result.moving_bytes += store.size(ref)
+    result.absent = len(nowhere)
+    if nowhere:
+        result.problems.append(
+            describe_missing(nowhere, "are in no cache here and not on central") +
+            ": the push would be refused; run `dvc commit` (or `dvc add`) for them")
+    result.problems += [f"the manifest of {path} is on no storage: the push would be "
+                        "refused" for path in objs.unknown]
+    return result
+
+
+def pull_dry_run(settings: Settings, rev: str = "HEAD") -> DryRun:
+    """`pull --dry-run`: central is probed and missing manifests are read into a private
+    scratch dir (needed to know a directory's files); nothing else is written."""
+    sha = gitinfo.rev_parse(settings.root, rev)
+    changes = gitinfo.changes_between(settings.root, None, sha)
+    result = DryRun("download", "from")
+    with read_only_session(settings) as session:
+        objs = session.plan(changes, strict=False)
+        refs = objs.all()
+        result.needed = len(refs)
+        need = session.local.missing(session.cache.missing(refs))
+        central = session.transport.probe([r.relpath for r in need]) if need else {}
+        lacking = [r for r in need if r.relpath not in central]
+        result.moving = len(need) - len(lacking)
+        result.absent = len(lacking)
+        result.moving_bytes = sum(central.values())
+        commits = {c.path: c.commit for c in changes}
+        result.problems = [blame(settings.root, _revision(commits.get(out.pointer)), out)
+                           for out in incomplete_outputs(objs, lacking)]
+    return result

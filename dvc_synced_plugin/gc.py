@@ -29,7 +29,7 @@ from dvc_synced_plugin import gitinfo, output
 from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.objects import ObjectRef
-from dvc_synced_plugin.stores import WORK_DIR, ObjectStore, remove_tree
+from dvc_synced_plugin.stores import WORK_DIR, ObjectStore, generation, remove_tree
 
 if TYPE_CHECKING:
     from dvc_synced_plugin.flows import Session
@@ -258,6 +258,8 @@ def gc(settings: Settings, dry_run: bool = False, keep_days: int = 7,
         if dry_run:
             result.freed = _would_free(session.local, refs)
         else:
+            if refs:  # first: a memo of what a fetch brought no longer vouches for it
+                generation(session.local.root, renew=True)
             result.freed = remove(session.local, refs)
     return result
 

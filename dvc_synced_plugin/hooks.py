@@ -33,7 +33,7 @@ import os
 from pathlib import Path
 from typing import Callable, Optional, TextIO, Union
 
-from dvc_synced_plugin import events, gitinfo
+from dvc_synced_plugin import events, faults, gitinfo, tempnames
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
 from dvc_synced_plugin.events import SKIP_ENV, HeadMove, PushEvent
 from dvc_synced_plugin.gitinfo import PointerChange
@@ -67,9 +67,14 @@ def read_state(root: Path) -> tuple[str, str]:
 def write_state(root: Path, status: str, sha: str) -> None:
     path = _state_file(root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{status} {sha}\n")
-    os.replace(tmp, path)
+    tmp = tempnames.temp_for(path)
+    try:
+        tmp.write_text(f"{status} {sha}\n")
+        faults.point("state")
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            tmp.unlink()
 
 
 # ---------------------------------------------------------------------------- pre-push
@@ -217,10 +222,23 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
         say(f"warning: the data of {new[:10]} is not in the workspace: {exc}")
         say("git's state is as git left it; run `dvc-synced pull` to finish")
         return 1
+    for line in report.incomplete:
+        say(f"warning: {line}")
+    if report.incomplete and not report.checkout_failed:
+        write_state(root, "pending", new)  # the next hook or `dvc-synced pull` finishes
+        say("everything else is in the workspace; once it is pushed, `dvc-synced pull` "
+            "brings the rest")
+        return 1
     if report.checkout_failed:
         write_state(root, "pending", new)
         say(f"warning: dvc checkout could not update {', '.join(report.checkout_failed[:5])}")
-        say("resolve the workspace changes, then run `dvc-synced pull` to finish")
+        if report.unsaved:
+            shown = " ".join(report.unsaved[:5]) + (" ..." if len(report.unsaved) > 5 else "")
+            say(f"unsaved changes kept, not replaced: {shown}")
+            say("keep them: `dvc add` the output and commit; or drop them: "
+                f"`dvc checkout --force {report.unsaved[0]}`; then `dvc-synced pull`")
+        else:
+            say("resolve the workspace changes, then run `dvc-synced pull` to finish")
         return 1
     write_state(root, "ok", new)
     if report.needed:

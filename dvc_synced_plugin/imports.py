@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -408,8 +409,19 @@ def import_url(root: Path, url: str, path: Optional[str], transport: Optional[st
                 raise
             shutil.rmtree(stage, ignore_errors=True)
     size = sum(e.size for e in listing.values())
+    files_to_add = [os.path.relpath(dvcfile, root), *_changed_gitignore(root, target)]
     return (f"imported {url} into {rel}: {len(listing)} file(s), {human_bytes(size)}; "
-            f"share it: git add {os.path.relpath(dvcfile, root)} && git commit")
+            f"share it: git add {' '.join(shlex.quote(f) for f in files_to_add)} "
+            "&& git commit")
+
+
+def _changed_gitignore(root: Path, target: Path) -> list[str]:
+    """The .gitignore `dvc add` wrote beside the output, when git sees it changed: the
+    commit that shares the import needs it, or teammates see the data as untracked."""
+    ignore = os.path.relpath(target.parent / ".gitignore", root)
+    proc = subprocess.run(["git", "status", "--porcelain", "--", ignore], cwd=root,
+                          capture_output=True, text=True)
+    return [ignore] if proc.returncode == 0 and proc.stdout.strip() else []
 
 
 # ------------------------------------------------------------------------------ update

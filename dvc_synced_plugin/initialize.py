@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin import config, dvcrepo, precommit_config
-from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.errors import ConfigError, MissingCentralError, SyncError
 
 
 def check_team_local(path: str) -> str:
@@ -30,6 +30,54 @@ def check_team_local(path: str) -> str:
     return path
 
 
+def choose_transport(central: str, transport: Optional[str]) -> tuple[str, str]:
+    """(transport, why): as `import-url` chooses, `name:path` is rclone when `name` is a
+    configured rclone remote, else an ssh host for rsync."""
+    if transport:
+        return transport, "--transport"
+    from dvc_synced_plugin.upstream import default_transport
+
+    chosen = default_transport(central)
+    head, colon, _ = central.partition(":")
+    if chosen == "rclone":
+        return chosen, f"{head} is an rclone remote"
+    if colon and head and "/" not in head and not central.startswith(("file:", "ssh:")):
+        return chosen, f"{head} is no rclone remote, so an ssh host"
+    return chosen, "a path" if not central.startswith("ssh://") else "an ssh URL"
+
+
+def check_tools(settings: config.Settings) -> list[str]:
+    """The programs the transport runs, each on PATH; ConfigError naming the install."""
+    import shutil
+
+    from dvc_synced_plugin.transports import required_tools
+
+    tools = required_tools(settings)
+    for tool in tools:
+        if not shutil.which(tool):
+            raise ConfigError(f"{tool} is not installed: install it (apt-get install "
+                              f"{'openssh-client' if tool == 'ssh' else tool})")
+    return tools
+
+
+def reach_central(settings: config.Settings, create: bool = False) -> str:
+    """What central is like, read-only (doctor's check); with `create`, a missing one is
+    made first: the only place dvc-synced creates central."""
+    from dvc_synced_plugin.transports import open_transport
+
+    transport = open_transport(settings)
+    try:
+        try:
+            return transport.check_central()
+        except MissingCentralError:
+            if not create:
+                raise
+        done = transport.create_central()
+        return f"{done}; {transport.check_central()}"
+    finally:
+        transport.close()
+
+
 def init(
     root: Path,
     central: str,
@@ -38,18 +86,25 @@ def init(
     remote: Optional[str],
     team_local: Optional[str] = None,
     hooks_pin: Optional[precommit_config.Pin] = None,
+    create: bool = False,
+    check: bool = True,
 ) -> str:
     """`hooks_pin`: write `.pre-commit-config.yaml` with it (None: leave that file alone)."""
     dvcrepo.require_dvc_repo(root)
+    if create and not check:
+        raise ConfigError("--create needs to reach central: drop --no-check")
     values = {"central": central}
-    if transport:
-        values["transport"] = transport
+    transport, why = choose_transport(central, transport)
+    if transport != config.DEFAULTS["transport"] or why == "--transport":
+        values["transport"] = transport  # teammates must use the same one
     if remote:
         values["remote"] = remote
     if team_local:
         values["local"] = check_team_local(team_local)
     # Build the settings these values give before writing anything, so bad input changes nothing.
-    env = {f"DVC_SYNCED_{k.upper()}": v for k, v in values.items()}
+    # The user's environment (DVC_SYNCED_SSH_COMMAND...) still applies to reaching central.
+    env = {**os.environ, **{f"DVC_SYNCED_{k.upper()}": v for k, v in values.items()},
+           "DVC_SYNCED_TRANSPORT": transport}
     if local:
         env["DVC_SYNCED_LOCAL"] = local
     settings = config.load(root, env=env)
@@ -58,6 +113,12 @@ def init(
     open_transport(settings).close()  # parses the URL for the transport; raises on a bad one
     if hooks_pin:
         precommit_config.check(root, hooks_pin)  # a broken config of theirs refuses here
+    # What doctor checks, before anything is written: a typo or an unreachable host fails
+    # here, not at the first push.
+    found = "not checked (--no-check): run `dvc-synced doctor` once it is reachable"
+    if check:
+        check_tools(settings)
+        found = reach_central(settings, create=create)
     config.write_team_file(root, values)
     if local:
         # This user's choice, in this clone's git config: it outranks the team file.
@@ -65,9 +126,10 @@ def init(
                        cwd=root, check=True)
     storage = dvcrepo.set_local_remote(root, settings.remote, settings.local)
     lines = [
-        f"dvc-synced: central {settings.central} ({settings.transport}); local storage {storage} "
-        f"is DVC remote {settings.remote!r} in .dvc/config.local"
+        f"dvc-synced: central {settings.central} via {settings.transport} ({why}); local "
+        f"storage {storage} is DVC remote {settings.remote!r} in .dvc/config.local"
         + (" (yours only: git config dvc-synced.local)" if local else "") + ".",
+        f"Central: {found}.",
     ]
     shared = [config.TEAM_FILE]
     if hooks_pin:
@@ -80,9 +142,17 @@ def init(
         + (" and hooks" if hooks_pin else "") + f": git add {' '.join(shared)} && "
         "git commit -m 'Share DVC data through dvc-synced'"
         + (", then pre-commit install" if hooks_pin else ", then dvc-synced install"))
+    from dvc_synced_plugin import install
+
+    hooks = install.check(root)
+    # Plain hooks asked for (--no-pre-commit-config): their fix, whatever else is there.
+    fix = hooks.fix if hooks_pin else "run `dvc-synced install`"
+    lines.append("Hooks: " + (f"installed in this clone ({hooks.how})." if hooks.ok else
+                              f"not installed in this clone yet: {fix}."))
     tip = disk_tip(root, storage)
     if tip:
         lines.append(f"Disk: {tip}")
+    lines.append("`dvc-synced doctor` checks all of this again at any time.")
     return "\n".join(lines)
 
 

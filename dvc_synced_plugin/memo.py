@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from dvc_synced_plugin import tempnames
+
 
 class CommitMemo:
     KEEP = 5000
@@ -38,6 +40,10 @@ class CommitMemo:
         self.commits = kept
         self.known = set(kept)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("\n".join([self.header, *kept]) + "\n")
-        os.replace(tmp, self.path)
+        tmp = tempnames.temp_for(self.path)
+        try:
+            tmp.write_text("\n".join([self.header, *kept]) + "\n")
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.lexists(tmp):
+                tmp.unlink()

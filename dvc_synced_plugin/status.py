@@ -35,7 +35,11 @@ class Status:
 
     @property
     def complete(self) -> bool:
-        return not self.unknown_dirs and all(w.objects == 0 for w in self.missing.values())
+        """Central holds everything and so does the cache (the workspace can be made).
+        The local storage is a copy on the way: what it lacks and central holds (after
+        `gc`, or for data the cache had already) is fetched when needed."""
+        return not self.unknown_dirs and all(
+            self.missing[where].objects == 0 for where in ("cache", "central"))
 
     def as_dict(self) -> dict:
         return {
@@ -294,12 +298,14 @@ def upstream_states(root: Path, network: bool) -> list[tuple[str, str]]:
                        else f"{diff.count} changed (use dvc-synced update)"))
     return states
 
-def workspace_lag(root: Path) -> Optional[str]:
+def workspace_lag(root: Path, no_hooks: str = "") -> Optional[str]:
     """One line when the workspace's data is not HEAD's, as the hooks' state file knows it.
 
     git fires no hook for some commands that move HEAD (`git reset`, `git am` under
     pre-commit, a commit message edited away from git's own on a resolved squash merge):
     the next hook or `dvc-synced pull` catches up, and until then this says so.
+    `no_hooks`: why the hooks are missing in this clone, when they are: then that is
+    the cause named (no hook ever ran), not a git command.
     """
     from dvc_synced_plugin.hooks import read_state
 
@@ -311,17 +317,21 @@ def workspace_lag(root: Path) -> Optional[str]:
     if state == "ok" and synced == head:
         return None
     fix = "run `dvc-synced pull`"
+    if no_hooks:
+        fix = f"{fix}, and install the hooks so git keeps it in step ({no_hooks})"
     if state == "pending":
         return f"workspace: the last sync of {head[:10]} did not finish: {fix}"
     if state != "ok" or not gitinfo.known_commits(root, [synced]):
         return f"workspace: no sync by dvc-synced recorded for HEAD {head[:10]}: {fix}"
     if not gitinfo.changes_between(root, synced, head):
         return None  # HEAD moved without touching a pointer file: the data is HEAD's
+    cause = "the git hooks are not installed" if no_hooks else \
+        "a git command that fires no hook moved HEAD"
     return (f"workspace: lags HEAD: it holds the data of {synced[:10]}, HEAD is {head[:10]} "
-            f"(a git command that fires no hook moved HEAD): {fix}")
+            f"({cause}): {fix}")
 
 
-def say_workspace_lag(root: Path) -> None:
-    line = workspace_lag(root)
+def say_workspace_lag(root: Path, no_hooks: str = "") -> None:
+    line = workspace_lag(root, no_hooks)
     if line:
         output.say(line)

@@ -7,21 +7,23 @@ which fails rather than replace an object that is already there.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
-import uuid
+import stat
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
-from dvc_synced_plugin import safety
+from dvc_synced_plugin import faults, safety, tempnames
 from dvc_synced_plugin.errors import CorruptObjectError, SyncError
 from dvc_synced_plugin.objects import ObjectRef
 from dvc_synced_plugin.safety import CHUNK, content_hash, expected_hash
 
 WORK_DIR = ".dvc-synced"  # our scratch space inside a store, never an object path
+TMP_DIR = "tmp"  # objects on their way in, under WORK_DIR (see ObjectStore.temp_for)
 PLAIN_LIST = "clean-manifests"  # manifests proven clean (safety) on their way in
 
 
@@ -128,23 +130,44 @@ class ObjectStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def temp_for(self, final: Path) -> Path:
+        """A temporary name for an object on its way in: in one directory of our own, so
+        one listing finds what a killed run left (`sweep`), not 256 object directories."""
+        return tempnames.temp_for(self.work_dir(TMP_DIR) / final.name)
+
+    def sweep(self) -> None:
+        """Remove what killed runs left half-written; the caller holds the storage lock,
+        which every writer of objects holds."""
+        tmp = self.root / WORK_DIR / TMP_DIR
+        tempnames.sweep(tmp, everyone=True)
+        if self.label == "DVC cache":  # leave DVC's cache as we found it
+            with contextlib.suppress(OSError):
+                os.rmdir(tmp)
+                os.rmdir(tmp.parent)
+
     def add_copy(self, src: Path, ref: ObjectRef, verify: bool = True,
-                 share: bool = False) -> bool:
+                 share: bool = False, link_shared: bool = True) -> bool:
         """Copy `src` in as `ref`; False when the object was there already.
 
         `share`: a reflink or hard link of `src` serves as the copy: no second write of
-        the data, and on ext4 no second copy on disk. That is safe even when a workspace
-        file is hard-linked to `src` (cache.type hardlink), because the bytes are hashed
-        under the temporary name before they get theirs: an in-place edit is caught here,
-        before the object reaches another store, clone or central.
+        the data, and on ext4 no second copy on disk. The bytes are hashed under the
+        temporary name before they get theirs: an in-place edit of a workspace file
+        hard-linked to `src` (cache.type hardlink) is caught here, before the object
+        reaches another store, clone or central.
+
+        `link_shared=False`: hard-link `src` only when no other name shares its inode. The
+        local storage is read by every clone of this user: an inode it shares with one
+        clone's cache may be that clone's workspace file (a link cache type), so a second
+        clone hard-linking it would take every later in-place write of the first into its
+        own cache. A reflink is a new inode (copy-on-write) and always safe.
         """
         final = self.path(ref)
         if final.exists():
             return False
-        tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
+        tmp = self.temp_for(final)
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            if share and verify and _share(src, tmp):
+            if share and verify and _share(src, tmp, link_shared):
                 if _hashed_here(tmp):  # adopted by this process a moment ago: not again
                     _refuse_unsafe(self, tmp, ref)
                     return self._publish(tmp, final)
@@ -160,6 +183,8 @@ class ObjectStore:
                 if verify:
                     got = content_hash(fin, ref.legacy, copy_to=fout)
                     if got != expected_hash(ref):
+                        if os.fstat(fin.fileno()).st_nlink > 1:  # a linked workspace file?
+                            raise changed_in_place(src, ref, got)
                         raise CorruptObjectError(
                             f"{src} does not hash to {ref.oid} (got {got}); it belongs to "
                             f"{ref.owner or ref.oid}: restore it with `dvc add` or re-fetch it"
@@ -174,8 +199,13 @@ class ObjectStore:
         except OSError as exc:
             raise self._write_error(ref, exc) from exc
         finally:
-            if tmp.exists():
+            if os.path.lexists(tmp):
                 tmp.unlink()
+
+    def _publish(self, tmp: Path, final: Path) -> bool:
+        if self.label == "DVC cache":
+            faults.point("cache")  # an object written or linked in, not yet named
+        return self._name(tmp, final)
 
     def _write_error(self, ref: ObjectRef, exc: OSError) -> SyncError:
         """A full disk or a permission problem is the user's to fix: one line, no traceback.
@@ -227,8 +257,14 @@ class ObjectStore:
                 staged.unlink()
 
     @staticmethod
-    def _publish(tmp: Path, final: Path) -> bool:
-        os.chmod(tmp, 0o444)
+    def _name(tmp: Path, final: Path) -> bool:
+        st = os.stat(tmp)
+        if st.st_nlink == 1:
+            os.chmod(tmp, 0o444)
+        elif st.st_mode & 0o222:
+            # A hard link of a cache object a workspace file may be: read-only as DVC
+            # keeps objects, but the x bit DVC's checkout gave it stays.
+            os.chmod(tmp, stat.S_IMODE(st.st_mode) & 0o555)
         try:
             os.link(tmp, final)
         except FileExistsError:
@@ -239,6 +275,33 @@ class ObjectStore:
                 return False
             os.replace(tmp, final)
         return True
+
+
+GENERATION = "generation"  # under WORK_DIR: changes whenever objects may have left
+
+
+def generation(root: Path, renew: bool = False) -> str:
+    """A token naming this local storage's current contents, for memos that vouch for
+    them (`fetch.Fetched`): `gc` renews it before it removes anything, and a storage
+    deleted and made again starts without one, so a memo made before is not trusted."""
+    path = root / WORK_DIR / GENERATION
+    if not renew:
+        try:
+            token = path.read_text().strip()
+            if token:
+                return token
+        except OSError:
+            pass
+    token = os.urandom(8).hex()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempnames.temp_for(path)
+    try:
+        tmp.write_text(token + "\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            tmp.unlink()
+    return token
 
 
 _FICLONE = 0x40049409  # Linux ioctl: the new file shares the extents of another (reflink)
@@ -307,17 +370,23 @@ def verify_objects(store: ObjectStore, refs: Iterable[ObjectRef], jobs: int) -> 
             future.result()
 
 
-def _share(src: Path, tmp: Path) -> bool:
+def _share(src: Path, tmp: Path, link_shared: bool = True) -> bool:
     """`tmp` as a reflink, else a hard link, of `src`; False: copy it instead.
 
     Empty files are copied: DVC never links them either (ext4's 65,000-link limit). So is
-    a symlink planted in a store: linking would take in (and chmod) whatever it names."""
-    if os.path.islink(src) or os.path.getsize(src) == 0:
+    a symlink planted in a store: linking would take in (and chmod) whatever it names.
+    `link_shared=False`: no hard link of an inode that has another name already."""
+    if os.path.islink(src):
+        return False
+    st = os.stat(src)
+    if st.st_size == 0:
         return False
     dev = os.stat(tmp.parent).st_dev
     for make in (reflink, os.link):
         if make is reflink and dev in _NO_REFLINK:
             continue
+        if make is os.link and not link_shared and st.st_nlink > 1:
+            return False
         try:
             make(src, tmp)
             return True
@@ -350,11 +419,11 @@ def _hashed_here(path: Path) -> bool:
 
 def copy_objects(
     src: ObjectStore, dst: ObjectStore, refs: list[ObjectRef], jobs: int, verify: bool,
-    share: bool = False,
+    share: bool = False, link_shared: bool = True,
 ) -> tuple[int, int]:
     """Copy objects dst lacks, files before manifests; returns (count, bytes) copied."""
     count = size = 0
-    for ref, wrote in iter_copies(src, dst, refs, jobs, verify, share):
+    for ref, wrote in iter_copies(src, dst, refs, jobs, verify, share, link_shared):
         if wrote:
             count += 1
             size += src.size(ref)
@@ -363,7 +432,7 @@ def copy_objects(
 
 def iter_copies(
     src: ObjectStore, dst: ObjectStore, refs: list[ObjectRef], jobs: int, verify: bool,
-    share: bool = False,
+    share: bool = False, link_shared: bool = True,
 ) -> Iterator[tuple[ObjectRef, bool]]:
     """`copy_objects` one object at a time: each ref dst lacked, once dst holds it, and
     whether this call wrote it. Files come in the order given, manifests after all files.
@@ -384,7 +453,7 @@ def iter_copies(
             continue
         pool = ThreadPoolExecutor(max_workers=max(1, jobs))
         try:
-            futures = [pool.submit(dst.add_copy, src.path(r), r, verify, share)
+            futures = [pool.submit(dst.add_copy, src.path(r), r, verify, share, link_shared)
                        for r in batch]
             for ref, future in zip(batch, futures):
                 yield ref, future.result()

@@ -20,13 +20,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import stat
-import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from dvc_synced_plugin import faults, tempnames
 from dvc_synced_plugin.objects import ManifestDelta, ObjectRef, manifest_map
 from dvc_synced_plugin.pointers import Out
 from dvc_synced_plugin.safety import check_entry, content_hash, plain_relpath
@@ -54,17 +56,36 @@ class Plan:
 
 
 class _Checker:
-    """Which version a workspace file holds, cheapest proof first."""
+    """Which version a workspace file holds, proved from its bytes.
+
+    A hard link or symlink to a cache object is no proof: with a link cache type the
+    user may have made the file writable and written it in place (DVC's `dvc unprotect`
+    workflow, or a plain `chmod u+w`), which changes the object too. DVC then finds the
+    file's hash in no cache object and refuses to replace it ("unsaved files"); so must
+    we. Only the entries a change touches are hashed, so the cost follows the change.
+    """
 
     def __init__(self, cache: ObjectStore) -> None:
         self.cache = cache
         self.safe_dirs: set[Path] = set()
+        self.refused: list[Path] = []  # files with unsaved changes that a plan would replace
+        self._hashed: dict[tuple[int, int, int, int], str] = {}
 
     def _object_stat(self, md5: str) -> Optional[os.stat_result]:
         try:
             return os.stat(self.cache.path(ObjectRef(md5, False)))
         except OSError:
             return None
+
+    def _hash(self, path: Path, st: os.stat_result) -> str:
+        """md5 of the file behind `path`, once per inode state (hard links of one object)."""
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        got = self._hashed.get(key)
+        if got is None:
+            with open(path, "rb") as fobj:
+                got = content_hash(fobj, legacy=False)
+            self._hashed[key] = got
+        return got
 
     def holds(self, path: Path, candidates: tuple[Optional[str], ...]) -> Optional[str]:
         """"" when `path` is absent, the candidate md5 it holds, None for anything else."""
@@ -75,27 +96,29 @@ class _Checker:
         wanted = [c for c in candidates if c]
         if stat.S_ISLNK(st.st_mode):
             try:
-                st = os.stat(path)  # a symlink is ours only when it points at the object
+                st = os.stat(path)  # a symlink is DVC's only when it points at the object
             except OSError:
                 return None
-            for md5 in wanted:
-                obj = self._object_stat(md5)
-                if obj is not None and os.path.samestat(st, obj):
-                    return md5
-            return None
+            if not any((obj := self._object_stat(md5)) is not None and os.path.samestat(st, obj)
+                       for md5 in wanted):
+                return None
+            got = self._hash(path, st)  # ... and the object still holds its bytes
+            if got not in wanted:
+                self.refused.append(path)
+                return None
+            return got
         if not stat.S_ISREG(st.st_mode):
             return None
-        sizes = []
-        for md5 in wanted:
-            obj = self._object_stat(md5)
-            if obj is not None and os.path.samestat(st, obj):
-                return md5  # a hard link to the object
-            sizes.append(obj.st_size if obj is not None else None)
+        sizes = [obj.st_size if (obj := self._object_stat(md5)) is not None else None
+                 for md5 in wanted]
         if all(size is not None and size != st.st_size for size in sizes):
+            self.refused.append(path)
             return None  # no candidate has this size: a local change
-        with open(path, "rb") as fobj:
-            got = content_hash(fobj, legacy=False)
-        return got if got in wanted else None
+        got = self._hash(path, st)
+        if got not in wanted:
+            self.refused.append(path)
+            return None
+        return got
 
     def parents_safe(self, root: Path, path: Path, removed: frozenset[Path] = frozenset()
                      ) -> bool:
@@ -202,14 +225,18 @@ def plan_output(
 
 
 class _Linker:
-    """Materialize cache objects in the workspace like dvc-objects' `transfer`."""
+    """Materialize cache objects in the workspace like dvc-objects' `transfer`.
 
-    def __init__(self, cache: ObjectStore, links: list[str]) -> None:
+    Each file is made under a temporary name (`tempnames`, with this update's token, so
+    the journal names it in advance) and renamed in."""
+
+    def __init__(self, cache: ObjectStore, links: list[str], token: str = "") -> None:
         self.cache = cache
         self.links = [t for t in links if t in ("reflink", "hardlink", "symlink", "copy")]
         if not self.links:
             self.links = list(DEFAULT_LINKS)
         self.mode = 0o666 & ~_umask()
+        self.token = token or tempnames.new_token()
 
     def _make(self, link: str, src: Path, tmp: Path) -> None:
         if link == "copy":
@@ -228,19 +255,24 @@ class _Linker:
     def put(self, path: Path, md5: str) -> None:
         src = self.cache.path(ObjectRef(md5, False))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:16]}.tmp"
-        while True:
-            link = self.links[0]
-            try:
-                self._make(link, src, tmp)
-                break
-            except OSError as exc:
-                if tmp.exists() or tmp.is_symlink():
-                    tmp.unlink()
-                if link == "copy" or exc.errno not in LINK_ERRNOS or len(self.links) == 1:
-                    raise
-                del self.links[0]
-        os.replace(tmp, path)
+        tmp = tempnames.temp_for(path, self.token)
+        try:
+            while True:
+                link = self.links[0]
+                try:
+                    self._make(link, src, tmp)
+                    break
+                except OSError as exc:
+                    if os.path.lexists(tmp):
+                        tmp.unlink()
+                    if link == "copy" or exc.errno not in LINK_ERRNOS or len(self.links) == 1:
+                        raise
+                    del self.links[0]
+            faults.point("workspace")
+            tempnames.replace(tmp, path)
+        finally:  # an error or an interrupt (SIGINT, SIGTERM, SIGHUP): no temporary name left
+            if os.path.lexists(tmp):
+                tmp.unlink()
 
 
 def _prune(path: Path, root: Path) -> None:
@@ -255,24 +287,28 @@ def _prune(path: Path, root: Path) -> None:
 
 def set_exec(path: Path, isexec: bool) -> None:
     """The owner's x bit as DVC leaves it: `isexec` adds it (through a link, as DVC's
-    chmod does); a file checked out afresh without `isexec` has none."""
+    chmod does); a copy checked out afresh without `isexec` has none. DVC never takes
+    the bit off a link: its inode is the cache object, which other outputs share."""
     st = os.stat(path)
     mode = st.st_mode | stat.S_IXUSR if isexec else st.st_mode & ~0o111
-    if mode != st.st_mode and (isexec or not os.path.islink(path)):
+    if mode != st.st_mode and (isexec or (not os.path.islink(path) and st.st_nlink == 1)):
         os.chmod(path, stat.S_IMODE(mode))
 
 
 def update(
     repo: Path, cache: ObjectStore, links: list[str],
     changed: list[tuple[Optional[Out], Out]], deltas: dict[tuple[str, str], ManifestDelta],
-    record: Optional[DirRecord] = None,
+    record: Optional[DirRecord] = None, journal: Optional[Path] = None,
 ) -> set[str]:
     """Apply the changed outputs to the workspace; returns the targets left to DVC.
 
     A target (a .dvc file or a dvc.yaml stage) is done here only when all its changed
     outputs are; otherwise DVC checks out the whole target, untouched by us. With a
     `record`, a directory output is done here only when none of its directories changed
-    since the last checkout (no untracked file in it).
+    since the last checkout (no untracked file in it). `journal`: where the temporary
+    names this update will use are written first, so a run after a SIGKILL removes them
+    (`recover`). Files a plan would replace that hold unsaved changes are in
+    `refused_files` afterwards (DVC then refuses their target, as it always did).
     """
     checker = _Checker(cache)
     plans: dict[str, Plan] = {}
@@ -284,11 +320,16 @@ def update(
         if not plan_output(repo, checker, old, new, deltas, plan, record):
             left.add(new.target)
             plans.pop(new.target, None)
+    refused_files[:] = checker.refused
+    for target in [t for t, plan in plans.items()
+                   if any(not cache.has(ObjectRef(md5, False)) for _, md5 in plan.create)]:
+        left.add(target)  # not after a complete pull; DVC names what is missing
+        del plans[target]
     linker = _Linker(cache, links)
-    for target, plan in plans.items():
-        if any(not cache.has(ObjectRef(md5, False)) for _, md5 in plan.create):
-            left.add(target)  # not after a complete pull; DVC names what is missing
-            continue
+    creates = [path for plan in plans.values() for path, _ in plan.create]
+    if journal is not None and creates:
+        _write_journal(journal, repo, linker.token, creates)
+    for plan in plans.values():
         for path in plan.remove:
             path.unlink()
             for root in plan.prune_below:
@@ -304,9 +345,102 @@ def update(
             for path, out in plan.dir_outs:
                 touched = [p for p, _ in plan.create] + plan.remove
                 record.after_update(path, out, touched)
+    if journal is not None and creates:
+        with contextlib.suppress(FileNotFoundError):
+            journal.unlink()  # every temporary name is gone: put() removes its own
     if record is not None:
         record.save()
     return left
+
+
+refused_files: list[Path] = []  # the last update's files with unsaved changes
+
+
+def journal_file(git_dir: Path) -> Path:
+    return git_dir / "dvc-synced" / "journal"
+
+
+def _write_journal(journal: Path, repo: Path, token: str, paths: list[Path]) -> None:
+    """The temporary names an update is about to use, written before the first of them:
+    the token, then each final path relative to the work tree (NUL-separated)."""
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    body = b"\0".join(os.fsencode(p.relative_to(repo)) for p in paths)
+    tmp = tempnames.temp_for(journal)
+    try:
+        tmp.write_bytes(token.encode() + b"\n" + body)
+        os.replace(tmp, journal)
+    finally:
+        if os.path.lexists(tmp):
+            tmp.unlink()
+
+
+DVC_TEMP = re.compile(r"^\.[A-Za-z0-9_-]{22}\.tmp$")  # dvc-objects' tmp_fname("")
+
+
+@contextlib.contextmanager
+def dvc_journal(git_dir: Path, out_paths: list[str]) -> Iterator[None]:
+    """Note the outputs `dvc checkout` is about to write, for `recover` after a SIGKILL."""
+    journal = git_dir / "dvc-synced" / "journal-dvc"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempnames.temp_for(journal)
+    try:
+        tmp.write_bytes(b"\0".join(os.fsencode(p) for p in sorted(set(out_paths))))
+        os.replace(tmp, journal)
+    finally:
+        if os.path.lexists(tmp):
+            tmp.unlink()
+    yield
+    with contextlib.suppress(FileNotFoundError):
+        journal.unlink()
+
+
+def _remove_dvc_temps(repo: Path, journal: Path) -> int:
+    """DVC's temporary names inside the outputs a killed `dvc checkout` was writing (a walk
+    of those outputs, only after a kill) and beside single-file outputs."""
+    try:
+        data = journal.read_bytes()
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for rel in (os.fsdecode(p) for p in data.split(b"\0") if p):
+        if not plain_relpath(rel):
+            continue
+        path = repo / rel
+        tops = [path.parent]
+        if path.is_dir() and not path.is_symlink():
+            tops += [Path(top) for top, _dirs, _files in os.walk(path)]
+        for top in tops:
+            with contextlib.suppress(OSError), os.scandir(top) as entries:
+                for entry in entries:
+                    if DVC_TEMP.match(entry.name) and entry.is_file(follow_symlinks=False):
+                        os.unlink(entry.path)
+                        removed += 1
+    journal.unlink()
+    return removed
+
+
+def recover(repo: Path, git_dir: Path) -> int:
+    """Remove what a killed run left: the workspace update's temporary files (named in its
+    journal) and our half-written files in the state directory. Returns how many went.
+
+    Called with the workspace lock held, before anything else writes the workspace:
+    a journal then belongs to a run that is gone."""
+    removed = tempnames.sweep(git_dir / "dvc-synced", older_than=600)
+    removed += _remove_dvc_temps(repo, git_dir / "dvc-synced" / "journal-dvc")
+    journal = journal_file(git_dir)
+    try:
+        data = journal.read_bytes()
+    except FileNotFoundError:
+        return removed
+    token, _, body = data.partition(b"\n")
+    for rel in body.split(b"\0") if body else []:
+        final = repo / os.fsdecode(rel)
+        tmp = tempnames.temp_for(final, token.decode())
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            os.unlink(tmp)
+            removed += 1
+    journal.unlink()
+    return removed
 
 
 class DirRecord:
@@ -386,9 +520,13 @@ class DirRecord:
         if not self.dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data))
-        os.replace(tmp, self.path)
+        tmp = tempnames.temp_for(self.path)
+        try:
+            tmp.write_text(json.dumps(self.data))
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.lexists(tmp):
+                tmp.unlink()
         self.dirty = False
 
 

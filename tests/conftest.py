@@ -43,12 +43,26 @@ def unavailable(exc: Unavailable) -> None:
     pytest.skip(str(exc))
 
 
+def temporaries_left(team: Team) -> list[str]:
+    """dvc-synced's temporary names (`.NAME.dvcsynced-PID-HEX.tmp`) in any teammate's work
+    tree or stores once a test is over: a sync, interrupted or not, must leave none."""
+    found = []
+    for user in team.users.values():
+        for top, dirs, files in os.walk(user.repo):
+            dirs[:] = [d for d in dirs if d != ".git"]
+            found += [os.path.join(top, f) for f in files if ".dvcsynced-" in f]
+    return found
+
+
 @pytest.fixture
-def team(tmp_path: Path) -> Team:
+def team(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A team whose central storage is a plain directory (rsync to a local path)."""
     central = tmp_path / "central"
     central.mkdir()
-    return Team(tmp_path, str(central))
+    made = Team(tmp_path, str(central))
+    yield made
+    left = temporaries_left(made)
+    assert not left, f"temporary names survived: {left}"
 
 
 @pytest.fixture(scope="session")

@@ -240,9 +240,24 @@ def test_progress_on_a_terminal_with_openrsync(team: Team) -> None:
     assert_central_exact(team, alice)
 
 
+def founder_refused_by_init(team: Team, words: str) -> User:
+    """`init` checks what doctor checks: an rsync that cannot keep the guarantees is
+    refused there already, in one line; `--no-check` writes the settings anyway."""
+    alice = team.user("alice")
+    alice.dvc("init", "-q")
+    proc = alice.synced("init", "--central", team.central, check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1 and words in lines[0], proc.stderr
+    alice.synced("init", "--central", team.central, "--no-check")
+    alice.git("add", "-A")
+    alice.git("commit", "-q", "-m", "Set up DVC and dvc-synced")
+    alice.git("push", "-q", "origin", "main")
+    return alice
+
+
 def test_too_old_rsync_is_refused_with_the_fix(team: Team) -> None:
     use_standin(team, "custom", "rsync  version 2.6.3  protocol version 28\n")
-    alice = team.founder("alice")
+    alice = founder_refused_by_init(team, "install rsync 3")
     alice.synced("install")
     track(alice, {"a.bin": b"abc" * 100})
     commit(alice, "data")
@@ -268,7 +283,7 @@ def test_unquotable_remote_path_is_refused(ssh_team: Team) -> None:
     spaced.mkdir()
     ssh_team.central = f"dvc-server:{spaced}"
     use_standin(ssh_team, "openrsync")
-    alice = ssh_team.founder("alice")
+    alice = founder_refused_by_init(ssh_team, "remote shell")
     track(alice, {"a.bin": b"abc" * 100})
     commit(alice, "data")
     proc = alice.synced("push", check=False)
@@ -290,6 +305,7 @@ def test_doctor_reports_the_rsync(team: Team, flavor: str | None, label: str,
     if flavor:
         use_standin(team, flavor)
     alice = team.founder("alice")
+    alice.synced("install")  # doctor checks the hooks too
     proc = alice.synced("doctor")
     line = next(ln for ln in proc.stdout.splitlines() if "rsync version" in ln)
     assert line.startswith("ok    rsync version: " + label) and verdict in line, line

@@ -234,6 +234,7 @@ def test_rsync_ssh_url_with_port(project: Project, tmp_path: Path, sshd: Sshd) -
               run_env)
     assert f"uploaded {len(project.v1_objects)} object(s)" in out.stdout, out.stdout
     assert store_objects(tmp_path / "c") == project.v1_objects
+    run([sys.executable, "-m", "dvc_synced_plugin", "install"], alice.repo, run_env)
     out = run([sys.executable, "-m", "dvc_synced_plugin", "doctor"], alice.repo, run_env)
     assert "all checks passed" in out.stdout, out.stdout
 

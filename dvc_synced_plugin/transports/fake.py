@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin.config import Settings
-from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.safety import check_object_path
-from dvc_synced_plugin.transports.base import Capabilities
+from dvc_synced_plugin.transports.base import Capabilities, missing_central
 
 
 def parse_url(url: str, root: Path) -> str:
@@ -45,7 +45,7 @@ class FakeTransport:
 
     def _central(self) -> Path:
         if not self.path.is_dir():
-            raise ConfigError(f"central storage {self.path} does not exist: create it")
+            raise missing_central(str(self.path), str(self.path))
         return self.path
 
     def probe(self, relpaths: list[str]) -> dict[str, int]:
@@ -102,10 +102,13 @@ class FakeTransport:
             if (central / rel).is_file():
                 self._copy(central / rel, dest_root / rel, False)
 
-    def check_writable(self) -> None:
-        marker = self._central() / ".dvc-synced" / "writable-check"
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text("dvc-synced\n")
+    def check_central(self) -> str:
+        self._central()
+        return f"{self.description}: exists"
+
+    def create_central(self) -> str:
+        self.path.mkdir(exist_ok=True)
+        return f"created {self.path}"
 
     def close(self) -> None:
         pass
