@@ -271,3 +271,25 @@ def rebase_in_progress(root: Path) -> bool:
     """git checks out commits during a rebase; we sync once, in post-rewrite, instead."""
     gd = git_dir(root)
     return (gd / "rebase-merge").exists() or (gd / "rebase-apply").exists()
+
+
+RECENT_HEADS = 20  # reflog entries a full pull looks back through
+
+
+def left_by_recent_heads(root: Path, head: str) -> list[PointerChange]:
+    """Pointer changes from the commits HEAD was at lately (its reflog, and ORIG_HEAD)
+    to HEAD: the workspace can hold outputs only of commits that were checked out, so
+    this finds what plain `dvc pull` in a fresh clone would not have, whatever the state
+    file says or whether hooks ran (a conflicted merge, a hook skipped, hooks installed
+    late). Each such output leaves only where it holds exactly that version."""
+    out = git(root, "reflog", "show", "-n", str(RECENT_HEADS), "--format=%H", "HEAD", "--",
+              check=False)
+    seen = [s for s in out.decode(errors="replace").split() if s != head]
+    # ORIG_HEAD: where a merge, reset or rebase started (a squash merge moves no HEAD).
+    orig = git(root, "rev-parse", "--verify", "--quiet", "ORIG_HEAD", check=False)
+    seen += orig.decode(errors="replace").split()
+    changes: list[PointerChange] = []
+    for sha in known_commits(root, seen):
+        if sha != head:
+            changes += [c for c in changes_between(root, sha, head) if c.old_blob]
+    return changes

@@ -561,6 +561,7 @@ def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
     changes = gitinfo.changes_between(settings.root, None, sha)
     if sha == head:
         changes += left_since_sync(settings.root, head)
+        changes += gitinfo.left_by_recent_heads(settings.root, head)
     return pull_changes(settings, changes, checkout="all" if sha == head else "none")
 
 
