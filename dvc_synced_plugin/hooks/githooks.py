@@ -33,7 +33,6 @@ import os
 from pathlib import Path
 from typing import Callable, Optional, TextIO, Union
 
-from dvc_synced_plugin import config
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
@@ -103,6 +102,9 @@ def pre_push(root: Path, event: PushEvent) -> int:
                                            exclude_remote=event.remote) if speculative else []
         if not changes and not maybe:
             return 0  # the fast path: no pointer file changes in what is pushed
+        # here: the settings and the transport registry stay off the fast path (~10 modules)
+        from dvc_synced_plugin import config
+
         settings = config.load(root)
         verified = Verified(root, settings.central)
         changes, maybe = verified.pending(changes), verified.pending(maybe)
@@ -187,6 +189,7 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
         if not changes:
             write_state(root, "ok", new)  # nothing tracked changed: the fast path
             return 0
+        from dvc_synced_plugin import config  # here: off the fast path, as above
         from dvc_synced_plugin.sync import flows  # here: it loads yaml, dvc; off the fast path
 
         report = flows.pull_changes(config.load(root), changes,
