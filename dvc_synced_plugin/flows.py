@@ -21,7 +21,7 @@ from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
 from dvc_synced_plugin.lock import storage_lock, workspace_lock
 from dvc_synced_plugin.objects import ObjectRef, ObjectSet
-from dvc_synced_plugin.plan import ManifestSource, outs_of_changes, plan_changes
+from dvc_synced_plugin.plan import ManifestSource, plan_changes
 from dvc_synced_plugin.pointers import Out
 from dvc_synced_plugin.stores import (
     ObjectStore,
@@ -324,16 +324,14 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
 def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]:
     """Outputs the changes move away or untrack; never a path git tracks (an output that
     became `cache: false` and was committed) or one the new pointers still record."""
-    from dvc_synced_plugin.pointers import output_paths
+    from dvc_synced_plugin.reading import read_changes  # yaml, maybe DVC: not on no-ops
 
-    pairs = outs_of_changes(root, changes)
+    readings = read_changes(root, changes)
+    pairs = [(list(old.outs), list(new.outs)) for old, new in readings]
     if not any(old for old, _ in pairs):
         return []
-    blobs = gitinfo.read_blobs(root, [c.new_blob for c in changes if c.new_blob])
-    recorded: set[str] = set()
-    for change in changes:
-        if change.new_blob:
-            recorded |= output_paths(change.path, blobs.get(change.new_blob))
+    # Every output the new sides declare, cached or not, where DVC puts it (wdir).
+    recorded = {p for _, new in readings for p in new.paths}
     stale = workspace.removed_outputs(pairs, recorded)
     if stale:
         listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-z", "--",

@@ -11,11 +11,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
 
-from dvc_synced_plugin import gitinfo, safety
+from dvc_synced_plugin import safety
 from dvc_synced_plugin.errors import CorruptObjectError, SyncError
 from dvc_synced_plugin.gitinfo import PointerChange
 from dvc_synced_plugin.objects import ManifestReader, ObjectRef, ObjectSet, manifest_delta
-from dvc_synced_plugin.pointers import Out, parse_pointer
+from dvc_synced_plugin.pointers import Out
 from dvc_synced_plugin.stores import ObjectStore
 from dvc_synced_plugin.transfer import download_staged
 from dvc_synced_plugin.transports.base import Transport
@@ -97,22 +97,10 @@ class ManifestSource:
 def outs_of_changes(
     root: Path, changes: list[PointerChange]
 ) -> list[tuple[list[Out], list[Out]]]:
-    """(old outs, new outs) per changed pointer file, reading all blobs in one git call."""
-    names: list[str] = []
-    for ch in changes:
-        names += [b for b in (ch.old_blob, ch.new_blob) if b]
-        if ch.path.endswith("dvc.lock") and ch.commit and "\n" not in ch.path:
-            names.append(f"{ch.commit}:{ch.path[: -len('lock')]}yaml")
-    blobs = gitinfo.read_blobs(root, names)
-    result = []
-    for ch in changes:
-        def sibling(path: str, ch: PointerChange = ch) -> Optional[bytes]:
-            return blobs.get(f"{ch.commit}:{path}") if ch.commit else None
+    """(old outs, new outs) per changed pointer file, any route (`reading.py`)."""
+    from dvc_synced_plugin.reading import read_pointers
 
-        old = parse_pointer(ch.path, blobs.get(ch.old_blob or ""), sibling)
-        new = parse_pointer(ch.path, blobs.get(ch.new_blob or ""), sibling)
-        result.append((old, new))
-    return result
+    return read_pointers(root, changes)
 
 
 def _ref(out: Out) -> ObjectRef:
@@ -141,6 +129,9 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
             if (out.path, out.oid, out.isexec) in old_at:
                 continue
             objs.targets.add(out.target)
+            if out.route:  # DVC moves its data (an own remote, an import): not central's
+                objs.routed.append(out)
+                continue
             previous = old_by_key.get(out.key)
             objs.changed.append((previous, out))
             if out.oid in old_oids:
