@@ -236,7 +236,11 @@ def push_changes(settings: Settings, changes: list[gitinfo.PointerChange]) -> Re
     start = time.monotonic()
     report = Report()
     with Session(settings) as session, session.lock():
-        push_objects(session, session.plan(changes), report)
+        objs = session.plan(changes)
+        push_objects(session, objs, report)
+    if objs.routed:  # outputs with their own `remote:`: DVC sends them there, confirmed
+        report.moved += dvcrepo.push_routed(settings.root, [o for _, o in objs.routed],
+                                            settings.jobs)
     report.seconds = time.monotonic() - start
     return report
 
@@ -301,6 +305,10 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
         pull_objects(session, objs, report)
         with contextlib.suppress(OSError):
             remove_tree(session.staging())
+    # Outputs DVC routes itself (own remote, imports) come through DVC, into the cache.
+    routed = dvcrepo.fetch_routed(settings.root, [o for _, o in objs.routed],
+                                  workspace=checkout != "none",
+                                  jobs=settings.jobs) if objs.routed else []
     stale = stale_outputs(settings.root, changes) if checkout != "none" else []
     if checkout == "all" or (checkout == "changes" and (objs.targets or stale)):
         safety.refuse_escaping_outputs(settings.root, changes)
@@ -310,7 +318,7 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
             record = workspace.record_file(git_dir)
             remove_stale_outputs(settings.root, session, stale, record)
             targets = None if checkout == "all" else sorted(
-                update_workspace(settings.root, session.cache, objs, record))
+                update_workspace(settings.root, session.cache, objs, record) | set(routed))
             if targets is None or targets:
                 report.checkout_failed = dvcrepo.checkout(settings.root, targets)
                 if not report.checkout_failed:

@@ -117,7 +117,7 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
     """
     objs = ObjectSet()
     pending: list[tuple[Optional[Out], Out]] = []
-    for old_outs, new_outs in outs_of_changes(root, changes):
+    for change, (old_outs, new_outs) in zip(changes, outs_of_changes(root, changes)):
         old_by_key = {o.key: o for o in old_outs}
         old_oids = {o.oid for o in old_outs}
         # An output is unchanged when the old side has it at the same path with the same
@@ -130,7 +130,7 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
                 continue
             objs.targets.add(out.target)
             if out.route:  # DVC moves its data (an own remote, an import): not central's
-                objs.routed.append(out)
+                objs.routed.append((change.commit, out))
                 continue
             previous = old_by_key.get(out.key)
             objs.changed.append((previous, out))

@@ -121,3 +121,46 @@ def test_wdir_outputs_land_where_dvc_puts_them(team: Team) -> None:
     assert not (bob.repo / "meta" / "data.txt").exists()
     status = bob.dvc("status").stdout
     assert "modified" not in status and "deleted" not in status, status
+
+
+def test_output_with_own_remote_goes_only_there(team: Team, tmp_path: Path) -> None:
+    """Case 3: `remote: secure` on an output: `git push` sends it to `secure` only (never
+    central, never the local storage), bob's pull gets it from there, and a push that
+    cannot reach `secure` is refused with the git remote unchanged."""
+    secure = tmp_path / "secure"
+    secure.mkdir()
+    alice = founder(team)
+    alice.dvc("remote", "add", "secure", str(secure))
+    alice.write("records.csv", "id,secret\n1,a\n")
+    alice.write("public.csv", "id\n1\n")
+    alice.dvc("add", "-q", "records.csv", "public.csv")
+    text = (alice.repo / "records.csv.dvc").read_text()
+    (alice.repo / "records.csv.dvc").write_text(text.replace("  path:", "  remote: secure\n  path:"))
+    commit_all(alice, "records")
+    alice.git("push", "-q", "origin", "main")
+    records, public = obj(b"id,secret\n1,a\n"), obj(b"id\n1\n")
+    assert records in store_objects(secure)
+    assert public in central(team) and records not in central(team)
+    assert records not in store_objects(alice.local_storage())
+
+    bob = teammate(team)
+    assert (bob.repo / "records.csv").read_text() == "id,secret\n1,a\n"
+    alice.write("records.csv", "id,secret\n1,b\n")
+    alice.dvc("add", "-q", "records.csv")
+    commit_all(alice, "records v2")
+    alice.git("push", "-q", "origin", "main")
+    bob.git("pull", "-q")
+    assert (bob.repo / "records.csv").read_text() == "id,secret\n1,b\n"
+    assert obj(b"id,secret\n1,b\n") not in central(team) | store_objects(bob.local_storage())
+
+    # `secure` out of reach: the push is refused, the server keeps its branch.
+    before = alice.git("ls-remote", "origin", "main").stdout
+    secure.rename(tmp_path / "secure-away")
+    (tmp_path / "secure").write_text("not a directory")
+    alice.write("records.csv", "id,secret\n1,c\n")
+    alice.dvc("add", "-q", "records.csv")
+    commit_all(alice, "records v3")
+    pushed = alice.git("push", "-q", "origin", "main", check=False)
+    assert pushed.returncode != 0
+    assert "secure" in pushed.stderr and "Traceback" not in pushed.stderr
+    assert alice.git("ls-remote", "origin", "main").stdout == before
