@@ -83,7 +83,11 @@ def _read(repo: Any, sha: str, pointer: str) -> Pointer:
     for stage in stages:
         for out in stage.outs:
             if not out.is_in_repo:
-                continue  # external: DVC pushes only the repository's outputs
+                if out.use_cache:  # DVC 3 refuses to save these; a pull must not write them
+                    raise SyncError(
+                        f"{pointer}: the cached output {out.def_path!r} is outside the "
+                        "repository (unsupported since DVC 3.0): fix the pointer file")
+                continue  # an uncached external output: nothing to move
             path = posixpath.normpath(repo.fs.relpath(out.fs_path, repo.root_dir))
             paths.add(path)
             made = _out(stage, out, path, pointer, dvcfile, pipeline)
