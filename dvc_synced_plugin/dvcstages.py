@@ -74,26 +74,50 @@ def _read(repo: Any, sha: str, pointer: str) -> Pointer:
     if not repo.fs.isfile(full) or _ignored(repo, dvcfile):
         return EMPTY  # a dvc.lock without its dvc.yaml means nothing to DVC
     try:
-        stages = list(load_file(repo, full).stages.values())
+        loaded = load_file(repo, full)
+        stages = [(stage, _raw_wdir(loaded, stage, pipeline))
+                  for stage in loaded.stages.values()]
     except Exception as exc:  # noqa: BLE001 - DVC's own errors, one line
         raise SyncError(f"DVC cannot read {dvcfile} at {sha[:10]} ({type(exc).__name__}: "
                         f"{_first_line(exc)}): fix it and commit again") from None
     outs: list[Out] = []
     paths: set[str] = set()
-    for stage in stages:
+    for stage, wdir in stages:
         for out in stage.outs:
-            if not out.is_in_repo:
+            path = _workspace_path(dvcfile, wdir, str(out.def_path))
+            if path is None or not out.is_in_repo:
                 if out.use_cache:  # DVC 3 refuses to save these; a pull must not write them
                     raise SyncError(
                         f"{pointer}: the cached output {out.def_path!r} is outside the "
                         "repository (unsupported since DVC 3.0): fix the pointer file")
                 continue  # an uncached external output: nothing to move
-            path = posixpath.normpath(repo.fs.relpath(out.fs_path, repo.root_dir))
+            if path != posixpath.normpath(repo.fs.relpath(out.fs_path, repo.root_dir)):
+                raise SyncError(f"{pointer}: the output {out.def_path!r} resolves to another "
+                                "place in git's tree than in the workspace: fix its path")
             paths.add(path)
             made = _out(stage, out, path, pointer, dvcfile, pipeline)
             if made is not None:
                 outs.append(made)
     return Pointer(tuple(outs), frozenset(paths))
+
+
+def _raw_wdir(loaded: Any, stage: Any, pipeline: bool) -> str:
+    """The stage's `wdir` as written (resolved): git's tree clamps `..` at its root, the
+    workspace does not, so where an output lands is computed from this."""
+    if pipeline:
+        data = loaded.stages.resolver.resolve_one(stage.name).get(stage.name) or {}
+    else:
+        data = loaded._load()[0] or {}
+    wdir = data.get("wdir") if isinstance(data, dict) else None
+    return str(wdir) if wdir else "."
+
+
+def _workspace_path(dvcfile: str, wdir: str, rel: str) -> str | None:
+    """An output's path from the repository root; None when it lies outside."""
+    if any("://" in p or posixpath.isabs(p) or p.startswith("~") for p in (wdir, rel)):
+        return None
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(dvcfile), wdir, rel))
+    return None if path == ".." or path.startswith("../") else path
 
 
 def _out(stage: Any, out: Any, path: str, pointer: str, dvcfile: str,
