@@ -16,6 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import readme  # noqa: E402
+
 BEGIN = "<!-- before/after: written by `python benchmarks/compare.py --readme`, not by hand -->"
 END = "<!-- end of before/after -->"
 
@@ -89,15 +93,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                  args.old_label, args.new_label)
     print(text)
     if args.readme:
-        path = Path(__file__).resolve().parent / "README.md"
-        readme = path.read_text()
-        block = f"{BEGIN}\n{text}\n{END}"
-        if BEGIN in readme and END in readme:
-            readme = readme[:readme.index(BEGIN)] + block + readme[readme.index(END) + len(END):]
-        else:
-            readme = readme.rstrip("\n") + "\n\n" + block + "\n"
-        path.write_text(readme)
-        print(f"updated {path}", file=sys.stderr)
+        readme.write_block(readme.PAGE, BEGIN, END, [text])
     return 0
 
 

@@ -519,9 +519,7 @@ def main(workdir: Path, repeat: int, warmup: int, rebuild: bool, readme: bool,
     }, indent=1) + "\n")
     run.log(f"wrote {out} ({meta['seconds']}s)")
     if readme:
-        here = Path(__file__).resolve().parent
-        for path in (here / "README.md", here.parent / "README.md"):
-            update_readme(path, text, meta)
+        update_readme(readme.PAGE, text, meta)
     return 0
 
 

@@ -4,7 +4,7 @@ costs against the size of the dataset, and how big the record gets.
     .venv/bin/python benchmarks/imports.py [--files N] [--big-mb M] [--out FILE]
 
 Writes a markdown block (default benchmarks/imports.md) with the figures of this run; the
-README's "Data that changes in the cloud" section cites that file. Files that crossed the
+docs/imports.md cites that file. Files that crossed the
 wire are counted from rsync's own --log-file (a wrapper first on PATH adds it).
 """
 

@@ -1,10 +1,13 @@
-"""The generated blocks of the READMEs: each benchmark writes its own between its markers,
-so no figure there is copied by hand."""
+"""The generated blocks of benchmarks/README.md: each benchmark writes its own between its
+markers, so no figure there is copied by hand. That page is their only home: the project's
+README and docs/performance.md link to it instead of repeating the tables."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+PAGE = Path(__file__).resolve().parent / "README.md"
 
 
 def write_block(path: Path, begin: str, end: str, lines: list[str]) -> None:

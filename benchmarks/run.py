@@ -1,6 +1,7 @@
 """Issue #4: does a push or pull cost grow with the change, not with the project?
 
     python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 5] [--quick] [--readme]
+    python benchmarks/run.py --fleet [--clients 8,24,48]     (issue #25, benchmarks/fleet.py)
 
 Measures, side by side in one run, on projects of N tracked objects with a change of 10:
 push and pull with our hooks vs the seed's manual workflow vs DVC's native ssh remote;
@@ -954,9 +955,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "--s3" in argv:  # issue #14: S3 at volume, its own module, options and results file
         from benchmarks import s3
         return s3.main([a for a in argv if a != "--s3"])
+    if "--fleet" in argv:  # issue #25: N clients at once, its own options and results file
+        from benchmarks import fleet
+        return fleet.main([a for a in argv if a != "--fleet"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--s3", action="store_true", help="run only the S3 benchmark "
                         "(benchmarks/s3.py; see its --help, e.g. --s3-size)")
+    parser.add_argument("--fleet", action="store_true", help="run only the N-clients-at-once "
+                        "benchmark (benchmarks/fleet.py; see its --help, e.g. --clients)")
     parser.add_argument("--sizes", help="project sizes in objects (default 1000,10000,100000)")
     parser.add_argument("--repeat", type=int, help="counted runs per measurement (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted runs first (default 1)")
@@ -1068,10 +1074,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     }
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
     log(f"wrote {args.out} ({meta['seconds']}s)")
-    if args.readme:  # the analysis page and the project's front page show the same run
-        here = Path(__file__).resolve().parent
-        for page in (here / "README.md", here.parent / "README.md"):
-            update_readme(page, text, meta)
+    if args.readme:  # benchmarks/README.md only: README.md and docs/ link to it
+        update_readme(readme.PAGE, text, meta)
     return 0
 
 

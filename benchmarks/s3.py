@@ -19,7 +19,7 @@ Measured per command: wall time, peak RSS of the process tree (GNU time), rclone
 requests moto served (read from its request log). The remotes are set up from the
 environment and `.dvc/config.local` (moto's dummy keys), never a committed file.
 Writes benchmarks/results-s3.json; --readme puts the tables between the `s3-results`
-markers of benchmarks/README.md and README.md.
+markers of benchmarks/README.md (their one home).
 """
 
 from __future__ import annotations
@@ -577,7 +577,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/dvc-synced-bench"))
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached project")
     parser.add_argument("--readme", action="store_true",
-                        help="also put the table into benchmarks/README.md and README.md")
+                        help="also put the table into benchmarks/README.md")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent / "results-s3.json")
     args = parser.parse_args(argv)
@@ -635,9 +635,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "targets": verdicts, "checks": results.checks, "table": text}, indent=1) + "\n")
     log(f"wrote {args.out} ({meta['seconds']}s)")
     if args.readme:
-        here = Path(__file__).resolve().parent
-        for page in (here / "README.md", here.parent / "README.md"):
-            update_readme(page, text, meta)
+        update_readme(readme.PAGE, text, meta)
     return 0
 
 

@@ -8,7 +8,7 @@ Measures, on this machine, with warm page cache (the objects were just written):
             unverified copy vs the new verified share (reflink or hard link, then hash)
   push      verify_objects of N small objects already in the local storage (the check a
             push now makes before uploading them)
-Prints one JSON object; the README quotes a run of it.
+Prints one JSON object; docs/disk.md quotes a run of it.
 """
 
 from __future__ import annotations

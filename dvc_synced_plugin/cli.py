@@ -25,10 +25,12 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from dvc_synced_plugin import initialize
+    from dvc_synced_plugin import initialize, precommit_config
 
+    pin = None if args.no_pre_commit_config else precommit_config.pin_of(args.hooks_repo,
+                                                                          args.hooks_rev)
     print(initialize.init(_root(), args.central, args.local, args.transport, args.remote,
-                          team_local=args.team_local))
+                          team_local=args.team_local, hooks_pin=pin))
     return 0
 
 
@@ -225,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how to reach central: " + ", ".join(
                        f"{n} ({e.summary})" for n, e in TRANSPORTS.items() if e.public))
     p.add_argument("--remote", help="name of the DVC remote that is the local storage")
+    p.add_argument("--hooks-repo", metavar="URL",
+                   help="dvc-synced repository for .pre-commit-config.yaml (default: where "
+                   "this dvc-synced was installed from)")
+    p.add_argument("--hooks-rev", metavar="COMMIT",
+                   help="its commit to pin (default: the installed one)")
+    p.add_argument("--no-pre-commit-config", action="store_true",
+                   help="leave .pre-commit-config.yaml alone (plain hooks: dvc-synced install)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("push", help="put the data of revisions on central")

@@ -97,7 +97,7 @@ def _run(base: Path, rng: random.Random, steps: list[str]) -> None:
 
     print("\n1. alice sets up the project (dvc init, dvc-synced init, dvc-synced install)")
     alice.dvc("init", "-q")
-    alice.synced("init", "--central", str(central))
+    alice.synced("init", "--central", str(central), "--no-pre-commit-config")  # plain hooks
     alice.synced("install")
     alice.git("add", "-A")
     alice.git("commit", "-q", "-m", "Use DVC with dvc-synced")

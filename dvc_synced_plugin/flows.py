@@ -45,11 +45,12 @@ class Report:
     moved_bytes: int = 0
     skipped: int = 0  # objects the receiving side had already
     seconds: float = 0.0
+    retries: int = 0  # connection attempts repeated after a transient failure
     checkout_failed: list[str] = field(default_factory=list)
 
     def line(self, verb: str, where: str) -> str:
         return output.summary(verb, where, self.moved, self.moved_bytes, self.skipped,
-                              self.seconds)
+                              self.seconds, self.retries)
 
     def add(self, other: Report) -> None:
         self.needed += other.needed
@@ -57,6 +58,7 @@ class Report:
         self.moved_bytes += other.moved_bytes
         self.skipped += other.skipped
         self.seconds += other.seconds
+        self.retries += other.retries
 
 
 class Session:
@@ -87,6 +89,11 @@ class Session:
         if self._transport is None:
             self._transport = open_transport(self.settings)
         return self._transport
+
+    @property
+    def retries(self) -> int:
+        """Connection retries so far (none when central was never contacted)."""
+        return self._transport.retries if self._transport is not None else 0
 
     def staging(self) -> Path:
         if self._staging is None:
@@ -238,6 +245,7 @@ def push_changes(settings: Settings, changes: list[gitinfo.PointerChange]) -> Re
     with Session(settings) as session, session.lock():
         objs = session.plan(changes)
         push_objects(session, objs, report)
+        report.retries = session.retries
     if objs.routed:  # outputs with their own `remote:`: DVC sends them there, confirmed
         report.moved += dvcrepo.push_routed(settings.root, [o for _, o in objs.routed],
                                             settings.jobs)
@@ -303,6 +311,7 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
     with Session(settings) as session, session.lock():
         objs = session.plan(changes)
         pull_objects(session, objs, report)
+        report.retries = session.retries
         with contextlib.suppress(OSError):
             remove_tree(session.staging())
     # Outputs DVC routes itself (own remote, imports) come through DVC, into the cache.

@@ -82,8 +82,9 @@ def _load_yaml(dvcfile: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"{dvcfile.name} does not exist: import the data first with "
                           "`dvc-synced import-url URL PATH`") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{dvcfile} is not valid YAML ({str(exc).splitlines()[0]}): restore "
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise ConfigError(f"{dvcfile} is not valid YAML ({first}): restore "
                           f"it with `git checkout -- {dvcfile.name}`") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{dvcfile} is not a DVC file: restore it with `git checkout`")

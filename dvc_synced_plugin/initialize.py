@@ -4,6 +4,9 @@ The local storage path is personal: `--local` goes to this clone's `git config` 
 `.dvc/config.local`, never into the committed `.dvc-synced` (an absolute path there sends
 every teammate into the founder's home). A team-wide default goes there only through
 `--team-local`, and only as `~/...` or a relative path.
+
+It also writes (or merges into) `.pre-commit-config.yaml`, pinned to the dvc-synced that
+runs (precommit_config.py), so a team's hooks come from a commit that exists.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
-from dvc_synced_plugin import config, dvcrepo
+from dvc_synced_plugin import config, dvcrepo, precommit_config
 from dvc_synced_plugin.errors import ConfigError, SyncError
 
 
@@ -34,7 +37,9 @@ def init(
     transport: Optional[str],
     remote: Optional[str],
     team_local: Optional[str] = None,
+    hooks_pin: Optional[precommit_config.Pin] = None,
 ) -> str:
+    """`hooks_pin`: write `.pre-commit-config.yaml` with it (None: leave that file alone)."""
     dvcrepo.require_dvc_repo(root)
     values = {"central": central}
     if transport:
@@ -51,6 +56,8 @@ def init(
     from dvc_synced_plugin.transports import open_transport
 
     open_transport(settings).close()  # parses the URL for the transport; raises on a bad one
+    if hooks_pin:
+        precommit_config.check(root, hooks_pin)  # a broken config of theirs refuses here
     config.write_team_file(root, values)
     if local:
         # This user's choice, in this clone's git config: it outranks the team file.
@@ -61,9 +68,18 @@ def init(
         f"dvc-synced: central {settings.central} ({settings.transport}); local storage {storage} "
         f"is DVC remote {settings.remote!r} in .dvc/config.local"
         + (" (yours only: git config dvc-synced.local)" if local else "") + ".",
-        f"Commit {config.TEAM_FILE} so teammates get the same settings: "
-        f"git add {config.TEAM_FILE} && git commit -m 'Share DVC data through dvc-synced'",
     ]
+    shared = [config.TEAM_FILE]
+    if hooks_pin:
+        lines.append(f"dvc-synced: {precommit_config.write(root, hooks_pin)}.")
+        if hooks_pin.note:
+            lines.append(f"Note: {hooks_pin.note}.")
+        shared.append(precommit_config.CONFIG)
+    lines.append(
+        f"Commit {' and '.join(shared)} so teammates get the same settings"
+        + (" and hooks" if hooks_pin else "") + f": git add {' '.join(shared)} && "
+        "git commit -m 'Share DVC data through dvc-synced'"
+        + (", then pre-commit install" if hooks_pin else ", then dvc-synced install"))
     tip = disk_tip(root, storage)
     if tip:
         lines.append(f"Disk: {tip}")

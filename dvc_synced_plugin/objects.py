@@ -7,7 +7,6 @@ their files. Which objects a change needs is `plan.py`'s question.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Callable, Optional
 
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.pointers import Out
-from dvc_synced_plugin.safety import check_entry
+from dvc_synced_plugin.safety import check_entry, load_json
 
 # A whole revision of 10^6 files holds 10^6 refs: without a __dict__ each is ~100 B smaller.
 _SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
@@ -39,6 +38,12 @@ class ObjectRef:
         return f"{prefix}{self.oid[:2]}/{self.oid[2:]}"
 
 
+# A manifest is named by its hash: a malformed one was written that way by whoever pushed
+# it, and only a new commit of that directory replaces it.
+UNREADABLE_FIX = ("whoever committed that directory must `dvc add` it again and push; "
+                  "`dvc-synced verify` lists what else is affected")
+
+
 def parse_manifest(data: bytes, legacy: bool, owner: str) -> dict[str, ObjectRef]:
     """Entries of a `.dir` manifest: relative path -> file object.
 
@@ -46,13 +51,14 @@ def parse_manifest(data: bytes, legacy: bool, owner: str) -> dict[str, ObjectRef
     hex hash (`../x`, `/etc/passwd`) must never become a path we read or write.
     """
     try:
-        entries = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        entries = load_json(data)
+    except (ValueError, UnicodeDecodeError):
         raise SyncError(
-            f"the manifest of {owner} is not valid JSON: run `dvc-synced verify`"
-        ) from exc
+            f"the manifest of {owner} is not valid JSON (or nested too deeply): "
+            f"{UNREADABLE_FIX}"
+        ) from None
     if not isinstance(entries, list):
-        raise SyncError(f"the manifest of {owner} is not a list: run `dvc-synced verify`")
+        raise SyncError(f"the manifest of {owner} is not a list: {UNREADABLE_FIX}")
     result: dict[str, ObjectRef] = {}
     for entry in entries:
         md5 = entry.get("md5") if isinstance(entry, dict) else None
@@ -70,12 +76,11 @@ def manifest_map(data: bytes, legacy: bool, owner: str) -> dict[str, str]:
     of mappings gets `parse_manifest`'s error.
     """
     try:
-        result = {e["relpath"]: e["md5"] for e in json.loads(data)}
-    except (ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
+        result = {e["relpath"]: e["md5"] for e in load_json(data)}
+    except (ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError,
+            IndexError):
         parse_manifest(data, legacy, owner)  # raises the precise error
-        raise SyncError(
-            f"the manifest of {owner} is unreadable: run `dvc-synced verify`"
-        ) from None
+        raise SyncError(f"the manifest of {owner} is unreadable: {UNREADABLE_FIX}") from None
     return result
 
 
@@ -186,7 +191,7 @@ def _parse_entries(chunks: Iterable[bytes]) -> Optional[dict[str, str]]:
     result: dict[str, str] = {}
     for chunk in chunks:
         try:
-            entry = json.loads(b"{" + chunk + b"}")
+            entry = load_json(b"{" + chunk + b"}")
         except ValueError:
             return None
         rel = entry.get("relpath") if isinstance(entry, dict) else None

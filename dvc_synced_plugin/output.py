@@ -38,10 +38,14 @@ def human_bytes(n: int) -> str:
 
 
 def summary(verb: str, where: str, moved: int, moved_bytes: int, skipped: int,
-            seconds: float) -> str:
-    """The one-line summary of a transfer: `uploaded 4 object(s) (1.2 MB) to central, ...`."""
-    return (f"{verb} {moved} object(s) ({human_bytes(moved_bytes)}) {where} central, "
+            seconds: float, retries: int = 0) -> str:
+    """The one-line summary of a transfer: `uploaded 4 object(s) (1.2 MB) to central, ...`,
+    with the connection retries it took when there were any."""
+    line = (f"{verb} {moved} object(s) ({human_bytes(moved_bytes)}) {where} central, "
             f"{skipped} already there, {seconds:.1f}s")
+    if retries:
+        line += f", {retries} retr{'y' if retries == 1 else 'ies'}"
+    return line
 
 
 _TTY: list[Optional[TextIO]] = []  # the opened /dev/tty (or None), once per process
@@ -70,6 +74,15 @@ def terminal() -> Optional[TextIO]:
 def progress_stream() -> Optional[TextIO]:
     """Where live transfer progress goes (see `terminal`)."""
     return terminal()
+
+
+def progress_note(message: str) -> None:
+    """A line among the live progress, on the user's terminal only: scripts and CI keep
+    their one-line results (a retry shows there as a count in the summary)."""
+    tty = progress_stream()
+    if tty is not None:
+        with contextlib.suppress(OSError):  # a terminal that went away
+            say(message, tty)
 
 
 def announce(message: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 import yaml
 
 from dvc_synced_plugin.errors import SyncError
+from dvc_synced_plugin.safety import excerpt
 
 MD5_RE = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 
@@ -27,8 +28,43 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Base = yaml.SafeLoader
 
 
-class NeedsDvc(Exception):
-    """The file uses something outside the fast parser's proven subset."""
+class NeedsDvc(SyncError):
+    """The file uses something outside the fast parser's proven subset: DVC reads it.
+
+    A SyncError only for callers of the fast parser alone (tests, benchmarks); `reading`
+    hands such a file to DVC instead."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"needs DVC's own reading: {reason}")
+
+
+# DVC's schema check walks every value, aliases expanded: a file past these bounds would
+# hang it (a YAML alias bomb) and no DVC file comes near them.
+MAX_ITEMS, MAX_DEPTH = 200_000, 64
+
+
+def check_bounded(content: Optional[bytes], where: str) -> None:
+    """Refuse, before DVC reads it, a file far larger or deeper than any DVC file."""
+    if content is None:
+        return
+    try:
+        data = yaml.load(content, Loader=_Base)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return  # DVC gives its own error for invalid YAML
+    except (ValueError, RecursionError):
+        raise SyncError(f"{where} holds a value no DVC file has: fix the file or "
+                        "`git checkout` it") from None
+    count, todo = 0, [(data, 0)]
+    while todo:
+        value, depth = todo.pop()
+        count += 1
+        if count > MAX_ITEMS or depth > MAX_DEPTH:
+            raise SyncError(f"{where} is far larger or deeper than a DVC file: fix the file "
+                            "or `git checkout` it")
+        if isinstance(value, dict):
+            todo.extend((v, depth + 1) for kv in value.items() for v in kv)
+        elif isinstance(value, list):
+            todo.extend((v, depth + 1) for v in value)
 
 
 class _Loader(_Base):  # type: ignore[misc,valid-type]
@@ -112,6 +148,10 @@ def _load(content: bytes, where: str) -> Any:
         raise SyncError(
             f"{where}{at} is not valid YAML: fix the file or `git checkout` it"
         ) from exc
+    except (ValueError, RecursionError):  # an integer of 5,000 digits, say
+        raise SyncError(
+            f"{where} holds a value no DVC file has: fix the file or `git checkout` it"
+        ) from None
 
 
 def _only(data: dict[Any, Any], allowed: set[str]) -> None:
@@ -147,7 +187,7 @@ def _out_from(entry: dict[Any, Any], where: str, key: str, path: str,
     if isinstance(md5, str) and _NUMERIC_MD5.match(md5):
         raise NeedsDvc("an md5 YAML 1.2 reads as a number")
     if not isinstance(md5, str) or not MD5_RE.match(md5):
-        raise SyncError(f"{where}: {path!r} has a malformed md5 {md5!r}: fix or re-add it")
+        raise SyncError(f"{where}: {path!r} has a malformed md5 {excerpt(md5)}: fix or re-add it")
     name = entry.get("hash")
     if name not in (None, "md5"):
         raise NeedsDvc(f"hash {name!r}")
@@ -294,6 +334,16 @@ def _lock_outs(stage: Any) -> dict[str, dict[Any, Any]]:
     return result
 
 
+def unexpected_shape(pointer: str) -> SyncError:
+    return SyncError(f"{pointer} is not shaped as DVC writes it (a list or mapping where "
+                     "another belongs): fix the file or `git checkout` it")
+
+
+# A pointer file from git may have any shape (`outs: 5`): whatever the readers did not
+# expect is the one-line refusal, never a traceback.
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError)
+
+
 def parse_pointer(
     pointer: str, content: Optional[bytes], read_sibling: Callable[[str], Optional[bytes]]
 ) -> list[Out]:
@@ -303,10 +353,13 @@ def parse_pointer(
     """
     if content is None:
         return []
-    if pointer.rsplit("/", 1)[-1] == "dvc.lock":
-        sibling = read_sibling(pointer[: -len("lock")] + "yaml")
-        return list(parse_pipeline(pointer, content, sibling).outs)
-    return list(parse_dvc_file(pointer, content).outs)
+    try:
+        if pointer.rsplit("/", 1)[-1] == "dvc.lock":
+            sibling = read_sibling(pointer[: -len("lock")] + "yaml")
+            return list(parse_pipeline(pointer, content, sibling).outs)
+        return list(parse_dvc_file(pointer, content).outs)
+    except SHAPE_ERRORS:
+        raise unexpected_shape(pointer) from None
 
 
 def output_paths(pointer: str, content: Optional[bytes]) -> set[str]:
@@ -316,6 +369,13 @@ def output_paths(pointer: str, content: Optional[bytes]) -> set[str]:
     """
     if content is None:
         return set()
+    try:
+        return _output_paths(pointer, content)
+    except SHAPE_ERRORS:
+        raise unexpected_shape(pointer) from None
+
+
+def _output_paths(pointer: str, content: bytes) -> set[str]:
     try:
         data = yaml.load(content, Loader=_Base)  # noqa: S506 - a safe loader
     except yaml.YAMLError:

@@ -17,11 +17,14 @@ from dvc_synced_plugin import gitinfo
 from dvc_synced_plugin.gitinfo import INDEX, PointerChange
 from dvc_synced_plugin.pointers import (
     EMPTY,
+    SHAPE_ERRORS,
     NeedsDvc,
     Out,
     Pointer,
+    check_bounded,
     parse_dvc_file,
     parse_pipeline,
+    unexpected_shape,
 )
 
 # Parsed once per process (one command): (pointer, contents...) -> meaning.
@@ -135,7 +138,11 @@ def _fast(side: _Side, blobs: dict[str, bytes]) -> Optional[Pointer]:
             _FAST[key] = (parse_pipeline(side.pointer, lock, spec) if _pipeline(side.pointer)
                           else parse_dvc_file(side.pointer, lock or b""))
         except NeedsDvc:
+            for content, name in ((lock, side.pointer), (spec, side.pointer[:-4] + "yaml")):
+                check_bounded(content, name)  # what would hang DVC is refused here
             _FAST[key] = None
+        except SHAPE_ERRORS:
+            raise unexpected_shape(side.pointer) from None
     STATS["fast" if _FAST[key] is not None else "slow"] += 1
     return _FAST[key]
 

@@ -11,10 +11,11 @@ import hashlib
 import json
 import os
 import re
+import reprlib
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Optional
+from typing import TYPE_CHECKING, Any, BinaryIO, Optional
 
 from dvc_synced_plugin.errors import SyncError
 
@@ -70,6 +71,31 @@ def verify(path: Path, ref: ObjectRef) -> Optional[str]:
     return None if got == expected_hash(ref) else got
 
 
+# ---------------------------------------------------------------------------- any shape
+
+# A value from a pointer file or a manifest may be of any shape: nested a thousand levels
+# deep (`repr` and `json` recurse), or a YAML alias bomb (a 10-element list of aliases,
+# eight levels down, printed as 10^8 items: 25 s and a message of megabytes). Messages
+# show a bounded excerpt; parsing turns too deep into an ordinary ValueError.
+_EXCERPT = reprlib.Repr()
+_EXCERPT.maxlevel, _EXCERPT.maxlist, _EXCERPT.maxdict = 2, 4, 4
+_EXCERPT.maxstring = _EXCERPT.maxother = 60
+
+
+def excerpt(value: object, limit: int = 80) -> str:
+    """A repr of untrusted `value` that costs O(limit) whatever its shape."""
+    text = _EXCERPT.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def load_json(data: bytes | str) -> Any:
+    """`json.loads` of untrusted text: deep nesting raises ValueError, not RecursionError."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 # ---------------------------------------------------------------------------- manifests
 
 
@@ -78,7 +104,7 @@ def check_entry(rel: object, md5: object, owner: str, entry: object = None) -> N
     if not isinstance(md5, str) or not HEX32.match(md5) or not isinstance(rel, str):
         entry = {"md5": md5, "relpath": rel} if entry is None else entry
         raise SyncError(
-            f"the manifest of {owner} has an entry {str(entry)[:80]!r} that is not "
+            f"the manifest of {owner} has an entry {excerpt(entry)} that is not "
             "a file hash: the directory must be re-added with `dvc add`"
         )
 
@@ -93,22 +119,22 @@ def unsafe_manifest(data: bytes, owner: str = "") -> Optional[str]:
     if _plainly_safe(data):
         return None
     try:
-        entries = json.loads(data)
+        entries = load_json(data)
     except (ValueError, UnicodeDecodeError):
-        return "it is not valid JSON"
+        return "it is not valid JSON (or nested too deeply)"
     if not isinstance(entries, list):
         return "it is not a list of entries"
     for entry in entries:
         md5 = entry.get("md5") if isinstance(entry, dict) else None
         rel = entry.get("relpath") if isinstance(entry, dict) else None
         if not isinstance(md5, str) or not HEX32.match(md5):
-            return f"the entry {str(entry)[:80]!r} does not name a file by its hash"
+            return f"the entry {excerpt(entry)} does not name a file by its hash"
         parts = rel.split("/") if isinstance(rel, str) else [""]
         git_like = [p for p in parts if p.lower() == ".git"]
         if git_like and isinstance(rel, str):
             return _git_name_problem(f"{owner}/{rel}" if owner else rel, git_like[0])
         if any(p in ("", ".", "..") or "\0" in p for p in parts):
-            return f"the entry {rel!r} is not a plain path inside the directory"
+            return f"the entry {excerpt(rel)} is not a plain path inside the directory"
     return None
 
 

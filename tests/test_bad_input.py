@@ -279,13 +279,14 @@ def test_ssh_central_closed_port(clone: Clone, sshd: Sshd) -> None:
     port = free_port()  # nothing listens there
     clone.forget(MODEL)  # so that pull needs central too
     env = {"DVC_SYNCED_CENTRAL": f"ssh://127.0.0.1:{port}/srv/central",
-           "DVC_SYNCED_SSH_COMMAND": sshd.ssh_command(), "DVC_SYNCED_TIMEOUT": "5"}
+           "DVC_SYNCED_SSH_COMMAND": sshd.ssh_command(),
+           "DVC_SYNCED_TIMEOUT": "1"}  # refused is retried (retry.py) until the timeout
     for cmd in ("push", "pull", "status"):
         clone.refused(cmd, env=env, words=("cannot reach central", "ssh"))
     rclone = rclone_env("closed", {"type": "sftp", "host": "127.0.0.1", "port": str(port),
                                    "user": sshd.user, "key_file": str(sshd.client_key)})
     clone.refused("push", env={**rclone, "DVC_SYNCED_CENTRAL": "closed:/srv/central",
-                               "DVC_SYNCED_TRANSPORT": "rclone"},
+                               "DVC_SYNCED_TRANSPORT": "rclone", "DVC_SYNCED_TIMEOUT": "1"},
                   words=("connection refused", "rclone lsd"))
 
 

@@ -146,6 +146,7 @@ def test_recent_includes_previous_versions_and_skips_old_branches(pair: Pair) ->
     bob.git("checkout", "-q", step1)
     assert (bob.repo / "model.bin").read_bytes() == b"step 1\n"
     # --all takes every branch, old ones too (central is down now: it must fail cleanly).
+    bob.env["DVC_SYNCED_TIMEOUT"] = "1"  # a refused connection is retried that long
     failed = bob.synced("fetch", "--all", check=False)
     assert failed.returncode != 0
     assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
@@ -158,6 +159,7 @@ def test_unreachable_central_writes_nothing(pair: Pair) -> None:
     bob.git("fetch", "-q")
     before = store_objects(bob.local_storage())
     pair.sshd.stop()
+    bob.env["DVC_SYNCED_TIMEOUT"] = "1"  # a refused connection is retried that long
     start = time.monotonic()
     failed = bob.synced("fetch", check=False)
     assert failed.returncode != 0

@@ -197,9 +197,18 @@ class Sshd:
     client_key: Path
     proc: subprocess.Popen
     user: str
+    log: Optional[Path] = None  # sshd's own log (-e): its LogLevel decides what is in it
 
     def ssh_command(self) -> str:
         return f"ssh -F {self.ssh_config}"
+
+    def connections_seen(self) -> tuple[int, int]:
+        """(accepted, dropped): TCP connections this sshd took on, and those it shed past
+        MaxStartups, from its log. Needs log_level VERBOSE (accepted ones are logged
+        there, "Connection from ..."; each drop is logged at INFO)."""
+        text = self.log.read_text(errors="replace") if self.log else ""
+        return (sum(line.startswith("Connection from ") for line in text.splitlines()),
+                sum(line.startswith("drop connection #") for line in text.splitlines()))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -207,8 +216,14 @@ class Sshd:
             self.proc.wait(timeout=10)
 
 
-def start_sshd(base: Path, authorized_for: Optional[list[str]] = None) -> Sshd:
-    """A real sshd on 127.0.0.1 with its own host key; root logs in with a fresh user key."""
+def start_sshd(base: Path, authorized_for: Optional[list[str]] = None,
+               max_startups: Optional[str] = "100:30:200", log_level: str = "ERROR") -> Sshd:
+    """A real sshd on 127.0.0.1 with its own host key; root logs in with a fresh user key.
+
+    `max_startups`: unauthenticated connections it takes on before shedding some; high
+    by default so tests of other things never meet a shed connection. None: OpenSSH's
+    default (10:30:100), as a new team's server has it.
+    """
     sshd_bin = shutil.which("sshd") or "/usr/sbin/sshd"
     if not os.path.exists(sshd_bin):
         raise Unavailable("openssh-server is not installed")
@@ -230,8 +245,9 @@ def start_sshd(base: Path, authorized_for: Optional[list[str]] = None) -> Sshd:
         f"AuthorizedKeysFile {authorized} .ssh/authorized_keys\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
         "PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n"
-        f"PidFile {base / 'sshd.pid'}\nLogLevel ERROR\nMaxStartups 100:30:200\n"
-        "MaxSessions 100\n"
+        f"PidFile {base / 'sshd.pid'}\nLogLevel {log_level}\n"
+        + (f"MaxStartups {max_startups}\n" if max_startups else "")
+        + "MaxSessions 100\n"
     )
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     with open(base / "sshd.log", "w") as log:  # the child keeps its own copy of the fd
@@ -247,7 +263,7 @@ def start_sshd(base: Path, authorized_for: Optional[list[str]] = None) -> Sshd:
         "  LogLevel ERROR\n"
     )
     wait_for_port(port, 15, proc, base / "sshd.log")
-    return Sshd(port, "dvc-server", ssh_config, client_key, proc, user)
+    return Sshd(port, "dvc-server", ssh_config, client_key, proc, user, base / "sshd.log")
 
 
 # ------------------------------------------------------------------------------- S3 (moto)

@@ -31,6 +31,10 @@ class Transport(Protocol):
     description: str  # for messages: "rsync over ssh to host:/srv/x"
     capabilities: Capabilities
 
+    @property
+    def retries(self) -> int:
+        """Attempts repeated after a transient failure so far (retry.py), for the summary."""
+
     def probe(self, relpaths: list[str]) -> dict[str, int]:
         """Sizes of those of `relpaths` that central holds (absent ones are left out)."""
 

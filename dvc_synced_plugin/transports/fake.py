@@ -32,6 +32,7 @@ def tools(settings: Settings) -> list[str]:
 
 class FakeTransport:
     capabilities = Capabilities(confirms_on_exit=True, lanes=2)
+    retries = 0  # nothing here is transient
 
     def __init__(self, settings: Settings) -> None:
         self.path = Path(parse_url(settings.central, settings.root))

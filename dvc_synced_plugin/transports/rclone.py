@@ -27,6 +27,7 @@ from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.transports.base import Capabilities
 from dvc_synced_plugin.transports.lists import files_from
+from dvc_synced_plugin.transports.retry import Retry, Transient, rclone_cause
 
 UPLOAD_DIR = ".dvc-synced/upload"  # on central, outside the object layout
 DOWNLOAD_PARTIAL = ".rclone-partial"  # in a download's destination, outside the layout
@@ -72,10 +73,20 @@ class RcloneTransport:
         self.location = parse_url(settings.central, settings.root)
         self.description = f"rclone to {self.location}"
         self._in_place: Optional[bool] = None
+        self.retry = Retry(settings.timeout)
+
+    @property
+    def retries(self) -> int:
+        return self.retry.retries
 
     def _rclone(self, args: list[str], what: str, progress: bool = False) -> str:
         """`progress`: rclone's one-line stats, once a second, on the user's terminal
-        (`output.terminal`) while a copy runs; scripts and CI get none."""
+        (`output.terminal`) while a copy runs; scripts and CI get none. Retried while it
+        fails in a way retry.py calls transient: every call here is safe to repeat
+        (copies never replace, moves come from our own scratch dir)."""
+        return self.retry.call(lambda: self._rclone_once(args, what, progress))
+
+    def _rclone_once(self, args: list[str], what: str, progress: bool = False) -> str:
         import sh
 
         # A local central that is not there: say so, as the rsync transport does (with few
@@ -125,10 +136,13 @@ class RcloneTransport:
             detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
             if exc.exit_code < 0:
                 detail = f"killed by signal {-exc.exit_code}"
-            raise SyncError(
-                f"{what} failed ({self.description}, rclone exit {exc.exit_code}: {detail}): "
-                "check `rclone lsd` on the remote works, then run the command again"
-            ) from None
+            message = (f"{what} failed ({self.description}, rclone exit {exc.exit_code}: "
+                       f"{detail}): check `rclone lsd` on the remote works, then run the "
+                       "command again")
+            cause = rclone_cause(text, exc.exit_code) if exc.exit_code > 0 else None
+            if cause:
+                raise Transient(message, cause) from None
+            raise SyncError(message) from None
         finally:
             if terminal is not None and any("NOTICE:" in ln for ln in errors):
                 with contextlib.suppress(OSError):

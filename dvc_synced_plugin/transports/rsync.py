@@ -38,6 +38,7 @@ from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.transports.base import Capabilities
 from dvc_synced_plugin.transports.lists import files_from
+from dvc_synced_plugin.transports.retry import Retry, Transient, rsync_cause, ssh_cause
 from dvc_synced_plugin.transports.rsync_flavor import Flavor, detect
 
 PARTIAL_DIR = ".dvc-synced/partial"  # under the storage root, outside the object layout
@@ -193,10 +194,17 @@ def _rsync_quote(arg: str) -> str:
 
 
 class SshSession:
-    """A master connection opened once; every ssh/rsync call of the command reuses it."""
+    """A master connection opened once; every ssh/rsync call of the command reuses it.
 
-    def __init__(self, settings: Settings, host: str, port: Optional[int]) -> None:
+    Opening it is the one place a busy server sheds us (MaxStartups counts connections
+    that have not authenticated yet; sessions over the master are not counted), so its
+    transient failures are retried there (`retry`).
+    """
+
+    def __init__(self, settings: Settings, host: str, port: Optional[int],
+                 retry: Optional[Retry] = None) -> None:
         self.host = host
+        self.retry = retry or Retry(settings.timeout)
         try:
             self.base = shlex.split(settings.ssh_command)
         except ValueError as exc:
@@ -221,11 +229,11 @@ class SshSession:
 
     def open(self) -> None:
         with self._opening:
-            self._open()
+            if not self.opened:
+                self.retry.call(self._connect)
+                self.opened = True
 
-    def _open(self) -> None:
-        if self.opened:
-            return
+    def _connect(self) -> None:
         # ControlPersist with a time: if this command is killed before close(), the master
         # goes away after 60 s idle instead of living on for good.
         proc = subprocess.run(
@@ -236,13 +244,17 @@ class SshSession:
             stderr=subprocess.PIPE,
         )
         if proc.returncode != 0:
-            lines = proc.stderr.decode(errors="replace").strip().splitlines()
+            stderr = proc.stderr.decode(errors="replace")
+            lines = stderr.strip().splitlines()
             detail = lines[-1] if lines else f"exit {proc.returncode}"
-            raise SyncError(
+            message = (
                 f"cannot reach central over ssh at {self.host} ({detail}): check that "
                 f"`ssh {self.host}` logs in without a prompt (key, ssh-agent, ~/.ssh/config)"
             )
-        self.opened = True
+            cause = ssh_cause(stderr)
+            if cause:
+                raise Transient(message, cause)
+            raise SyncError(message)
 
     def rsh(self) -> str:
         """The -e value for rsync: our ssh with the shared control socket."""
@@ -293,7 +305,8 @@ class RsyncTransport:
         self.settings = settings
         host, port, path = parse_url(settings.central, settings.root)
         self.path = path.rstrip("/") or "/"
-        self.ssh = SshSession(settings, host, port) if host else None
+        self.retry = Retry(settings.timeout)
+        self.ssh = SshSession(settings, host, port, self.retry) if host else None
         self.location = f"{host}:{self.path}/" if host else f"{self.path}/"
         where = f"over ssh to {host}:{self.path}" if host else f"to {self.path}"
         self.description = f"rsync {where}"
@@ -312,9 +325,21 @@ class RsyncTransport:
             self._flavor = flavor
         return self._flavor
 
+    @property
+    def retries(self) -> int:
+        return self.retry.retries
+
     def _rsync(self, args: list[str], what: str, progress: bool = False,
                missing_ok: Optional[list[str]] = None,
                sent: Optional[SentFilter] = None) -> str:
+        """One rsync run, retried while it fails before anything moved (see retry.py):
+        the master connection was shed, or, without one, rsync's own ssh was."""
+        return self.retry.call(lambda: self._rsync_once(args, what, progress, missing_ok,
+                                                        sent))
+
+    def _rsync_once(self, args: list[str], what: str, progress: bool = False,
+                    missing_ok: Optional[list[str]] = None,
+                    sent: Optional[SentFilter] = None) -> str:
         """`progress`: live transfer progress on the user's terminal (`output.terminal`:
         stderr for a plain hook, /dev/tty under pre-commit); scripts and CI get none.
         `missing_ok`: the listed files; exit 23 for only those of them that are missing
@@ -362,10 +387,13 @@ class RsyncTransport:
                     and only_missing(exc.stdout, exc.stderr, missing_ok)):
                 return exc.stdout.decode(errors="replace")
             detail = failure_detail(exc.stderr, exc.exit_code)
-            raise SyncError(
-                f"{what} failed ({self.description}, rsync exit {exc.exit_code}: {detail}): "
-                "fix the cause and run the command again"
-            ) from None
+            message = (f"{what} failed ({self.description}, rsync exit {exc.exit_code}: "
+                       f"{detail}): fix the cause and run the command again")
+            cause = rsync_cause(exc.stderr.decode(errors="replace"), exc.exit_code) \
+                if self.ssh else None
+            if cause:
+                raise Transient(message, cause) from None
+            raise SyncError(message) from None
 
     @staticmethod
     def _partial(root: str) -> str:
