@@ -614,7 +614,7 @@ def run_history(team: Team, tmp_path: Path, seed: int, steps: int,
                     found.append(f"{line}: " + "; ".join(diffs[:6]))
             # Alice's workspace follows her pushed main for the next step.
             founder.git("switch", "-q", "main")
-    if found:
+    if found or os.environ.get("DVC_SYNCED_DIFF_VERBOSE"):
         print("\n".join(history), file=sys.stderr)
     return compared, found
 
