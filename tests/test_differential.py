@@ -226,7 +226,7 @@ class Alice:
         if self.outputs:
             ops += [self.modify, self.modify, self.modify, self.retype, self.move,
                     self.untrack]
-        ops += [self.stage_change]
+        ops += [self.stage_change, self.stage_change]  # DVC's slow-path features live here
         desc = self.rng.choice(ops)()
         self.user.git("add", "-A")
         self.user.git("commit", "-q", "--allow-empty", "-m", desc)
