@@ -229,8 +229,6 @@ def test_pull_brings_what_central_has_and_names_who_must_push(team: Team) -> Non
     add_data(alice, {"data/a.bin": b"a2" * 700, "data/b.bin": b"b2" * 700}, "a and b v2")
     alice.git("push", "-q")
 
-    dry = bob.synced("pull", "--dry-run", check=False)  # nothing fetched: bob is behind
-    assert dry.returncode == 0 and "would download 0 object(s)" in dry.stdout, dry.stdout
     pulled = bob.git("pull", "-q", check=False)  # git's pull itself succeeds
     assert pulled.returncode == 0, pulled.stderr
     for rel in ("data/a.bin", "data/b.bin"):  # alice's data arrived despite carol's
