@@ -1,4 +1,4 @@
-"""Fixtures over the shared harness (dvc_synced_plugin/testing/harness.py): real git
+"""Fixtures over the shared harness (tests/harness.py): real git
 servers, real DVC clones, a real sshd on loopback, moto S3."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dvc_synced_plugin.events import PRE_COMMIT_HOOKS
-from dvc_synced_plugin.testing.harness import (  # noqa: F401 - re-exported for the tests
+from dvc_synced_plugin.hooks.events import PRE_COMMIT_HOOKS
+from dvc_synced_plugin.transports import TRANSPORTS, Entry
+from tests.harness import (  # noqa: F401 - re-exported for the tests
     GitRepo,
     S3Server,
     Sshd,
@@ -32,6 +33,11 @@ from dvc_synced_plugin.testing.harness import (  # noqa: F401 - re-exported for 
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The in-process fake transport (tests/fake_transport.py) is the tests' own: registered
+# here, never offered by the package's registry.
+TRANSPORTS.setdefault("fake", Entry("tests.fake_transport", "in-process copies (tests)",
+                                    public=False))
 
 
 def unavailable(exc: Unavailable) -> None:

@@ -13,6 +13,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol
 
+from dvc_synced_plugin.errors import MissingCentralError
+
+
+def group_shared(path: str) -> None:
+    """A central directory the team writes into: 0775, keeping the setgid bit a setgid
+    parent passed on (chmod with explicit bits would clear it)."""
+    import os
+    import stat
+
+    setgid = os.stat(path).st_mode & stat.S_ISGID
+    os.chmod(path, 0o775 | setgid)
+
+
+def missing_central(central: str, where: str) -> MissingCentralError:
+    """The one error for a central that is not there, whatever reaches it: nothing but
+    `init --create` creates it (a typo must not become a new, private storage)."""
+    return MissingCentralError(
+        f"central storage {where} does not exist: fix dvc-synced.central if it is a typo, "
+        f"else create it once with `dvc-synced init --central {central} --create` "
+        "(or mount it)"
+    )
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -55,8 +77,14 @@ class Transport(Protocol):
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         """Copy these objects from central into `dest_root` (a staging directory)."""
 
-    def check_writable(self) -> None:
-        """Reach central and write a marker file there; raise SyncError naming the fix."""
+    def check_central(self) -> str:
+        """Reach central and look, writing nothing: a detail for doctor and init ("exists,
+        writable"). Raises `missing_central`'s error when it is not there, SyncError
+        naming the fix when it cannot be reached."""
+
+    def create_central(self) -> str:
+        """Create central's directory (`init --create`, the one step that may): its parent
+        must exist. Returns what was done."""
 
     def close(self) -> None:
         """Release connections."""
