@@ -153,3 +153,16 @@ def test_function_local_imports_only_keep_heavy_modules_off_the_fast_path() -> N
     assert not unexplained, (
         "function-local imports without a fast-path reason (import at the top, or say "
         "why on the line):\n" + "\n".join(unexplained))
+
+
+def test_tests_mirror_the_package() -> None:
+    """Tests live under tests/unit/<package path>/, tests/e2e/, tests/faults/ or
+    tests/bench/; tests/ itself holds only the shared helpers."""
+    tests = ROOT.parent / "tests"
+    stray = sorted(p.name for p in tests.glob("test_*.py"))
+    assert not stray, (f"test files directly in tests/: {stray}: move each to tests/unit/<path "
+                       "of the module it tests>/, tests/e2e/, tests/faults/ or tests/bench/")
+    for path in (tests / "unit").rglob("test_*.py"):
+        package = path.parent.relative_to(tests / "unit")
+        if package.parts:
+            assert (ROOT / package).is_dir(), f"{path}: no package dvc_synced_plugin/{package}"

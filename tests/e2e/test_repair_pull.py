@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Team, User
-from tests.test_differential import resolve_conflicts
-from tests.test_divergences import _oracle_matches, head, pair, publish, state
+from tests.e2e.test_differential import resolve_conflicts
+from tests.e2e.test_divergences import _oracle_matches, head, pair, publish, state
 
 
 def commit_resolution(bob: User) -> None:
