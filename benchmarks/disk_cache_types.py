@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dvc_synced_plugin.testing.harness import Team, User, run
+from tests.harness import Team, User, run
 
 CACHE_TYPES = ("", "copy", "hardlink", "symlink", "hardlink,symlink")
 

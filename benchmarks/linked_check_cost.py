@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from dvc_synced_plugin import workspace
-from dvc_synced_plugin.objects import ObjectRef, manifest_delta
-from dvc_synced_plugin.pointers import Out
-from dvc_synced_plugin.stores import ObjectStore
+from dvc_synced_plugin.dvcfiles.objects import ObjectRef, manifest_delta
+from dvc_synced_plugin.dvcfiles.pointers import Out
+from dvc_synced_plugin.storage.stores import ObjectStore
+from dvc_synced_plugin.workspace import checkout as workspace
 
 
 def _manifest(entries: dict[str, str]) -> bytes:

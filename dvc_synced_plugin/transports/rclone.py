@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from dvc_synced_plugin import output
-from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.fs import atomic_write
+from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.oids import HEX32
+from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports.base import (
     Capabilities,
     group_shared,
@@ -180,10 +183,9 @@ class RcloneTransport:
 
     def _seen_file(self) -> Optional[Path]:
         """Where this clone remembers the centrals it saw exist (None: not in a clone)."""
-        from dvc_synced_plugin import gitinfo
 
         try:
-            return gitinfo.git_dir(self.settings.root) / "dvc-synced" / "central-seen"
+            return gitinfo.state_dir(self.settings.root) / "central-seen"
         except SyncError:
             return None
 
@@ -411,10 +413,7 @@ def _read_memo(memo: Path, key: str) -> Optional[bool]:
 
 def _write_memo(memo: Path, key: str, in_place: bool) -> None:
     with contextlib.suppress(OSError):  # a memo that cannot be written is asked again
-        memo.mkdir(parents=True, exist_ok=True)
-        tmp = memo / f".{key}.{uuid.uuid4().hex}"
-        tmp.write_text("in-place\n" if in_place else "whole\n")
-        os.replace(tmp, memo / key)
+        atomic_write(memo / key, "in-place\n" if in_place else "whole\n")
 
 
 def _traverse(relpaths: list[str]) -> list[str]:
@@ -446,7 +445,7 @@ def upload_id(store: Path) -> str:
         finally:
             tmp.unlink()
     text = path.read_text().strip()
-    return text if re.fullmatch(r"[0-9a-f]{32}", text) else uuid.uuid5(
+    return text if HEX32.fullmatch(text) else uuid.uuid5(
         uuid.NAMESPACE_URL, text).hex
 
 

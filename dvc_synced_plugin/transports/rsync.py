@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Callable, Optional, TextIO
 
 from dvc_synced_plugin import output
-from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports.base import (
     Capabilities,
     group_shared,
