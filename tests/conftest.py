@@ -52,7 +52,7 @@ def unavailable(exc: Unavailable) -> None:
 def temporaries_left(team: Team) -> list[str]:
     """dvc-synced's temporary names (`.NAME.dvcsynced-PID-HEX.tmp`) in any teammate's work
     tree once a test is over: a sync, interrupted or not, must leave none there (the
-    stores' scratch dirs are swept by the next run: tests/test_faults_kill.py checks)."""
+    stores' scratch dirs are swept by the next run: tests/faults/test_kill.py checks)."""
     found = []
     for user in team.users.values():
         for top, dirs, files in os.walk(user.repo):
