@@ -3,7 +3,7 @@
     python benchmarks/bulk_profile.py [--mib 512] [--repeat 3] [--out bulk-profile.json]
 
 One project of new files of 1-100 MiB (as benchmarks/run.py `bulk()`), central on the
-test suite's loopback sshd, a counting ssh (dvc_synced_plugin/testing/counting.py). Each
+test suite's loopback sshd, a counting ssh (tests/counting.py). Each
 run, in alternating order, from an empty central and local storage:
 - bare: `rsync -t --files-from` of exactly the objects, one ssh session;
 - ours: the push flow in a child process (`dvc-synced push` of HEAD, no git), with a
@@ -37,7 +37,8 @@ def child(no_verify: bool) -> None:
     """In alice's clone: one push of HEAD with a timeline (runs in its own process)."""
     import resource
 
-    from dvc_synced_plugin import config, flows, safety
+    from dvc_synced_plugin import config, safety
+    from dvc_synced_plugin.sync import flows
     from dvc_synced_plugin.transports import rsync
 
     t0 = time.monotonic()
@@ -98,8 +99,8 @@ def main() -> None:
         child(args.no_verify)
         return
 
-    from dvc_synced_plugin.testing import counting
-    from dvc_synced_plugin.testing.harness import Team, start_sshd
+    from tests import counting
+    from tests.harness import Team, start_sshd
 
     base = Path(tempfile.mkdtemp(prefix="dvcs-bulk-profile-", dir=args.workdir))
     sshd = start_sshd(base / "sshd")

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Optional
 
 from benchmarks.accounts import ROOT, Account, Login, give_dirs, split_flow
-from dvc_synced_plugin.testing import harness
-from dvc_synced_plugin.testing.harness import make_env  # the test teammates' env
+from tests import harness
+from tests.harness import make_env  # the test teammates' env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_VERSION = 2  # 2: pre-commit through the hook repository's own env

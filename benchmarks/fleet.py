@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Optional
 
 from benchmarks import readme
-from dvc_synced_plugin.testing.harness import Sshd, Team, User, start_sshd
+from tests.harness import Sshd, Team, User, start_sshd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLIENTS = (8, 24, 48)

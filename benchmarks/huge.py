@@ -9,7 +9,7 @@ of 1,000 objects built the same way in the same run.
 
 `dvc add` of 10^6 files takes far too long for a benchmark set-up (and a `dvc add` per
 repetition stats every file again), so this module writes what `dvc add` would: the cache
-objects (read-only copies), the `.dir` manifest and `data.dvc`. `tests/test_bench_huge.py`
+objects (read-only copies), the `.dir` manifest and `data.dvc`. `tests/bench/test_huge.py`
 proves the output byte for byte equal to DVC's own at N=200, and the change of 10 (9 files
 and the new `.dir`) likewise. Stores are hard links of the immutable cache objects;
 workspaces are real copies; a change replaces files, never writes through a link.
@@ -168,7 +168,8 @@ def _link_tree(src: Path, dest: Path) -> None:
 def _set_up_local_storage(user: User) -> Path:
     """The user's local storage, set up as a first push or pull would (in the user's own
     environment: its default path is under their HOME)."""
-    code = ("from dvc_synced_plugin import config, dvcrepo, gitinfo; "
+    code = ("from dvc_synced_plugin import config; from dvc_synced_plugin.dvcfiles import "
+            "dvcrepo; from dvc_synced_plugin.git import gitinfo; "
             "print(dvcrepo.local_storage(config.load(gitinfo.toplevel())))")
     out = fixture.run([sys.executable, "-c", code], user.repo, user.env).stdout
     return Path(out.decode().strip())
@@ -176,8 +177,9 @@ def _set_up_local_storage(user: User) -> Path:
 
 def build(project: Project, log: Log = print) -> float:
     """Create the project from scratch; returns the seconds it took."""
-    from dvc_synced_plugin import hooks, workspace
-    from dvc_synced_plugin.pointers import parse_pointer
+    from dvc_synced_plugin.dvcfiles.pointers import parse_pointer
+    from dvc_synced_plugin.hooks import githooks as hooks
+    from dvc_synced_plugin.workspace import checkout as workspace
 
     if project.root.exists():
         subprocess.run(["rm", "-rf", str(project.root)], check=True)

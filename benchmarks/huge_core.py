@@ -20,7 +20,8 @@ import time
 from typing import Callable
 
 import dvc_synced_plugin
-from dvc_synced_plugin import objects, safety
+from dvc_synced_plugin import safety
+from dvc_synced_plugin.dvcfiles import objects
 
 N = 1_000_000
 

@@ -42,7 +42,7 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
 
 def hook(out: Path, repeat: int) -> None:
     """Inside the pre-push hook of a real `git push`."""
-    from dvc_synced_plugin import pushed_refs
+    from dvc_synced_plugin.hooks import pushed_refs
 
     root = Path.cwd()
     stdin = sys.stdin.read()

@@ -23,7 +23,7 @@ PROBE = """
 import json, sys, time
 t = time.perf_counter()
 from pathlib import Path
-from dvc_synced_plugin import gitinfo, reading
+from dvc_synced_plugin.dvcfiles import reading\nfrom dvc_synced_plugin.git import gitinfo
 root = Path('.')
 old = sys.argv[1] or None
 changes = gitinfo.changes_between(root, old, sys.argv[2])

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import accounts, fixture, readme  # noqa: E402
 from benchmarks.accounts import CLEAN, ROOT, Account, split_flow  # noqa: E402
 from benchmarks.fixture import Project, User  # noqa: E402
-from dvc_synced_plugin.testing import counting  # noqa: E402
+from tests import counting  # noqa: E402
 
 T = TypeVar("T")
 FLOWS = ("ours", "seed", "native")

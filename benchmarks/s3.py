@@ -15,7 +15,7 @@ fresh moto (empty buckets) and fresh git servers, then, in the same run:
                teammate: `git pull` (our hook) vs `git pull` + `dvc pull -r s3`
 
 Measured per command: wall time, peak RSS of the process tree (GNU time), rclone processes
-(the counting wrapper of dvc_synced_plugin.testing.counting, first on PATH) and the S3
+(the counting wrapper of tests.counting, first on PATH) and the S3
 requests moto served (read from its request log). The remotes are set up from the
 environment and `.dvc/config.local` (moto's dummy keys), never a committed file.
 Writes benchmarks/results-s3.json; --readme puts the tables between the `s3-results`
@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import fixture, readme, run  # noqa: E402
 from benchmarks.fixture import User  # noqa: E402
-from dvc_synced_plugin.testing import counting, harness  # noqa: E402
+from tests import counting, harness  # noqa: E402
 
 VERSION = 1
 DEFAULT_SIZE = 100_000

@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dvc_synced_plugin.objects import ObjectRef
+from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.safety import content_hash
-from dvc_synced_plugin.stores import ObjectStore, copy_objects, verify_objects
+from dvc_synced_plugin.storage.stores import ObjectStore, copy_objects, verify_objects
 
 
 def _fill(store: ObjectStore, blobs: list[bytes]) -> list[ObjectRef]:

@@ -1,5 +1,9 @@
 """Settings: built once per command from the team file, git config and the environment.
 
+Sits just above the transports: it checks the transport name against their registry
+(import-light, so it costs nothing on a hook's fast path). `Settings` itself is a leaf
+(`settings.py`).
+
 Precedence, highest first (the same key names everywhere):
   1. environment  DVC_SYNCED_<KEY>   (e.g. DVC_SYNCED_CENTRAL, DVC_SYNCED_SSH_COMMAND)
   2. git config   dvc-synced.<key>   (`git config [--global] dvc-synced.central ...`)
@@ -13,32 +17,20 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin.errors import ConfigError
-
-TEAM_FILE = ".dvc-synced"
-SECTION = "dvc-synced"
-KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command")
-DEFAULTS = {"transport": "rsync", "remote": "synced-storage", "jobs": "4", "timeout": "30"}
-# Commands to run: like git's core.sshCommand, never taken from a committed file, or any
-# clone (and its hooks, on `git pull`) would run what the last committer chose.
-PERSONAL_KEYS = ("ssh-command",)
-
-
-@dataclass(frozen=True)
-class Settings:
-    root: Path  # repository work tree
-    central: str  # where the team's objects live: a path, [user@]host:path, or rclone name:path
-    transport: str  # rsync | rclone
-    remote: str  # name of the local-directory DVC remote that is the local storage
-    local: Path  # default local storage path when the DVC remote is not set up yet
-    jobs: int  # parallel copies
-    timeout: int  # seconds before a network step gives up
-    ssh_command: str  # the ssh program and options (like git's core.sshCommand)
-    sources: dict[str, str]  # key -> where its value came from, for `doctor`
+from dvc_synced_plugin.settings import (
+    DEFAULTS,
+    KEYS,
+    PERSONAL_KEYS,
+    SECTION,
+    TEAM_FILE,
+    Settings,
+    positive_int,
+)
+from dvc_synced_plugin.transports import TRANSPORTS, public_names
 
 
 def _git_config_values(root: Path, file: Optional[Path]) -> dict[str, str]:
@@ -111,8 +103,6 @@ def load(root: Path, env: Optional[dict[str, str]] = None) -> Settings:
     if "\n" in central or "\0" in central:
         raise ConfigError("the central URL contains a newline: fix dvc-synced.central")
     transport = values["transport"]
-    from dvc_synced_plugin.transports import TRANSPORTS, public_names
-
     if transport not in TRANSPORTS:
         raise ConfigError(
             f"unknown transport {transport!r} ({sources['transport']}): use {public_names()}"
@@ -140,14 +130,11 @@ def _resolve(root: Path, path: str) -> Path:
 
 def _positive_int(values: dict[str, str], key: str, sources: dict[str, str]) -> int:
     try:
-        number = int(values[key])
-        if number <= 0:
-            raise ValueError
+        return positive_int(values[key])
     except ValueError:
         raise ConfigError(
             f"dvc-synced.{key} = {values[key]!r} ({sources[key]}) is not a positive whole number"
         ) from None
-    return number
 
 
 def write_team_file(root: Path, settings: dict[str, str]) -> Path:

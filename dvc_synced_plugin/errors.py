@@ -21,3 +21,7 @@ class MissingObjectsError(SyncError):
 
 class CorruptObjectError(SyncError):
     """An object's bytes do not match its name."""
+
+
+class MissingCentralError(ConfigError):
+    """Central's directory (or bucket) is not there; only `init --create` makes it."""

@@ -28,6 +28,11 @@ def result(message: str) -> None:
     print(f"{PREFIX}{message}", flush=True)
 
 
+def line(text: str = "") -> None:
+    """A line of a command's own output as it is (a report, a table, JSON), on stdout."""
+    print(text)
+
+
 def human_bytes(n: int) -> str:
     size = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):

@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import reprlib
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Optional
+from typing import Any, BinaryIO, Optional
 
 from dvc_synced_plugin.errors import SyncError
-
-if TYPE_CHECKING:
-    from dvc_synced_plugin.gitinfo import PointerChange
-    from dvc_synced_plugin.objects import ObjectRef
+from dvc_synced_plugin.manifest_text import SEP, differing_regions
+from dvc_synced_plugin.oids import HEX32, MD5, ObjectRef
 
 CHUNK = 1 << 20
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
-OID_RE = re.compile(r"^[0-9a-f]{32}(\.dir)?$")  # a file object, or a `.dir` manifest
 
 
 # ---------------------------------------------------------------------------- integrity
@@ -147,7 +142,7 @@ def _git_name_problem(path: str, name: str) -> str:
 
 # DVC's own layout of a manifest with plain ASCII names and no escapes; in such a text
 # the JSON strings are their raw bytes, so the checks below are byte-exact.
-_PLAIN_ENTRY = rb'\{"md5": "[0-9a-f]{32}", "relpath": "[^"\\\x00-\x1f]*"\}'
+_PLAIN_ENTRY = rb'\{"md5": "' + MD5.encode() + rb'", "relpath": "[^"\\\x00-\x1f]*"\}'
 # Possessive repeats (Python 3.11+) keep no backtracking state per entry: the backtracking
 # form holds ~190 MB of it while it matches 10^6 entries. Giving back a whole `, {...}`
 # can never let `]` match, so both forms accept the same texts.
@@ -200,14 +195,13 @@ def manifest_check(oid: str, data: bytes, owner: str = "", base: Optional[bytes]
     return problem, clean
 
 
-_SEP = b"}, {"  # between entries of DVC's layout (objects._SEP)
 _ENTRY_START = b'{"md5": "'
 
 
 def _separators_only(text: bytes) -> bool:
     """In a plain text `{"md5": "` occurs once per entry (a relpath holds no `"`): when
     `}, {` occurs once less, no relpath holds a separator."""
-    return text.count(_ENTRY_START) == text.count(_SEP) + 1
+    return text.count(_ENTRY_START) == text.count(SEP) + 1
 
 
 def _clean_edit(base: bytes, new: bytes) -> bool:
@@ -219,12 +213,10 @@ def _clean_edit(base: bytes, new: bytes) -> bool:
     of plain entries holding no separator in a name, `new` is clean too:
     `[{E1}, ..., {R}, ..., {En}]`. Only the regions are matched, never all of `new`.
     """
-    from dvc_synced_plugin.objects import _differing_regions
-
     if not (base.startswith(b"[{") and base.endswith(b"}]")
             and new.startswith(b"[{") and new.endswith(b"}]")):
         return False
-    for lo, _a_hi, b_hi in _differing_regions(base, new, 2):
+    for lo, _a_hi, b_hi in differing_regions(base, new, 2):
         region = b"{" + new[lo:b_hi] + b"}"
         if not (region.isascii() and _PLAIN_ENTRIES.fullmatch(region) is not None
                 and _BAD_RELPATH.search(region) is None and _separators_only(region)):
@@ -267,48 +259,3 @@ def check_object_path(rel: str) -> None:
     """
     if "\n" in rel or "\r" in rel or rel.startswith(("/", "-")) or ".." in rel.split("/"):
         raise SyncError(f"refusing to transfer a malformed object path {rel!r}")
-
-
-# ---------------------------------------------------------------------------- workspace
-
-
-def _within(path: str, base: str) -> bool:
-    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
-
-
-def refuse_escaping_outputs(root: Path, changes: list[PointerChange]) -> None:
-    """Check out nothing that resolves outside the workspace or into .git.
-
-    `dvc checkout` writes through symlinks (checked): a committed symlink `out -> ~` and a
-    pointer to `out/.bashrc` write into a teammate's home on `git pull`; `h -> .git/hooks`
-    plants a git hook. git itself never writes through a symlink, and the hooks run the
-    checkout for the user, so they check first. A symlink committed inside a directory
-    output is refused as well: DVC would write that directory's files through it.
-    """
-    from dvc_synced_plugin import gitinfo
-    from dvc_synced_plugin.plan import outs_of_changes
-
-    top = os.path.realpath(root)
-    git_dir = os.path.realpath(gitinfo.git_dir(root))
-    dirs: list[str] = []
-    for _old, outs in outs_of_changes(root, changes):
-        for out in outs:
-            real = os.path.realpath(os.path.join(top, out.path))
-            if not _within(real, top) or _within(real, git_dir):
-                raise SyncError(
-                    f"{out.pointer}: the output {out.path!r} resolves to {real}, outside "
-                    "the workspace or inside .git: nothing was checked out; fix the "
-                    "pointer file or the symlink on its way"
-                )
-            if out.is_dir:
-                dirs.append(out.path)
-    if dirs:
-        listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-s", "-z", "--", *dirs)
-        for entry in listed.split(b"\0"):
-            if entry.startswith(b"120000 "):
-                path = entry.split(b"\t", 1)[-1].decode(errors="replace")
-                raise SyncError(
-                    f"{path} is a symlink committed inside a directory output: DVC would "
-                    "write the directory's files through it, so nothing was checked out; "
-                    "remove it from git"
-                )

@@ -73,7 +73,7 @@ got=$(dvc-synced --version)
 [ "$got" = "dvc-synced $version" ] || fail "dvc-synced --version says '$got', not $version"
 echo "check-release: $got"
 # The hooks' own entry point, on the fast path: it must import without DVC.
-python -c 'import sys, dvc_synced_plugin.hooks, dvc_synced_plugin.cli
+python -c 'import sys, dvc_synced_plugin.hooks.githooks, dvc_synced_plugin.cli
 assert "dvc" not in sys.modules, "the hooks import dvc at start-up"'
 
 dvc-synced demo >"$tmp/demo.log" 2>&1 || { cat "$tmp/demo.log" >&2; fail "dvc-synced demo"; }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite on a fresh machine: set up, lint, then every test (slow ones included).
+# The test suite on a fresh machine: set up, lint, then every test (slow ones included),
+# the layering check among them (tests/unit/test_layers.py: imports point down, no cycles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

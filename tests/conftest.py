@@ -1,4 +1,4 @@
-"""Fixtures over the shared harness (dvc_synced_plugin/testing/harness.py): real git
+"""Fixtures over the shared harness (tests/harness.py): real git
 servers, real DVC clones, a real sshd on loopback, moto S3."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dvc_synced_plugin.events import PRE_COMMIT_HOOKS
-from dvc_synced_plugin.testing.harness import (  # noqa: F401 - re-exported for the tests
+from dvc_synced_plugin.hooks.events import PRE_COMMIT_HOOKS
+from dvc_synced_plugin.transports import TRANSPORTS, Entry
+from tests.harness import (  # noqa: F401 - re-exported for the tests
     GitRepo,
     S3Server,
     Sshd,
@@ -33,6 +34,11 @@ from dvc_synced_plugin.testing.harness import (  # noqa: F401 - re-exported for 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The in-process fake transport (tests/fake_transport.py) is the tests' own: registered
+# here, never offered by the package's registry.
+TRANSPORTS.setdefault("fake", Entry("tests.fake_transport", "in-process copies (tests)",
+                                    public=False))
+
 
 def unavailable(exc: Unavailable) -> None:
     """A server the tests need is missing: a skip on a developer's machine, a failure in
@@ -43,12 +49,27 @@ def unavailable(exc: Unavailable) -> None:
     pytest.skip(str(exc))
 
 
+def temporaries_left(team: Team) -> list[str]:
+    """dvc-synced's temporary names (`.NAME.dvcsynced-PID-HEX.tmp`) in any teammate's work
+    tree once a test is over: a sync, interrupted or not, must leave none there (the
+    stores' scratch dirs are swept by the next run: tests/faults/test_kill.py checks)."""
+    found = []
+    for user in team.users.values():
+        for top, dirs, files in os.walk(user.repo):
+            dirs[:] = [d for d in dirs if d not in (".git", ".dvc")]
+            found += [os.path.join(top, f) for f in files if ".dvcsynced-" in f]
+    return found
+
+
 @pytest.fixture
-def team(tmp_path: Path) -> Team:
+def team(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A team whose central storage is a plain directory (rsync to a local path)."""
     central = tmp_path / "central"
     central.mkdir()
-    return Team(tmp_path, str(central))
+    made = Team(tmp_path, str(central))
+    yield made
+    left = temporaries_left(made)
+    assert not left, f"temporary names survived: {left}"
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """The transport registry: a name (`dvc-synced.transport`) -> the module that implements it.
 
 Adding a transport is one module (a class following `base.Transport`, built from the
-settings, plus `parse_url` and `tools`) and one line in TRANSPORTS. Modules are imported
+settings, plus `parse_url` and `tools`) and one line in TRANSPORTS (the test suite adds
+its in-process fake here, from tests/conftest.py). Modules are imported
 only when used, so the registry costs nothing on a hook's fast path.
 """
 
@@ -10,13 +11,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from dvc_synced_plugin.errors import ConfigError
-
-if TYPE_CHECKING:
-    from dvc_synced_plugin.config import Settings
-    from dvc_synced_plugin.transports.base import Capabilities, Transport
+from dvc_synced_plugin.settings import Settings
+from dvc_synced_plugin.transports.base import Capabilities, Transport
 
 __all__ = ["TRANSPORTS", "Capabilities", "Transport", "open_transport", "required_tools",
            "transport_checks"]
@@ -27,12 +26,14 @@ class Entry:
     module: str  # defines TRANSPORT (the class), parse_url(url, root), tools(settings)
     summary: str  # for `--help` and doctor
     public: bool = True  # offered to users in messages and --help
+    upstream: bool = False  # `import-url` can also read an upstream with its tool
 
 
 TRANSPORTS: dict[str, Entry] = {
-    "rsync": Entry("dvc_synced_plugin.transports.rsync", "rsync to a path or over ssh"),
-    "rclone": Entry("dvc_synced_plugin.transports.rclone", "rclone to any rclone remote"),
-    "fake": Entry("dvc_synced_plugin.transports.fake", "in-process copies (tests)", False),
+    "rsync": Entry("dvc_synced_plugin.transports.rsync", "rsync to a path or over ssh",
+                   upstream=True),
+    "rclone": Entry("dvc_synced_plugin.transports.rclone", "rclone to any rclone remote",
+                    upstream=True),
 }
 
 
@@ -64,11 +65,3 @@ def transport_checks(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
     raises SyncError naming the fix (rsync: its flavour and version)."""
     checks = getattr(_module(settings.transport), "doctor_checks", None)
     return list(checks(settings)) if checks else []
-
-
-def __getattr__(name: str) -> object:  # the Protocol and Capabilities, imported lazily
-    if name in ("Transport", "Capabilities"):
-        from dvc_synced_plugin.transports import base
-
-        return getattr(base, name)
-    raise AttributeError(name)

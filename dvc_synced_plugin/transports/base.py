@@ -8,9 +8,32 @@ transport's `capabilities` instead of its name, so a new transport needs no edit
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol
+
+from dvc_synced_plugin.errors import MissingCentralError
+
+
+def group_shared(path: str) -> None:
+    """A central directory the team writes into: 0775, keeping the setgid bit a setgid
+    parent passed on (chmod with explicit bits would clear it)."""
+    import os
+    import stat
+
+    setgid = os.stat(path).st_mode & stat.S_ISGID
+    os.chmod(path, 0o775 | setgid)
+
+
+def missing_central(central: str, where: str) -> MissingCentralError:
+    """The one error for a central that is not there, whatever reaches it: nothing but
+    `init --create` creates it (a typo must not become a new, private storage)."""
+    return MissingCentralError(
+        f"central storage {where} does not exist: fix dvc-synced.central if it is a typo, "
+        f"else create it once with `dvc-synced init --central {central} --create` "
+        "(or mount it)"
+    )
 
 
 @dataclass(frozen=True)
@@ -30,13 +53,18 @@ class Transport(Protocol):
 
     description: str  # for messages: "rsync over ssh to host:/srv/x"
     capabilities: Capabilities
+    # What probes found at listed paths that is not a regular file: relpath -> what it is
+    # ("a directory", "a symlink"). Never an object (probe leaves it out), and never
+    # replaced: a push onto one is refused, naming it.
+    not_files: dict[str, str]
 
     @property
     def retries(self) -> int:
         """Attempts repeated after a transient failure so far (retry.py), for the summary."""
 
     def probe(self, relpaths: list[str]) -> dict[str, int]:
-        """Sizes of those of `relpaths` that central holds (absent ones are left out)."""
+        """Sizes of those of `relpaths` that central holds as regular files (absent ones,
+        and directories or symlinks there, are left out; the latter go to `not_files`)."""
 
     def reports_existing(self) -> bool:
         """Whether `upload` returns which listed objects central had (so a push can
@@ -49,8 +77,32 @@ class Transport(Protocol):
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         """Copy these objects from central into `dest_root` (a staging directory)."""
 
-    def check_writable(self) -> None:
-        """Reach central and write a marker file there; raise SyncError naming the fix."""
+    def check_central(self) -> str:
+        """Reach central and look, writing nothing: a detail for doctor and init ("exists,
+        writable"). Raises `missing_central`'s error when it is not there, SyncError
+        naming the fix when it cannot be reached."""
+
+    def create_central(self) -> str:
+        """Create central's directory (`init --create`, the one step that may): its parent
+        must exist. Returns what was done."""
 
     def close(self) -> None:
         """Release connections."""
+
+
+def lstat_kind(path: str) -> Optional[str]:
+    """What sits at `path` when it is not a regular file (None: a regular file or nothing)."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISLNK(mode):
+        target = os.readlink(path)
+        return f"a symlink to {target!r}" + ("" if os.path.exists(path) else " (dangling)")
+    return "a special file"

@@ -23,9 +23,17 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from dvc_synced_plugin import output
-from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.transports.base import Capabilities
+from dvc_synced_plugin.fs import atomic_write
+from dvc_synced_plugin.git import gitinfo
+from dvc_synced_plugin.oids import HEX32
+from dvc_synced_plugin.settings import Settings
+from dvc_synced_plugin.transports.base import (
+    Capabilities,
+    group_shared,
+    lstat_kind,
+    missing_central,
+)
 from dvc_synced_plugin.transports.lists import files_from
 from dvc_synced_plugin.transports.retry import Retry, Transient, rclone_cause
 
@@ -73,6 +81,8 @@ class RcloneTransport:
         self.location = parse_url(settings.central, settings.root)
         self.description = f"rclone to {self.location}"
         self._in_place: Optional[bool] = None
+        self._seen = False  # central's directory is known to exist
+        self.not_files: dict[str, str] = {}
         self.retry = Retry(settings.timeout)
 
     @property
@@ -92,10 +102,7 @@ class RcloneTransport:
         # A local central that is not there: say so, as the rsync transport does (with few
         # objects asked by name rclone would answer "none of them", not "no such place").
         if os.path.isabs(self.location) and not os.path.isdir(self.location):
-            raise ConfigError(
-                f"central storage {self.location} does not exist: create it or mount it, "
-                "or fix dvc-synced.central"
-            )
+            raise missing_central(self.settings.central, self.location)
         t = self.settings.timeout
         base = [
             "--ask-password=false",  # a hook must never wait on a prompt
@@ -136,6 +143,9 @@ class RcloneTransport:
             detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
             if exc.exit_code < 0:
                 detail = f"killed by signal {-exc.exit_code}"
+            elif exc.exit_code == 3 and "directory not found" in text:
+                # rclone's exit 3: "directory not found", here central's own directory
+                raise missing_central(self.settings.central, self.location) from None
             message = (f"{what} failed ({self.description}, rclone exit {exc.exit_code}: "
                        f"{detail}): check `rclone lsd` on the remote works, then run the "
                        "command again")
@@ -152,6 +162,8 @@ class RcloneTransport:
     def probe(self, relpaths: list[str]) -> dict[str, int]:
         if not relpaths:
             return {}
+        if os.path.isabs(self.location):
+            return self._probe_local(relpaths)
         with files_from(relpaths) as listing:
             out = self._rclone(
                 ["lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime",
@@ -162,7 +174,75 @@ class RcloneTransport:
             entries = json.loads(out or "[]")
         except ValueError:
             raise SyncError(f"rclone printed an unreadable listing of {self.location}") from None
-        return {e["Path"]: int(e["Size"]) for e in entries if not e.get("IsDir")}
+        sizes = {e["Path"]: int(e["Size"]) for e in entries if not e.get("IsDir")}
+        if not sizes:
+            # Asked by name (`--no-traverse`), a missing central answers "none of them":
+            # tell that apart from an empty one once (a push then never creates it).
+            self.require_central()
+        return sizes
+
+    def _seen_file(self) -> Optional[Path]:
+        """Where this clone remembers the centrals it saw exist (None: not in a clone)."""
+
+        try:
+            return gitinfo.state_dir(self.settings.root) / "central-seen"
+        except SyncError:
+            return None
+
+    def require_central(self) -> None:
+        """Raise `missing_central` unless central's directory (or bucket) exists.
+
+        Asked once per remote definition (`remote_key`) and path, then remembered in this
+        clone: the push of every new change would otherwise pay a listing (over sftp, a
+        connection) to learn what it learnt before."""
+        if self._seen or os.path.isabs(self.location):
+            return  # a local path is checked by every rclone call (`_rclone`)
+        key = hashlib.sha256(
+            f"{remote_key(self.location)}\0{self.location}".encode(
+                errors="surrogateescape")).hexdigest()
+        seen = self._seen_file()
+        with contextlib.suppress(OSError):
+            if seen is not None and key in seen.read_text().split():
+                self._seen = True
+                return
+        self._rclone(["lsjson", "--max-depth", "1", "--dirs-only", "--no-mimetype",
+                      "--no-modtime", "--", self.location], "checking central")
+        self._seen = True
+        with contextlib.suppress(OSError):
+            if seen is None:
+                return
+            seen.parent.mkdir(parents=True, exist_ok=True)
+            with open(seen, "a") as fobj:
+                fobj.write(key + "\n")
+
+    def _probe_local(self, relpaths: list[str]) -> dict[str, int]:
+        """A local central is this machine's filesystem: lstat is the truth, and costs no
+        process. rclone's own answer is not: asked by name (`--no-traverse`) it gives a
+        symlink, dangling or not, as a file the size of its target's *name*, and a
+        directory there fails the whole listing."""
+        import stat
+
+        if not os.path.isdir(self.location):
+            raise missing_central(self.settings.central, self.location)
+        if shutil.which("rclone") is None:  # every other step needs it: say so first
+            raise ConfigError("rclone is not installed: install it (apt-get install rclone)")
+        sizes: dict[str, int] = {}
+        for rel in relpaths:
+            path = os.path.join(self.location, rel)
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise SyncError(
+                    f"checking central failed ({self.description}: {rel}: {exc.strerror}): "
+                    "fix the cause and run the command again"
+                ) from None
+            if stat.S_ISREG(st.st_mode):
+                sizes[rel] = st.st_size
+            else:
+                self.not_files[rel] = lstat_kind(path) or "no file"
+        return sizes
 
     def _join(self, rel: str) -> str:
         base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"
@@ -203,6 +283,7 @@ class RcloneTransport:
     def upload(self, src_root: Path, relpaths: list[str]) -> None:
         if not relpaths:
             return
+        self.require_central()  # rclone makes missing directories: never central itself
         if not self._writes_in_place(src_root):
             # `--ignore-existing` stays the no-overwrite rule, so never `--no-check-dest`
             # here (it sends regardless). `--s3-no-head`: no HEAD after each PUT (rclone
@@ -262,10 +343,40 @@ class RcloneTransport:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dest)
 
-    def check_writable(self) -> None:
-        base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"
-        target = f"{base}.dvc-synced/writable-check"
-        self._rclone(["touch", "--", target], "writing to central")
+    def check_central(self) -> str:
+        """A listing of central's top level (read-only); a local path's access bits.
+        rclone cannot tell whether a remote is writable without writing."""
+        if os.path.isabs(self.location):
+            if not os.path.isdir(self.location):
+                raise missing_central(self.settings.central, self.location)
+            if not os.access(self.location, os.W_OK | os.X_OK):
+                raise SyncError(f"central storage {self.location} is not writable by you: "
+                                "ask its owner to add you to its group (docs/central.md)")
+            return f"{self.description}: exists, writable"
+        self._seen = False
+        seen = self._seen_file()
+        with contextlib.suppress(OSError):
+            if seen is not None:
+                seen.unlink()
+        self.require_central()
+        return (f"{self.description}: exists (writability is not tested: doctor writes "
+                "nothing; the first push tells)")
+
+    def create_central(self) -> str:
+        """`rclone mkdir` (for a bucket-based remote, the bucket); a local path's last
+        directory only."""
+        if os.path.isabs(self.location):
+            try:
+                os.mkdir(self.location)
+                group_shared(self.location)
+            except FileExistsError:
+                return f"{self.location} exists"
+            except OSError as exc:
+                raise SyncError(f"cannot create central storage {self.location}: "
+                                f"{exc.strerror}: create its parent first") from None
+            return f"created {self.location}"
+        self._rclone(["mkdir", "--", self.location], "creating central")
+        return f"created {self.location}"
 
     def close(self) -> None:
         pass
@@ -302,10 +413,7 @@ def _read_memo(memo: Path, key: str) -> Optional[bool]:
 
 def _write_memo(memo: Path, key: str, in_place: bool) -> None:
     with contextlib.suppress(OSError):  # a memo that cannot be written is asked again
-        memo.mkdir(parents=True, exist_ok=True)
-        tmp = memo / f".{key}.{uuid.uuid4().hex}"
-        tmp.write_text("in-place\n" if in_place else "whole\n")
-        os.replace(tmp, memo / key)
+        atomic_write(memo / key, "in-place\n" if in_place else "whole\n")
 
 
 def _traverse(relpaths: list[str]) -> list[str]:
@@ -337,7 +445,7 @@ def upload_id(store: Path) -> str:
         finally:
             tmp.unlink()
     text = path.read_text().strip()
-    return text if re.fullmatch(r"[0-9a-f]{32}", text) else uuid.uuid5(
+    return text if HEX32.fullmatch(text) else uuid.uuid5(
         uuid.NAMESPACE_URL, text).hex
 
 

@@ -60,10 +60,13 @@ _SSH_TRANSIENT = re.compile(
     re.MULTILINE,
 )
 
-# rclone (Go's net and x/crypto/ssh) for the same events.
+# rclone (Go's net and x/crypto/ssh) for the same events; and its integrity check when
+# one side's hash is empty: over sftp that is the remote `md5sum` session that gave no
+# output (seen with 16 pulls at once against a default sshd), not bytes that differ.
 _RCLONE_TRANSIENT = re.compile(
     r"connect: connection refused"
-    r"|ssh: handshake failed: (?:EOF|.*connection reset by peer)",
+    r"|ssh: handshake failed: (?:EOF|.*connection reset by peer)"
+    r'|corrupted on transfer: \w+ hash differ (?:"" vs "\w+"|"\w+" vs "")',
 )
 
 RCLONE_RETRYABLE_EXIT = 5  # rclone's own "temporary error (one that more retries might fix)"

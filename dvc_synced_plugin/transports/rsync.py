@@ -34,9 +34,14 @@ from pathlib import Path
 from typing import Callable, Optional, TextIO
 
 from dvc_synced_plugin import output
-from dvc_synced_plugin.config import Settings
 from dvc_synced_plugin.errors import ConfigError, SyncError
-from dvc_synced_plugin.transports.base import Capabilities
+from dvc_synced_plugin.settings import Settings
+from dvc_synced_plugin.transports.base import (
+    Capabilities,
+    group_shared,
+    lstat_kind,
+    missing_central,
+)
 from dvc_synced_plugin.transports.lists import files_from
 from dvc_synced_plugin.transports.retry import Retry, Transient, rsync_cause, ssh_cause
 from dvc_synced_plugin.transports.rsync_flavor import Flavor, detect
@@ -90,6 +95,8 @@ def failure_detail(stderr: bytes, exit_code: int) -> str:
 
 _LINK_STAT_MISSING = re.compile(r'link_stat "(.*)" failed: .*\(2\)$')  # errno 2: ENOENT
 _CODE_23 = re.compile(r"^rsync error: .*\(code 23\)")
+# The sender cannot enter central's directory, or the receiver cannot make "<path>/.".
+_NO_DIR = re.compile(r'(change_dir|mkdir) "(.*)" failed: No such file or directory')
 
 
 def parse_listing(out: str) -> dict[str, int]:
@@ -100,6 +107,25 @@ def parse_listing(out: str) -> dict[str, int]:
         if name and not name.endswith("/") and size.isdigit():
             sizes[name] = int(size)
     return sizes
+
+
+_NON_REGULAR = re.compile(r'^skipping non-regular file "(.*)"$')
+
+
+def parse_non_files(text: str, listed: list[str]) -> dict[str, str]:
+    """Listed paths a dry-run listing shows as no regular file: a directory (`name/`) or
+    what rsync skips without `-l` (a symlink, dangling or not, or a special file)."""
+    wanted = set(listed)
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        size, _, name = line.strip().partition(" ")
+        if size.isdigit() and name.endswith("/") and name[:-1] in wanted:
+            found[name[:-1]] = "a directory"
+            continue
+        m = _NON_REGULAR.match(line.strip())
+        if m and m.group(1) in wanted:
+            found[m.group(1)] = "a symlink or special file"
+    return found
 
 
 class SentFilter:
@@ -256,6 +282,17 @@ class SshSession:
                 raise Transient(message, cause)
             raise SyncError(message)
 
+    def test_writable(self, path: str) -> Optional[bool]:
+        """`test -w PATH` on the server (quoted for its shell; `~/` left to expand); None
+        when the server ran no such command (a forced command, a restricted shell)."""
+        self.open()
+        quoted = ("~/" + shlex.quote(path[2:])) if path.startswith("~/") else shlex.quote(path)
+        proc = subprocess.run(
+            [*self.base, *self.options, "-o", "ControlMaster=no", "--", self.host,
+             f"test -d {quoted} && test -w {quoted} && test -x {quoted}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return {0: True, 1: False}.get(proc.returncode)
+
     def rsh(self) -> str:
         """The -e value for rsync: our ssh with the shared control socket."""
         return " ".join(_rsync_quote(a) for a in [*self.base, *self.options,
@@ -308,9 +345,13 @@ class RsyncTransport:
         self.retry = Retry(settings.timeout)
         self.ssh = SshSession(settings, host, port, self.retry) if host else None
         self.location = f"{host}:{self.path}/" if host else f"{self.path}/"
+        # Uploads go into "<path>/.": rsync makes a missing destination directory, which
+        # would turn a mistyped central into a new one (mkdir of ".../." fails instead).
+        self.existing_dest = f"{self.location}."
         where = f"over ssh to {host}:{self.path}" if host else f"to {self.path}"
         self.description = f"rsync {where}"
         self._flavor: Optional[Flavor] = None
+        self.not_files: dict[str, str] = {}
 
     def flavor(self) -> Flavor:
         """The local rsync, detected at the first rsync call: what it can do decides the
@@ -331,21 +372,23 @@ class RsyncTransport:
 
     def _rsync(self, args: list[str], what: str, progress: bool = False,
                missing_ok: Optional[list[str]] = None,
-               sent: Optional[SentFilter] = None) -> str:
+               sent: Optional[SentFilter] = None,
+               messages: Optional[list[str]] = None) -> str:
         """One rsync run, retried while it fails before anything moved (see retry.py):
         the master connection was shed, or, without one, rsync's own ssh was."""
         return self.retry.call(lambda: self._rsync_once(args, what, progress, missing_ok,
-                                                        sent))
+                                                        sent, messages))
 
     def _rsync_once(self, args: list[str], what: str, progress: bool = False,
                     missing_ok: Optional[list[str]] = None,
-                    sent: Optional[SentFilter] = None) -> str:
+                    sent: Optional[SentFilter] = None,
+                    messages: Optional[list[str]] = None) -> str:
         """`progress`: live transfer progress on the user's terminal (`output.terminal`:
         stderr for a plain hook, /dev/tty under pre-commit); scripts and CI get none.
         `missing_ok`: the listed files; exit 23 for only those of them that are missing
         is an answer, not a failure (old rsyncs have no --ignore-missing-args).
         `sent`: takes stdout (names of files sent, marked by an --out-format in `args`)
-        and passes the rest on to the terminal."""
+        and passes the rest on to the terminal. `messages`: gets rsync's stderr."""
         import sh
 
         flavor = self.flavor()
@@ -371,21 +414,24 @@ class RsyncTransport:
             self.ssh.open()
             base += ["-e", self.ssh.rsh(), f"--rsync-path=umask {RECEIVER_UMASK:03o} && rsync"]
         elif not os.path.isdir(self.path):
-            raise ConfigError(
-                f"central storage {self.path} does not exist: create it or mount it, "
-                "or fix dvc-synced.central"
-            )
+            raise missing_central(self.settings.central, self.path)
         rsync = sh.Command(flavor.path)
         try:
-            result = str(rsync(*base, *args, _err_to_out=False, _tty_out=False,
-                               _preexec_fn=_receiver_umask, **stream))
+            proc = rsync(*base, *args, _err_to_out=False, _tty_out=False,
+                         _preexec_fn=_receiver_umask, _return_cmd=True, **stream)
             if sent is not None:
                 sent.close()
-            return result
+            if messages is not None:
+                messages.append(proc.stderr.decode(errors="replace"))
+            return str(proc)
         except sh.ErrorReturnCode as exc:
             if (missing_ok is not None and exc.exit_code == 23
                     and only_missing(exc.stdout, exc.stderr, missing_ok)):
+                if messages is not None:
+                    messages.append(exc.stderr.decode(errors="replace"))
                 return exc.stdout.decode(errors="replace")
+            if self._names_missing_central(exc.stderr):
+                raise missing_central(self.settings.central, self.location) from None
             detail = failure_detail(exc.stderr, exc.exit_code)
             message = (f"{what} failed ({self.description}, rsync exit {exc.exit_code}: "
                        f"{detail}): fix the cause and run the command again")
@@ -407,6 +453,7 @@ class RsyncTransport:
         if not modern and not self.ssh:
             return self._probe_local(relpaths)
         empty = tempfile.mkdtemp(prefix="dvc-synced-probe-")
+        messages: list[str] = []
         try:
             with files_from(relpaths) as listing:
                 out = self._rsync(
@@ -415,9 +462,13 @@ class RsyncTransport:
                      self.location, empty + "/"],
                     "checking central",
                     missing_ok=None if modern else relpaths,
+                    messages=messages,
                 )
         finally:
             os.rmdir(empty)
+        # The same listing says what is there and is no file (rsync prints its "skipping
+        # non-regular file" on stdout or stderr, by version): no round trip more.
+        self.not_files.update(parse_non_files(out + "\n" + "".join(messages), relpaths))
         return parse_listing(out)
 
     def _probe_local(self, relpaths: list[str]) -> dict[str, int]:
@@ -427,10 +478,7 @@ class RsyncTransport:
         import stat
 
         if not os.path.isdir(self.path):
-            raise ConfigError(
-                f"central storage {self.path} does not exist: create it or mount it, "
-                "or fix dvc-synced.central"
-            )
+            raise missing_central(self.settings.central, self.path)
         sizes: dict[str, int] = {}
         for rel in relpaths:
             try:
@@ -444,6 +492,8 @@ class RsyncTransport:
                 ) from None
             if stat.S_ISREG(st.st_mode):
                 sizes[rel] = st.st_size
+            else:
+                self.not_files[rel] = lstat_kind(os.path.join(self.path, rel)) or "no file"
         return sizes
 
     def reports_existing(self) -> bool:
@@ -467,7 +517,7 @@ class RsyncTransport:
                 ["-t", "--ignore-existing", f"--files-from={listing}",
                  *self.flavor().upload_modes(), f"--partial-dir={self._partial(self.path)}",
                  *([f"--out-format={SENT_MARK}%n"] if reporting else []),
-                 "--", f"{src_root}/", self.location],
+                 "--", f"{src_root}/", self.existing_dest],
                 "uploading to central",
                 progress=True,
                 sent=sent,
@@ -487,16 +537,56 @@ class RsyncTransport:
                 progress=True,
             )
 
-    def check_writable(self) -> None:
-        marker = tempfile.mkdtemp(prefix="dvc-synced-check-")
-        try:
-            os.makedirs(os.path.join(marker, ".dvc-synced"))
-            Path(marker, ".dvc-synced", "writable-check").write_text("dvc-synced\n")
-            self._rsync(["-r", "--", f"{marker}/", self.location], "writing to central")
-        finally:
-            import shutil
+    @staticmethod
+    def _names_missing_central(stderr: bytes) -> bool:
+        """Whether rsync failed because central's directory is not there: as the sender
+        (`change_dir "/srv/x/" failed`), or as the receiver of `existing_dest`. Every
+        other directory of a transfer is one of ours that exists (a store, a staging dir)."""
+        return _NO_DIR.search(stderr.decode(errors="replace")) is not None
 
-            shutil.rmtree(marker, ignore_errors=True)
+    def check_central(self) -> str:
+        """Exists and is readable (a probe for nothing), and whether it is writable: for a
+        path by access(2), over ssh by `test -w` on the server. Writes nothing."""
+        self.probe([f"{PARTIAL_DIR}/doctor-probe"])  # a missing central raises here
+        if not self.ssh:
+            if not os.access(self.path, os.W_OK | os.X_OK):
+                raise SyncError(f"central storage {self.path} is not writable by you: ask "
+                                "its owner to add you to its group (docs/central.md)")
+            return f"{self.description}: exists, writable"
+        writable = self.ssh.test_writable(self.path)
+        if writable is None:
+            return f"{self.description}: exists (writability not checked: the server " \
+                   "runs no `test`)"
+        if not writable:
+            raise SyncError(f"central storage {self.location} is not writable by you on the "
+                            "server: ask its owner to add you to its group (docs/central.md)")
+        return f"{self.description}: exists, writable"
+
+    def create_central(self) -> str:
+        """The last directory of central's path, under an existing parent (init --create),
+        group-writable by the receiver's umask, so teammates can add objects."""
+        if not self.ssh:
+            try:
+                os.mkdir(self.path)
+                group_shared(self.path)
+            except FileExistsError:
+                return f"{self.path} exists"
+            except OSError as exc:
+                raise SyncError(f"cannot create central storage {self.path}: "
+                                f"{exc.strerror}: create its parent first") from None
+            return f"created {self.path}"
+        empty = tempfile.mkdtemp(prefix="dvc-synced-create-")
+        try:
+            os.chmod(empty, 0o775)  # the new directory gets these bits, less the umask
+            self._rsync(["-d", "--", f"{empty}/", self.location], "creating central")
+        except ConfigError as exc:
+            if "does not exist" not in str(exc):
+                raise
+            raise SyncError(f"cannot create central storage {self.location}: its parent "
+                            "directory does not exist on the server: create that first") from None
+        finally:
+            os.rmdir(empty)
+        return f"created {self.location}"
 
     def close(self) -> None:
         if self.ssh:

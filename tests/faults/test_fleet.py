@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Sshd, Team, Unavailable, User, start_sshd, unavailable
-from tests.test_faults_support import (
+from tests.faults.support import (
     assert_sound,
     commit,
     md5,

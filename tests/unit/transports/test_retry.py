@@ -113,6 +113,21 @@ def test_rclone_connection_failures_are_transient(tail: str) -> None:
     assert cause is not None and cause.endswith(tail) and not cause.startswith("2026")
 
 
+def test_rclone_hash_it_could_not_read_is_transient() -> None:
+    """16 rclone-over-sftp pulls at once: one remote md5sum gave nothing (rclone 1.60)."""
+    stderr = ('2026/12/06 03:19:23 ERROR : Attempt 3/3 failed with 2 errors and: corrupted on '
+              'transfer: md5 hash differ "" vs "8a3aef42053b46ecc6450d1838985cf5"\n'
+              "2026/12/06 03:19:23 Failed to copy with 2 errors: last error was: corrupted on "
+              'transfer: md5 hash differ "" vs "8a3aef42053b46ecc6450d1838985cf5"\n')
+    assert rclone_cause(stderr, 1) is not None
+    flipped = stderr.replace('"" vs "8a3aef42053b46ecc6450d1838985cf5"',
+                             '"8a3aef42053b46ecc6450d1838985cf5" vs ""')
+    assert rclone_cause(flipped, 1) is not None
+    # bytes that really differ are not retried
+    corrupt = stderr.replace('"" vs', '"0cc175b9c0f1b6a831c399e269772661" vs')
+    assert rclone_cause(corrupt, 1) is None
+
+
 def test_rclone_own_retryable_exit() -> None:
     stderr = ("2026/12/06 02:40:00 ERROR : Attempt 3/3 failed with 1 errors and: "
               "503 Service Unavailable\n"

@@ -1,0 +1,1 @@
+"""git plumbing: paths, revisions, pointer changes, remotes."""

@@ -1,0 +1,1 @@
+"""What runs without the user typing a command: the git hooks, their installer, the periodic job."""

@@ -1,0 +1,42 @@
+"""Settings as data: what a command runs with, the names of the keys, and their rules.
+
+A leaf: every layer takes a `Settings`; `config.py` builds one (team file, git config,
+environment) and is the only module that reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+TEAM_FILE = ".dvc-synced"
+SECTION = "dvc-synced"
+KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command")
+DEFAULTS = {"transport": "rsync", "remote": "synced-storage", "jobs": "4", "timeout": "30"}
+# Commands to run: like git's core.sshCommand, never taken from a committed file, or any
+# clone (and its hooks, on `git pull`) would run what the last committer chose.
+PERSONAL_KEYS = ("ssh-command",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path  # repository work tree
+    central: str  # where the team's objects live: a path, [user@]host:path, or rclone name:path
+    transport: str  # rsync | rclone
+    remote: str  # name of the local-directory DVC remote that is the local storage
+    local: Path  # default local storage path when the DVC remote is not set up yet
+    jobs: int  # parallel copies
+    timeout: int  # seconds before a network step gives up
+    ssh_command: str  # the ssh program and options (like git's core.sshCommand)
+    sources: dict[str, str]  # key -> where its value came from, for `doctor`
+
+
+def positive_int(text: str, upto: Optional[int] = None) -> int:
+    """The one rule for counts the user types (jobs, timeout, --recent, --every): a whole
+    number above zero, at most `upto`. ValueError otherwise; the caller's message names
+    the fix."""
+    number = int(text)
+    if number <= 0 or (upto is not None and number > upto):
+        raise ValueError(text)
+    return number

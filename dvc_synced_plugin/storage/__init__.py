@@ -1,0 +1,1 @@
+"""What this machine keeps: object stores, locks, and the state in the git dir."""

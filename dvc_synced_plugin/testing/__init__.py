@@ -1,1 +1,0 @@
-"""Test harness shared by the test suite, the benchmarks and `dvc-synced demo`."""

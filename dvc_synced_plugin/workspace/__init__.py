@@ -1,0 +1,1 @@
+"""Writing the workspace: a checkout of exactly what changed."""

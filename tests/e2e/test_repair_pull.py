@@ -1,0 +1,126 @@
+"""A full `dvc-synced pull` is a repair (issue #20, item 6 and case 5).
+
+Whatever the history, afterwards the workspace equals a fresh clone that ran plain
+`dvc pull`: outputs HEAD no longer has leave (unless they hold unsaved changes, which
+are kept, as DVC keeps them), and outputs of the wrong type (a directory where HEAD has a
+file) are fixed. The two conflicted merges the differential campaign found are here too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Team, User
+from tests.e2e.test_differential import resolve_conflicts
+from tests.e2e.test_divergences import _oracle_matches, head, pair, publish, state
+
+
+def commit_resolution(bob: User) -> None:
+    bob.run("git", "-c", "core.editor=true", "commit", "-q", "--no-edit")
+
+
+def _squash_conflict_over_a_retyped_output(team: Team) -> tuple[User, User]:
+    """`git merge --squash` stops on a conflict in d6.dvc; the other side turned the
+    directory d6 into a file; "theirs" is taken (the commit is the caller's)."""
+    alice, bob = pair(team)
+    alice.write("d6/a.txt", "a\n")
+    alice.write("d6/s/b.txt", "b\n")
+    publish(alice, "d6 is a directory", "d6")
+    alice.git("push", "-q", "origin", "main:feature")
+    alice.write("d6/a.txt", "a2\n")
+    publish(alice, "d6 changes", "d6")
+    alice.git("switch", "-q", "feature")
+    alice.git("pull", "-q")
+    alice.dvc("remove", "-q", "d6.dvc")
+    alice.run("rm", "-rf", "d6")
+    alice.write("d6", "d6 is a file now\n")
+    publish(alice, "d6 becomes a file", "d6")
+    alice.git("switch", "-q", "main")
+
+    bob.git("pull", "-q")
+    assert (bob.repo / "d6" / "a.txt").read_text() == "a2\n"
+    bob.git("fetch", "-q")
+    proc = bob.git("merge", "--squash", "origin/feature", check=False)
+    assert proc.returncode != 0, "expected a conflict"
+    resolve_conflicts(bob, "theirs")
+    return alice, bob
+
+
+def test_squash_conflict_where_the_other_side_made_a_directory_a_file(
+        team: Team, tmp_path: Path) -> None:
+    _alice, bob = _squash_conflict_over_a_retyped_output(team)
+    commit_resolution(bob)
+    assert (bob.repo / "d6").is_file(), "the old directory stayed"
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
+
+
+def forget_sync(bob: User) -> None:
+    """No record of what the workspace holds: hooks installed after the fact, a state
+    file lost. A full pull must not need one."""
+    (bob.repo / ".git" / "dvc-synced" / "workspace").unlink(missing_ok=True)
+
+
+def test_full_pull_fixes_output_types(team: Team, tmp_path: Path) -> None:
+    _alice, bob = _squash_conflict_over_a_retyped_output(team)
+    bob.env["DVC_SYNCED_SKIP"] = "1"
+    commit_resolution(bob)
+    del bob.env["DVC_SYNCED_SKIP"]
+    forget_sync(bob)
+    assert (bob.repo / "d6").is_dir()
+    bob.synced("pull")
+    assert (bob.repo / "d6").read_text() == "d6 is a file now\n"
+    _oracle_matches(bob, team, tmp_path)
+
+
+def _two_outputs_dropped_there(team: Team) -> tuple[User, User]:
+    """alice drops the directory outputs d1 and d2 and changes m.txt (in git); bob changed
+    m.txt too: his `git pull` stops on the conflict."""
+    alice, bob = pair(team)
+    for name in ("d1", "d2"):
+        alice.write(f"{name}/a.txt", f"{name}\n")
+    alice.write("m.txt", "m\n")
+    publish(alice, "two outputs", "d1", "d2")
+    bob.git("pull", "-q")
+    assert (bob.repo / "d1" / "a.txt").is_file()
+    alice.dvc("remove", "-q", "d1.dvc", "d2.dvc")
+    alice.run("rm", "-rf", "d1", "d2")
+    alice.write("m.txt", "m from alice\n")
+    publish(alice, "drop d1 and d2")
+    bob.write("m.txt", "m from bob\n")
+    bob.git("commit", "-q", "-am", "bob's m")
+    proc = bob.git("pull", "-q", "--no-rebase", check=False)
+    assert proc.returncode != 0, "expected a conflict"
+    return alice, bob
+
+
+def test_conflicted_pull_resolved_theirs_drops_the_outputs(team: Team, tmp_path: Path) -> None:
+    _alice, bob = _two_outputs_dropped_there(team)
+    resolve_conflicts(bob, "theirs")
+    commit_resolution(bob)
+    assert not (bob.repo / "d1").exists() and not (bob.repo / "d2").exists()
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
+
+
+def test_full_pull_repairs_whatever_the_history(team: Team, tmp_path: Path) -> None:
+    """Hooks skipped (DVC_SYNCED_SKIP) through the conflicted pull and its commit: the
+    workspace is in no known state. A full pull removes the outputs HEAD no longer has,
+    except one holding unsaved changes, which it keeps and names."""
+    _alice, bob = _two_outputs_dropped_there(team)
+    bob.env["DVC_SYNCED_SKIP"] = "1"
+    resolve_conflicts(bob, "theirs")
+    commit_resolution(bob)
+    del bob.env["DVC_SYNCED_SKIP"]
+    forget_sync(bob)
+    assert (bob.repo / "d1").is_dir() and (bob.repo / "d2").is_dir()
+    (bob.repo / "d2" / "a.txt").chmod(0o644)
+    (bob.repo / "d2" / "a.txt").write_text("bob's unsaved edit\n")
+    proc = bob.synced("pull", check=False)
+    assert not (bob.repo / "d1").exists(), proc.stderr
+    assert (bob.repo / "d2" / "a.txt").read_text() == "bob's unsaved edit\n"
+    assert "d2" in proc.stderr, proc.stderr
+    (bob.repo / "d2" / "a.txt").unlink()
+    (bob.repo / "d2").rmdir()
+    bob.synced("pull")
+    _oracle_matches(bob, team, tmp_path)
