@@ -291,3 +291,18 @@ def test_post_commit_hook_name_claims_no_merge() -> None:
     hooks = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
     names = [h["name"] for h in hooks if h["id"].startswith("dvc-synced-post-commit")]
     assert names and all("merge" not in n for n in names), names
+
+
+def test_import_url_hint_names_the_gitignore(team: Team, tmp_path: Path) -> None:
+    """The hint's `git add` is the commit teammates need: the .dvc file and the .gitignore
+    `dvc add` changed (without it the data shows as untracked for them)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f.txt").write_text("x\n")
+    alice = team.founder()
+    out = alice.synced("import-url", str(src), "data/ds").stdout
+    assert "share it: git add data/ds.dvc data/.gitignore && git commit" in out, out
+    alice.git("add", "data/ds.dvc", "data/.gitignore")
+    left = [ln for ln in alice.git("status", "--porcelain").stdout.splitlines()
+            if not ln.startswith("A  ")]
+    assert not left, left  # nothing else for the commit to miss
