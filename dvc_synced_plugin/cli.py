@@ -73,6 +73,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         # and verified, each workspace file is replaced whole, no temporary name stays.
         # The workspace may hold part of the change; the next sync finishes it.
         what = str(exc) if str(exc) in ("SIGTERM", "SIGHUP") else "SIGINT"
-        output.say(f"interrupted ({what}): no file was left half-written; the workspace may "
-                   "hold part of the change: run `dvc-synced pull` to finish it")
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone already
+            output.say(f"interrupted ({what}): no file was left half-written; the workspace "
+                       "may hold part of the change: run `dvc-synced pull` to finish it")
         return 128 + int(getattr(signal, what))

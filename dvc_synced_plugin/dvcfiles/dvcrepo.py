@@ -236,6 +236,98 @@ def checkout(root: Path, targets: list[str] | None) -> list[str]:
     return []
 
 
+# ------------------------------------------------------------- outputs DVC routes itself
+
+
+def _routed_by_remote(outs: list[Any]) -> dict[str, list[Any]]:
+    """Outputs with `remote: NAME` by NAME (imports come from their repository instead)."""
+    groups: dict[str, list[Any]] = {}
+    for out in outs:
+        if out.route.startswith("remote:"):
+            groups.setdefault(out.route[len("remote:"):], []).append(out)
+    return groups
+
+
+def _hash_infos(outs: list[Any]) -> list[Any]:
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    return [HashInfo("md5-dos2unix" if o.legacy else "md5", o.oid) for o in outs]
+
+
+def _describe(outs: list[Any], limit: int = 3) -> str:
+    names = sorted({o.path for o in outs})
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def push_routed(root: Path, outs: list[Any], jobs: int | None = None) -> int:
+    """Send outputs with their own `remote:` there, as `dvc push` does, and confirm DVC
+    sees every object there afterwards (DVC only warns when one is missing). Returns how
+    many objects crossed; raises SyncError when any is not there."""
+    groups = _routed_by_remote(outs)
+    if not groups:
+        return 0
+    from dvc.repo import Repo
+
+    moved = 0
+    with Repo(str(root)) as repo:
+        for name, group in sorted(groups.items()):
+            infos = _hash_infos(group)
+            try:
+                moved += len(repo.cloud.push(infos, jobs=jobs, remote=name).transferred)
+                status = repo.cloud.status(infos, jobs=jobs, remote=name)
+            except Exception as exc:  # noqa: BLE001 - DVC's errors (unreachable, config)
+                raise SyncError(
+                    f"DVC remote {name!r} of {_describe(group)} failed ({type(exc).__name__}: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}): "
+                    f"make it reachable (`dvc push -r {name}` works), then push again"
+                ) from None
+            lacking = status.new | status.missing
+            if lacking:
+                raise SyncError(
+                    f"{len(lacking)} object(s) of {_describe(group)} are not on DVC remote "
+                    f"{name!r} and not in the DVC cache: run `dvc commit` (or `dvc repro`) "
+                    "for them, or push from the clone that made them"
+                )
+    return moved
+
+
+def fetch_routed(root: Path, outs: list[Any], workspace: bool, jobs: int | None = None
+                 ) -> list[str]:
+    """Bring outputs DVC routes itself into the DVC cache: `remote:` ones from their
+    remote, imports (only for the workspace's own revision) from their repository.
+    Returns the outputs' paths, for `dvc checkout`; raises SyncError when one fails."""
+    groups = _routed_by_remote(outs)
+    imports = [o for o in outs if o.route == "import"] if workspace else []
+    if not groups and not imports:
+        return []
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        for name, group in sorted(groups.items()):
+            try:
+                result = repo.cloud.pull(_hash_infos(group), jobs=jobs, remote=name)
+            except Exception as exc:  # noqa: BLE001 - DVC's errors (unreachable, config)
+                raise SyncError(
+                    f"DVC remote {name!r} of {_describe(group)} failed ({type(exc).__name__}: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}): "
+                    f"make it reachable (`dvc pull -r {name}` works), then run "
+                    "`dvc-synced pull`") from None
+            if result.failed:
+                raise SyncError(
+                    f"{len(result.failed)} object(s) of {_describe(group)} are not on DVC "
+                    f"remote {name!r}: whoever committed them must push again")
+        if imports:
+            try:
+                repo.fetch(targets=[str(root / o.path) for o in imports], jobs=jobs)
+            except Exception as exc:  # noqa: BLE001 - DVC's errors: one line
+                raise SyncError(
+                    f"fetching the imported {_describe(imports)} failed ({type(exc).__name__}"
+                    "): make its source repository reachable, then run `dvc-synced pull`"
+                ) from None
+    return sorted({o.path for o in [*imports, *(o for g in groups.values() for o in g)]})
+
+
 UNSAVED = "Can't remove the following unsaved files without confirmation."
 
 

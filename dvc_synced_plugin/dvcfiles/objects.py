@@ -146,6 +146,10 @@ class ObjectSet:
     changed: list[tuple[Optional[Out], Out]] = field(default_factory=list)
     deltas: dict[tuple[str, str], ManifestDelta] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)  # outputs whose manifest is nowhere
+    # (revision, output) of changed outputs whose data DVC itself moves (`Out.route`): its
+    # own remote or the repository it was imported from; never central's nor the local
+    # storage's.
+    routed: list[tuple[str, Out]] = field(default_factory=list)
 
     def add(self, ref: ObjectRef) -> None:
         bucket = self.dirs if ref.is_dir else self.files

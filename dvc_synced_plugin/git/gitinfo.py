@@ -17,8 +17,9 @@ from dvc_synced_plugin.errors import ConfigError, SyncError
 
 NULL_SHA = "0" * 40
 INDEX = ":0"  # PointerChange.commit of a staged, not yet committed change
-# Git pathspecs: `*` matches `/` here, so these reach pointer files at any depth.
-POINTER_PATHSPECS = ("*.dvc", "dvc.lock", "*/dvc.lock")
+# Git pathspecs: `*` matches `/` here, so these reach pointer files at any depth. dvc.yaml
+# counts: its flags (`cache`, `push`, `remote`, `wdir`) decide what its dvc.lock means.
+POINTER_PATHSPECS = ("*.dvc", "dvc.lock", "*/dvc.lock", "dvc.yaml", "*/dvc.yaml")
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,16 @@ class PointerChange:
     path: str
     old_blob: Optional[str]  # None: the file is new
     new_blob: Optional[str]  # None: the file was deleted
-    commit: str = ""  # the commit that introduced the change, for messages
+    commit: str = ""  # the revision the new side is read at (its dvc.yaml, params, ...)
+    base: str = ""  # the revision the old side is read at ("": the old blob alone)
 
 
 def is_pointer_path(path: str) -> bool:
-    """A .dvc file or a dvc.lock, not anything inside DVC's own .dvc/ directory."""
+    """A .dvc file, a dvc.lock or a dvc.yaml, not anything inside DVC's own .dvc/ directory."""
     if path.startswith(".dvc/") or "/.dvc/" in path:
         return False
     name = path.rsplit("/", 1)[-1]
-    return name == "dvc.lock" or (name.endswith(".dvc") and name != ".dvc")
+    return name in ("dvc.lock", "dvc.yaml") or (name.endswith(".dvc") and name != ".dvc")
 
 
 def git(
@@ -148,7 +150,8 @@ def _parse_raw_z(out: bytes, with_commits: bool) -> list[PointerChange]:
         old = None if status == "A" or not old_mode.startswith("100") else old_blob
         new = None if status == "D" or not new_mode.startswith("100") else new_blob
         if old != new:
-            changes.append(PointerChange(path, old, new, commit))
+            # --diff-merges=first-parent: the old side is the commit's first parent.
+            changes.append(PointerChange(path, old, new, commit, f"{commit}^" if commit else ""))
     return changes
 
 
@@ -161,7 +164,7 @@ def changes_between(root: Path, old: Optional[str], new: str) -> list[PointerCha
         *POINTER_PATHSPECS,
     )
     # `commit` names where a dvc.lock's dvc.yaml is read (its `cache: false` outputs).
-    return [PointerChange(c.path, c.old_blob, c.new_blob, new)
+    return [PointerChange(c.path, c.old_blob, c.new_blob, new, old)
             for c in _parse_raw_z(out, with_commits=False)]
 
 
@@ -172,7 +175,7 @@ def changes_to_index(root: Path) -> list[PointerChange]:
         *POINTER_PATHSPECS,
     )
     # ":0" names the index in `<rev>:<path>` lookups, so dvc.yaml is read from there too.
-    return [replace(c, commit=INDEX) for c in _parse_raw_z(out, with_commits=False)]
+    return [replace(c, commit=INDEX, base="HEAD") for c in _parse_raw_z(out, with_commits=False)]
 
 
 def unmerged_paths(root: Path) -> set[str]:

@@ -141,24 +141,24 @@ def plan_changes(
     seen = {(c.path, c.new_blob) for c in changes}
 
     def want(into: list[PointerChange], path: str, since: Optional[str], blob: Optional[str],
-             commit: str) -> None:
+             commit: str, since_at: str) -> None:
         if blob and (path, blob) not in seen:
             seen.add((path, blob))
-            into.append(PointerChange(path, since, blob, commit))
+            into.append(PointerChange(path, since, blob, commit, since_at if since else ""))
 
     for tip in todo:
         groups.append((tip, []))
         for ch in gitinfo.changes_between(root, base, tip):
-            want(groups[-1][1], ch.path, base_blobs.get(ch.path), ch.new_blob, tip)
+            want(groups[-1][1], ch.path, base_blobs.get(ch.path), ch.new_blob, tip, base)
     history: list[PointerChange] = []
     if days is not None:
         cutoff = int((time.time() if now is None else now) - days * DAY)
         for ch in gitinfo.changes_in_commits(root, tips, since=f"@{cutoff}"):
             if ch.commit in done:
                 continue
-            want(history, ch.path, ch.old_blob, ch.new_blob, ch.commit)
+            want(history, ch.path, ch.old_blob, ch.new_blob, ch.commit, ch.base)
             # The version this commit replaced: a checkout of its parent needs it.
-            want(history, ch.path, ch.new_blob, ch.old_blob, f"{ch.commit}^")
+            want(history, ch.path, ch.new_blob, ch.old_blob, f"{ch.commit}^", ch.commit)
     groups.append(("recent commits", history))
     return [(name, group) for name, group in groups if group]
 

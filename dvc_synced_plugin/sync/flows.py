@@ -20,7 +20,7 @@ from typing import Callable, Literal, Optional
 from dvc_synced_plugin import faults, output
 from dvc_synced_plugin.dvcfiles import dvcrepo
 from dvc_synced_plugin.dvcfiles.objects import ObjectSet
-from dvc_synced_plugin.dvcfiles.pointers import Out, output_paths
+from dvc_synced_plugin.dvcfiles.pointers import Out
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.oids import ObjectRef
@@ -36,7 +36,6 @@ from dvc_synced_plugin.storage.stores import (
 )
 from dvc_synced_plugin.sync.plan import (
     ManifestSource,
-    outs_of_changes,
     plan_changes,
     refuse_escaping_outputs,
 )
@@ -307,8 +306,12 @@ def push_changes(settings: Settings, changes: list[gitinfo.PointerChange]) -> Re
     start = time.monotonic()
     report = Report()
     with Session(settings) as session, session.lock():
-        push_objects(session, session.plan(changes), report)
+        objs = session.plan(changes)
+        push_objects(session, objs, report)
         report.retries = session.retries
+    if objs.routed:  # outputs with their own `remote:`: DVC sends them there, confirmed
+        report.moved += dvcrepo.push_routed(settings.root, [o for _, o in objs.routed],
+                                            settings.jobs)
     report.seconds = time.monotonic() - start
     return report
 
@@ -457,6 +460,10 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
             held = hold_back(objs, incomplete)
         with contextlib.suppress(OSError):
             remove_tree(session.staging())
+    # Outputs DVC routes itself (own remote, imports) come through DVC, into the cache.
+    routed = dvcrepo.fetch_routed(settings.root, [o for _, o in objs.routed],
+                                  workspace=checkout != "none",
+                                  jobs=settings.jobs) if objs.routed else []
     stale = stale_outputs(settings.root, changes) if checkout != "none" else []
     if checkout == "all" or (checkout == "changes" and (objs.targets or stale)):
         refuse_escaping_outputs(settings.root, changes)
@@ -473,7 +480,7 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
                 targets = sorted(objs.targets) if held else None
             else:
                 targets = sorted(update_workspace(settings.root, session.cache, objs, record,
-                                                  report))
+                                                  report) | set(routed))
             if targets is None or targets:
                 # DVC's own temporaries (`.<22 chars>.tmp` beside each file it writes)
                 # survive a SIGKILL too, and make its next checkout refuse: name where.
@@ -492,15 +499,15 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
 def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]:
     """Outputs the changes move away or untrack; never a path git tracks (an output that
     became `cache: false` and was committed) or one the new pointers still record."""
+    # reading imports yaml (and maybe DVC): kept off the fast path of a no-op
+    from dvc_synced_plugin.dvcfiles.reading import read_changes
 
-    pairs = outs_of_changes(root, changes)
+    readings = read_changes(root, changes)
+    pairs = [(list(old.outs), list(new.outs)) for old, new in readings]
     if not any(old for old, _ in pairs):
         return []
-    blobs = gitinfo.read_blobs(root, [c.new_blob for c in changes if c.new_blob])
-    recorded: set[str] = set()
-    for change in changes:
-        if change.new_blob:
-            recorded |= output_paths(change.path, blobs.get(change.new_blob))
+    # Every output the new sides declare, cached or not, where DVC puts it (wdir).
+    recorded = {p for _, new in readings for p in new.paths}
     stale = workspace.removed_outputs(pairs, recorded)
     if stale:
         listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-z", "--",

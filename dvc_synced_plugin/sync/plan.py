@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 from dvc_synced_plugin import safety
 from dvc_synced_plugin.dvcfiles.objects import ManifestReader, ObjectSet, manifest_delta
-from dvc_synced_plugin.dvcfiles.pointers import Out, parse_pointer
+from dvc_synced_plugin.dvcfiles.pointers import Out
 from dvc_synced_plugin.errors import CorruptObjectError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
@@ -100,22 +100,11 @@ class ManifestSource:
 def outs_of_changes(
     root: Path, changes: list[PointerChange]
 ) -> list[tuple[list[Out], list[Out]]]:
-    """(old outs, new outs) per changed pointer file, reading all blobs in one git call."""
-    names: list[str] = []
-    for ch in changes:
-        names += [b for b in (ch.old_blob, ch.new_blob) if b]
-        if ch.path.endswith("dvc.lock") and ch.commit and "\n" not in ch.path:
-            names.append(f"{ch.commit}:{ch.path[: -len('lock')]}yaml")
-    blobs = gitinfo.read_blobs(root, names)
-    result = []
-    for ch in changes:
-        def sibling(path: str, ch: PointerChange = ch) -> Optional[bytes]:
-            return blobs.get(f"{ch.commit}:{path}") if ch.commit else None
+    """(old outs, new outs) per changed pointer file, any route (`reading.py`)."""
+    # reading imports yaml (and maybe DVC): kept off the fast path of a no-op
+    from dvc_synced_plugin.dvcfiles.reading import read_pointers
 
-        old = parse_pointer(ch.path, blobs.get(ch.old_blob or ""), sibling)
-        new = parse_pointer(ch.path, blobs.get(ch.new_blob or ""), sibling)
-        result.append((old, new))
-    return result
+    return read_pointers(root, changes)
 
 
 def _ref(out: Out) -> ObjectRef:
@@ -132,7 +121,7 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
     """
     objs = ObjectSet()
     pending: list[tuple[Optional[Out], Out]] = []
-    for old_outs, new_outs in outs_of_changes(root, changes):
+    for change, (old_outs, new_outs) in zip(changes, outs_of_changes(root, changes)):
         old_by_key = {o.key: o for o in old_outs}
         old_oids = {o.oid for o in old_outs}
         # An output is unchanged when the old side has it at the same path with the same
@@ -144,6 +133,9 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
             if (out.path, out.oid, out.isexec) in old_at:
                 continue
             objs.targets.add(out.target)
+            if out.route:  # DVC moves its data (an own remote, an import): not central's
+                objs.routed.append((change.commit, out))
+                continue
             previous = old_by_key.get(out.key)
             objs.changed.append((previous, out))
             if out.oid in old_oids:

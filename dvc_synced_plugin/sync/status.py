@@ -84,7 +84,9 @@ def _revision_oids(session: Session, sha: str) -> tuple[set[str], list[str]]:
     and 3.x layouts is two objects), and the outputs whose manifest is on no storage.
     Only strings are kept: 10^6 refs would be ~400 MB."""
     changes = gitinfo.changes_between(session.root, None, sha)
-    outs = [out for _, new in outs_of_changes(session.root, changes) for out in new]
+    # Outputs DVC keeps elsewhere (own remote, imports) are not central's to hold.
+    outs = [out for _, new in outs_of_changes(session.root, changes) for out in new
+            if not out.route]
     found: set[str] = set()
     pending: list[Out] = []
 

@@ -224,6 +224,8 @@ class RcloneTransport:
 
         if not os.path.isdir(self.location):
             raise missing_central(self.settings.central, self.location)
+        if shutil.which("rclone") is None:  # every other step needs it: say so first
+            raise ConfigError("rclone is not installed: install it (apt-get install rclone)")
         sizes: dict[str, int] = {}
         for rel in relpaths:
             path = os.path.join(self.location, rel)

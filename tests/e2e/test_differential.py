@@ -14,6 +14,7 @@ The seed is printed; `DVC_SYNCED_DIFF_SEED=<seed>` replays one history (and
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -32,6 +33,7 @@ CACHE_TYPES = ("", "copy", "hardlink", "symlink", "hardlink,symlink")
 NAMES = ["a.txt", "b c.txt", "é.bin", "x", "deep/er/f.txt", "d é/g", "e", "k.csv"]
 POOL = [b"", b"same\n", b"shared bytes\n", b"0123456789" * 3]  # duplicate contents
 SKIP = {".git", ".dvc/cache", ".dvc/tmp", ".dvc/config.local"}
+MODEL = "# model: "  # first line of dvc.yaml: the stages as the generator knows them
 
 
 # ------------------------------------------------------------------------ the oracle
@@ -163,6 +165,9 @@ class Alice:
     rng: random.Random
     outputs: dict[str, str] = field(default_factory=dict)  # path -> "file" | "dir"
     stages: dict[str, list[str]] = field(default_factory=dict)  # stage -> out dirs/files
+    # stage -> how dvc.yaml spells it: "plain", "vars" (${...} from vars), "foreach",
+    # "wdir" (paths relative to the outputs' directory); DVC's slow path reads the others.
+    styles: dict[str, str] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 
     @property
@@ -222,10 +227,18 @@ class Alice:
             name = pointer[: -len(".dvc")]
             if (self.repo / name).exists():
                 self.outputs[name] = "dir" if (self.repo / name).is_dir() else "file"
-        self.stages = {}
+        self.stages, self.styles = {}, {}
         try:
-            spec = yaml.safe_load((self.repo / "dvc.yaml").read_text()) or {}
-        except (OSError, yaml.YAMLError):
+            text = (self.repo / "dvc.yaml").read_text()
+        except OSError:
+            return
+        if text.startswith(MODEL):  # the model the templated spellings hide
+            model = json.loads(text.splitlines()[0][len(MODEL):])
+            self.stages, self.styles = model["stages"], model["styles"]
+            return
+        try:
+            spec = yaml.safe_load(text) or {}
+        except yaml.YAMLError:
             spec = {}
         for stage, body in (spec.get("stages") or {}).items():
             outs = [o for o in body.get("outs") or [] if isinstance(o, str)]
@@ -238,7 +251,7 @@ class Alice:
         if self.outputs:
             ops += [self.modify, self.modify, self.modify, self.retype, self.move,
                     self.untrack]
-        ops += [self.stage_change]
+        ops += [self.stage_change, self.stage_change]  # DVC's slow-path features live here
         desc = self.rng.choice(ops)()
         self.user.git("add", "-A")
         self.user.git("commit", "-q", "--allow-empty", "-m", desc)
@@ -337,7 +350,7 @@ class Alice:
             outs = [self.new_name() for _ in range(self.rng.randint(1, 2))]
             self.stages[stage] = list(dict.fromkeys(outs))
             what = "add stage"
-        elif roll < 0.6 and len(self.stages) > 1:
+        elif roll < 0.55 and len(self.stages) > 1:
             stage = self.rng.choice(sorted(self.stages))
             for out in self.stages.pop(stage):
                 p = self.repo / out
@@ -346,9 +359,23 @@ class Alice:
                 elif p.exists():
                     p.unlink()
             self._write_dvc_yaml()
-            self.dvc("commit", "-f", "-q")
+            self._commit_stages()
             self._prune_lock()
             return f"remove stage {stage}"
+        elif roll < 0.7 and len(self.stages) > 1:
+            # Edited by hand, no `dvc commit`: dvc.lock keeps entries dvc.yaml dropped
+            # (a removed stage, a renamed output), which mean nothing to DVC.
+            stage = self.rng.choice(sorted(self.stages))
+            if self.rng.random() < 0.5:
+                del self.stages[stage]
+                self.styles.pop(stage, None)
+                self._write_dvc_yaml()
+                return f"remove stage {stage} by hand"
+            outs = self.stages[stage]
+            outs[self.rng.randrange(len(outs))] = self.new_name()
+            self.stages[stage] = list(dict.fromkeys(outs))
+            self._write_dvc_yaml()
+            return f"rename an output of {stage} by hand"
         else:
             stage = self.rng.choice(sorted(self.stages))
             what = "change stage"
@@ -361,19 +388,55 @@ class Alice:
                     self.fill_dir(path, self.rng.randint(0, 5))
                 else:
                     self.write_file(path, False)
+        if stage not in self.styles:
+            self.styles[stage] = self.rng.choice(["plain", "plain", "vars", "foreach", "wdir"])
         (self.repo / "src.txt").write_text(f"{self.rng.random()}\n")
         (self.repo / "metrics.json").write_text(f'{{"m": {self.rng.random()}}}\n')
         self._write_dvc_yaml()
+        self._commit_stages()
+        return f"{what} {stage} ({self.styles[stage]})"
+
+    def _commit_stages(self) -> None:
+        """`dvc commit` of every stage; outputs an edit by hand named come to exist."""
+        for out in self.stage_outs():
+            if not (self.repo / out).exists():
+                self.fill_dir(self.repo / out, self.rng.randint(0, 3))
         self.dvc("commit", "-f", "-q")
-        return f"{what} {stage}"
 
     def _write_dvc_yaml(self) -> None:
-        lines = ["stages:"]
+        model = {"stages": self.stages, "styles": self.styles}
+        lines = [MODEL + json.dumps(model, ensure_ascii=True)]
+        variables: list[str] = []
+        body = []
         for i, (stage, outs) in enumerate(sorted(self.stages.items())):
-            lines += [f"  {stage}:", "    cmd: 'true'", "    deps: [src.txt]", "    outs:"]
-            lines += [f"    - {out!r}" for out in outs]
-            if i == 0:  # an uncached output, kept in git
-                lines += ["    - metrics.json:", "        cache: false"]
+            style = self.styles.get(stage, "plain")
+            top = {o.split("/", 1)[0] for o in outs}
+            if style == "wdir" and (len(top) != 1 or not all("/" in o for o in outs)):
+                style = "plain"  # wdir needs the outputs' common directory
+            if style == "foreach":
+                items = {f"k{j}": out for j, out in enumerate(outs)}
+                body += [f"  {stage}:", f"    foreach: {json.dumps(items)}", "    do:",
+                         "      cmd: 'true'", "      deps: [src.txt]",
+                         "      outs: ['${item}']"]
+                continue
+            cwd = "" if style != "wdir" else next(iter(top))
+            body += [f"  {stage}:", "    cmd: 'true'"]
+            if cwd:
+                body += [f"    wdir: {json.dumps(cwd)}", "    deps: [../src.txt]"]
+            else:
+                body += ["    deps: [src.txt]"]
+            body += ["    outs:"]
+            for j, out in enumerate(outs):
+                if style == "vars":
+                    variables.append(f"  - v_{stage}_{j}: {json.dumps(out)}")
+                    body.append(f"    - ${{v_{stage}_{j}}}")
+                else:
+                    body.append(f"    - {json.dumps(out[len(cwd) + 1:] if cwd else out)}")
+            if i == 0 and not cwd:  # an uncached output, kept in git
+                body += ["    - metrics.json:", "        cache: false"]
+        if variables:
+            lines += ["vars:", *variables]
+        lines += ["stages:", *body]
         (self.repo / "dvc.yaml").write_text("\n".join(lines) + "\n")
         if not (self.repo / "metrics.json").exists():
             (self.repo / "metrics.json").write_text('{"m": 0}\n')
@@ -641,7 +704,7 @@ def run_history(team: Team, tmp_path: Path, seed: int, steps: int,
                     found.append(f"{line}: " + "; ".join(diffs[:6]))
             # Alice's workspace follows her pushed main for the next step.
             founder.git("switch", "-q", "main")
-    if found:
+    if found or os.environ.get("DVC_SYNCED_DIFF_VERBOSE"):
         print("\n".join(history), file=sys.stderr)
     return compared, found
 

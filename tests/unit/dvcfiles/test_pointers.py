@@ -1,4 +1,5 @@
-"""Pointer parsing: which outputs a .dvc or dvc.lock records, and what it must refuse."""
+"""The fast parser: which outputs a .dvc or dvc.yaml + dvc.lock records, what it must
+refuse, and what it leaves to DVC (`NeedsDvc`: outside the subset it proves)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,17 @@ from typing import Optional
 
 import pytest
 
-from dvc_synced_plugin.dvcfiles.pointers import parse_dvc_file, parse_dvc_lock, parse_pointer
+from dvc_synced_plugin.dvcfiles.pointers import NeedsDvc, Out, parse_pipeline, parse_pointer
+from dvc_synced_plugin.dvcfiles.pointers import parse_dvc_file as parse_file
 from dvc_synced_plugin.errors import SyncError
+
+
+def parse_dvc_file(pointer: str, content: bytes) -> list[Out]:
+    return list(parse_file(pointer, content).outs)
+
+
+def parse_dvc_lock(pointer: str, lock: bytes, spec: Optional[bytes] = None) -> list[Out]:
+    return list(parse_pipeline(pointer, lock, spec).outs)
 
 MD5 = "0123456789abcdef0123456789abcdef"
 MD5B = "fedcba9876543210fedcba9876543210"
@@ -32,18 +42,28 @@ def test_legacy_output_has_no_hash_field() -> None:
     assert o.legacy and not o.is_dir
 
 
-@pytest.mark.parametrize("extra", [
-    "  hash: md5\n  cache: false\n", "  hash: md5\n  push: false\n",
+def test_uncached_outputs_are_not_needed_but_are_outputs() -> None:
+    content = dvc_file(out("a", extra="  hash: md5\n  cache: false\n"), out("b"))
+    assert parse_dvc_file("a.dvc", content) == parse_dvc_file("a.dvc", dvc_file(out("b")))
+    assert parse_file("a.dvc", content).paths == {"a", "b"}
+
+
+@pytest.mark.parametrize("content", [
+    b"outs:\n- path: s3data\n  files:\n  - relpath: x\n    etag: abc\n",  # cloud-versioned
+    dvc_file(out("a", extra="  hash: md5\n  push: false\n")),
+    dvc_file(out("a", extra="  hash: md5\n  remote: secure\n")),
+    dvc_file(out("a", extra="  hash: md5\n  cache: no\n")),  # YAML 1.1's boolean only
+    dvc_file(out("a", extra="  hash: sha256\n")),
+    dvc_file(out("../a")), dvc_file(out("/abs/a")), dvc_file(out("s3://bucket/a")),
+    dvc_file(out("2024-01-01")), dvc_file(out("a"), out("a")),
+    b"wdir: ..\n" + dvc_file(out("a")),
+    b"deps: []\n", b"frozen: true\n" + dvc_file(out("a")),
+    b"deps:\n- path: ../src\nouts:\n- path: a\n  md5: " + MD5.encode() + b"\n",
+    b"outs:\n- path: a\n  md5: " + MD5.encode() + b"\n  md5: " + MD5B.encode() + b"\n",
 ])
-def test_uncached_and_unpushed_outputs_are_not_needed(extra: str) -> None:
-    assert parse_dvc_file("a.dvc", dvc_file(out("a", extra=extra), out("b"))) == [
-        *parse_dvc_file("a.dvc", dvc_file(out("b")))]
-
-
-def test_output_without_md5_is_skipped() -> None:
-    """Cloud-versioned outputs (`files:`/etag) are not in the content-addressed store."""
-    content = b"outs:\n- path: s3data\n  files:\n  - relpath: x\n    etag: abc\n"
-    assert parse_dvc_file("s3data.dvc", content) == []
+def test_outside_the_subset_goes_to_dvc(content: bytes) -> None:
+    with pytest.raises(NeedsDvc):
+        parse_dvc_file("a.dvc", content)
 
 
 @pytest.mark.parametrize("md5", [
@@ -54,11 +74,6 @@ def test_output_without_md5_is_skipped() -> None:
 def test_malformed_md5_is_refused(md5: str) -> None:
     with pytest.raises(SyncError, match="malformed md5"):
         parse_dvc_file("a.dvc", dvc_file(out("a", md5=md5 if md5 != "null" else '"null"')))
-
-
-def test_other_hash_names_are_refused() -> None:
-    with pytest.raises(SyncError, match="supports md5"):
-        parse_dvc_file("a.dvc", dvc_file(out("a", extra="  hash: sha256\n")))
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -76,7 +91,7 @@ def test_broken_dvc_files(content: bytes, message: str) -> None:
 def test_empty_dvc_file_and_no_outs() -> None:
     assert parse_dvc_file("a.dvc", b"") == []
     assert parse_dvc_file("a.dvc", b"outs:\n") == []
-    assert parse_dvc_file("a.dvc", b"deps: []\n") == []
+    assert parse_dvc_file("a.dvc", b"meta: {x: 1}\ndesc: d\n") == []
 
 
 LOCK = f"""\
@@ -118,37 +133,63 @@ stages:
     metrics:
     - metrics.json:
         cache: false
-  gen:
-    foreach: [a, b]
-    do:
-      cmd: gen ${item}
-      outs:
-      - out/${item}.tmp:
-          cache: false
-      - out/${item}
+  gen@a:
+    cmd: gen a
+    outs:
+    - out/a
+  gone:
+    cmd: never run
+    outs:
+    - never.bin
 """
+PLAIN = YAML.replace(b"gen@a", b"gen")
 
 
 def test_dvc_lock_with_dvc_yaml_flags() -> None:
-    outs = parse_dvc_lock("sub/dvc.lock", LOCK, YAML)
+    outs = parse_dvc_lock("sub/dvc.lock", LOCK, PLAIN.replace(b"gen:", b"genx:"))
     got = {(o.key, o.path, o.oid, o.target) for o in outs}
-    assert got == {
-        ("train:model.pkl", "sub/model.pkl", MD5, "sub/dvc.yaml:train"),
-        ("gen@a:out/a", "sub/out/a", MD5B + ".dir", "sub/dvc.yaml:gen@a"),
-    }  # metrics.json and out/b.tmp are `cache: false` in dvc.yaml
+    assert got == {("train:model.pkl", "sub/model.pkl", MD5, "sub/dvc.yaml:train")}
+    # metrics.json is `cache: false`; lock stages dvc.yaml lacks (gen@a, gen@b) mean
+    # nothing to DVC, and a stage without a lock entry has no hashes yet.
     assert not any(o.legacy for o in outs)
-    # Without dvc.yaml every recorded output counts (dvc.lock does not repeat the flags).
-    assert len(parse_dvc_lock("dvc.lock", LOCK, None)) == 4
+    assert parse_pipeline("sub/dvc.lock", LOCK, PLAIN).paths == {
+        "sub/model.pkl", "sub/metrics.json", "sub/out/a", "sub/never.bin"}
 
 
-def test_dvc_lock_v1_format_and_empty() -> None:
-    v1 = f"train:\n  cmd: x\n  outs:\n  - path: m\n    md5: {MD5}\n".encode()
-    [o] = parse_dvc_lock("dvc.lock", v1)
-    assert o.legacy and o.target == "dvc.yaml:train"
-    assert parse_dvc_lock("dvc.lock", b"") == []
-    assert parse_dvc_lock("dvc.lock", b"schema: '2.0'\nstages: {}\n") == []
-    with pytest.raises(SyncError, match="not a dvc.lock"):
-        parse_dvc_lock("dvc.lock", b"- a\n")
+def test_lock_entries_are_matched_by_stage_and_path() -> None:
+    lock = LOCK.replace(b"gen@a:", b"gen:")
+    outs = parse_dvc_lock("dvc.lock", lock, PLAIN)
+    assert {o.key for o in outs} == {"train:model.pkl", "gen:out/a"}
+    edited = PLAIN.replace(b"- out/a", b"- out/b")  # an output renamed by hand, not rerun
+    assert {o.key for o in parse_dvc_lock("dvc.lock", lock, edited)} == {"train:model.pkl"}
+
+
+@pytest.mark.parametrize(("lock", "spec"), [
+    (LOCK, YAML),  # gen@a: a name only foreach makes
+    (LOCK, PLAIN.replace(b"    cmd: gen a", b"    vars: [p.yaml]\n    cmd: gen a")),
+    (LOCK, b"vars:\n- x: 1\n" + PLAIN),
+    (LOCK, PLAIN.replace(b"- out/a", b"- out/${x}")),
+    (LOCK, PLAIN.replace(b"    cmd: gen a", b"    wdir: sub\n    cmd: gen a")),
+    (LOCK, PLAIN.replace(b"    - out/a", b"    - out/a:\n        remote: secure")),
+    (LOCK, PLAIN.replace(b"    - out/a", b"    - out/a:\n        push: false")),
+    (LOCK, PLAIN.replace(b"    cmd: gen a", b"    foreach: [a]\n    do: {}")),
+    (LOCK.replace(b"schema: '2.0'\n", b""), PLAIN),  # 1.x lock layout
+    (LOCK.replace(b"      size: 3\n", b"      size: 3\n      files: []\n", 1), PLAIN),
+    (LOCK, None),  # a dvc.lock without dvc.yaml
+    (LOCK, PLAIN + b"datasets: []\n"),
+])
+def test_pipelines_outside_the_subset_go_to_dvc(lock: bytes, spec: Optional[bytes]) -> None:
+    with pytest.raises(NeedsDvc):
+        parse_pipeline("dvc.lock", lock, spec)
+
+
+def test_legacy_lock_entries_and_empty_files() -> None:
+    legacy = LOCK.replace(b"      hash: md5\n", b"")
+    outs = parse_dvc_lock("dvc.lock", legacy, PLAIN)
+    assert outs and all(o.legacy for o in outs)
+    assert parse_dvc_lock("dvc.lock", b"", PLAIN) == []
+    assert parse_dvc_lock("dvc.lock", b"schema: '2.0'\nstages: {}\n", PLAIN) == []
+    assert parse_pipeline("dvc.lock", None, None).outs == ()
 
 
 def test_parse_pointer_dispatches_and_reads_the_sibling_dvc_yaml() -> None:
@@ -156,9 +197,9 @@ def test_parse_pointer_dispatches_and_reads_the_sibling_dvc_yaml() -> None:
 
     def sibling(path: str) -> Optional[bytes]:
         asked.append(path)
-        return YAML
+        return PLAIN
 
-    assert len(parse_pointer("x/dvc.lock", LOCK, sibling)) == 2
+    assert len(parse_pointer("x/dvc.lock", LOCK, sibling)) == 1
     assert asked == ["x/dvc.yaml"]
     assert parse_pointer("a.dvc", dvc_file(out("a")), sibling)[0].path == "a"
     assert parse_pointer("a.dvc", None, sibling) == []  # deleted side of a change

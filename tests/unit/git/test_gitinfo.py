@@ -18,7 +18,8 @@ def blobs_at(repo: GitRepo, rev: str) -> dict[str, str]:
 @pytest.mark.parametrize(("path", "expected"), [
     ("data.dvc", True), ("a/b/model.pkl.dvc", True), ("dvc.lock", True), ("sub/dvc.lock", True),
     (".dvc/config", False), (".dvc/tmp/x.dvc", False), ("sub/.dvc/x.dvc", False),
-    (".dvc", False), ("dvc.yaml", False), ("notes.dvc.txt", False), ("dvc.lock.bak", False),
+    (".dvc", False), ("dvc.yaml", True), ("sub/dvc.yaml", True),
+    ("notes.dvc.txt", False), ("dvc.lock.bak", False),
 ])
 def test_is_pointer_path(path: str, expected: bool) -> None:
     assert gitinfo.is_pointer_path(path) is expected
