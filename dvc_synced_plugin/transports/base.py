@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol
 
-from dvc_synced_plugin.errors import MissingCentralError
+from dvc_synced_plugin.errors import MissingCentralError, SyncError
 
 
 def group_shared(path: str) -> None:
@@ -106,3 +106,28 @@ def lstat_kind(path: str) -> Optional[str]:
         target = os.readlink(path)
         return f"a symlink to {target!r}" + ("" if os.path.exists(path) else " (dangling)")
     return "a special file"
+
+
+def lstat_sizes(root: str, relpaths: list[str], description: str,
+                not_files: dict[str, str]) -> dict[str, int]:
+    """Sizes of the regular files among `relpaths` under a central on this machine's
+    filesystem; anything else there is recorded in `not_files` (never an object)."""
+    import stat
+
+    sizes: dict[str, int] = {}
+    for rel in relpaths:
+        path = os.path.join(root, rel)
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            raise SyncError(
+                f"checking central failed ({description}: {rel}: {exc.strerror}): "
+                "fix the cause and run the command again"
+            ) from None
+        if stat.S_ISREG(st.st_mode):
+            sizes[rel] = st.st_size
+        else:
+            not_files[rel] = lstat_kind(path) or "no file"
+    return sizes

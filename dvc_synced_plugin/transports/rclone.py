@@ -31,7 +31,7 @@ from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports.base import (
     Capabilities,
     group_shared,
-    lstat_kind,
+    lstat_sizes,
     missing_central,
 )
 from dvc_synced_plugin.transports.lists import files_from
@@ -220,29 +220,11 @@ class RcloneTransport:
         process. rclone's own answer is not: asked by name (`--no-traverse`) it gives a
         symlink, dangling or not, as a file the size of its target's *name*, and a
         directory there fails the whole listing."""
-        import stat
-
         if not os.path.isdir(self.location):
             raise missing_central(self.settings.central, self.location)
         if shutil.which("rclone") is None:  # every other step needs it: say so first
             raise ConfigError("rclone is not installed: install it (apt-get install rclone)")
-        sizes: dict[str, int] = {}
-        for rel in relpaths:
-            path = os.path.join(self.location, rel)
-            try:
-                st = os.lstat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            except OSError as exc:
-                raise SyncError(
-                    f"checking central failed ({self.description}: {rel}: {exc.strerror}): "
-                    "fix the cause and run the command again"
-                ) from None
-            if stat.S_ISREG(st.st_mode):
-                sizes[rel] = st.st_size
-            else:
-                self.not_files[rel] = lstat_kind(path) or "no file"
-        return sizes
+        return lstat_sizes(self.location, relpaths, self.description, self.not_files)
 
     def _join(self, rel: str) -> str:
         base = self.location if self.location.endswith(":") else self.location.rstrip("/") + "/"

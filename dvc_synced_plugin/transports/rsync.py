@@ -39,7 +39,7 @@ from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports.base import (
     Capabilities,
     group_shared,
-    lstat_kind,
+    lstat_sizes,
     missing_central,
 )
 from dvc_synced_plugin.transports.lists import files_from
@@ -475,26 +475,9 @@ class RsyncTransport:
         """A local central without --ignore-missing-args: lstat gives the answer rsync's
         listing would (regular files only: a symlink is not an object) without relying
         on how an rsync not checked here (openrsync) lists after a missing file."""
-        import stat
-
         if not os.path.isdir(self.path):
             raise missing_central(self.settings.central, self.path)
-        sizes: dict[str, int] = {}
-        for rel in relpaths:
-            try:
-                st = os.lstat(os.path.join(self.path, rel))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            except OSError as exc:
-                raise SyncError(
-                    f"checking central failed ({self.description}: {rel}: {exc.strerror}): "
-                    "fix the cause and run the command again"
-                ) from None
-            if stat.S_ISREG(st.st_mode):
-                sizes[rel] = st.st_size
-            else:
-                self.not_files[rel] = lstat_kind(os.path.join(self.path, rel)) or "no file"
-        return sizes
+        return lstat_sizes(self.path, relpaths, self.description, self.not_files)
 
     def reports_existing(self) -> bool:
         """Whether `upload` tells which listed files central had: rsync 3.1 on (old ones
