@@ -327,9 +327,13 @@ def test_rclone_sftp_asks_the_backend_features_once(tmp_path: Path, sshd: Sshd) 
 
     first = push("one\n")
     assert sum(" backend features " in line for line in first) == 1
+    # Whether central exists is asked once too (#22: nothing creates central implicitly).
+    exists_check = " lsjson --max-depth 1 --dirs-only "
+    assert sum(exists_check in line for line in first) == 1
     second = push("two\n")
     assert not [line for line in second if " backend features " in line], second
-    assert len(second) == len(first) - 1
+    assert not [line for line in second if exists_check in line], second
+    assert len(second) == len(first) - 2
     # Still the in-place path: uploads land in the scratch dir and are moved in.
     assert any(" move " in line for line in second)
     assert len(store_objects(central)) == 4
