@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Callable, Literal, Optional
 
 from dvc_synced_plugin import faults, output
-from dvc_synced_plugin.dvcfiles import dvcrepo
+from dvc_synced_plugin.dvcfiles import dvcrepo, reading
 from dvc_synced_plugin.dvcfiles.objects import ObjectSet
 from dvc_synced_plugin.dvcfiles.pointers import Out
-from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError
+from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.settings import Settings
@@ -568,8 +568,27 @@ def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
     changes = gitinfo.changes_between(settings.root, None, sha)
     if sha == head:
         changes += left_since_sync(settings.root, head)
-        changes += gitinfo.left_by_recent_heads(settings.root, head)
+        changes += _readable(settings.root, gitinfo.left_by_recent_heads(settings.root, head))
     return pull_changes(settings, changes, checkout="all" if sha == head else "none")
+
+
+def _readable(root: Path, changes: list[gitinfo.PointerChange]) -> list[gitinfo.PointerChange]:
+    """The repair's changes whose pointers read. An old pointer there only says what to
+    remove; one that does not read (malformed, hostile) had nothing checked out by DVC
+    either, so it is left out instead of failing every later full pull."""
+    try:
+        reading.read_changes(root, changes)
+        return changes
+    except SyncError:
+        pass
+    kept = []
+    for change in changes:
+        try:
+            reading.read_changes(root, [change])
+        except SyncError:
+            continue
+        kept.append(change)
+    return kept
 
 
 def left_since_sync(root: Path, head: str) -> list[gitinfo.PointerChange]:
