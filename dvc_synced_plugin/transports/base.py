@@ -131,3 +131,17 @@ def lstat_sizes(root: str, relpaths: list[str], description: str,
         else:
             not_files[rel] = lstat_kind(path) or "no file"
     return sizes
+
+
+def create_local_central(path: str) -> str:
+    """`init --create` for a central on this machine: its last directory only, under an
+    existing parent, group-shared so teammates can add objects."""
+    try:
+        os.mkdir(path)
+        group_shared(path)
+    except FileExistsError:
+        return f"{path} exists"
+    except OSError as exc:
+        raise SyncError(f"cannot create central storage {path}: "
+                        f"{exc.strerror}: create its parent first") from None
+    return f"created {path}"

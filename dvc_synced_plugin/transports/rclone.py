@@ -30,7 +30,7 @@ from dvc_synced_plugin.oids import HEX32
 from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports.base import (
     Capabilities,
-    group_shared,
+    create_local_central,
     lstat_sizes,
     missing_central,
 )
@@ -348,15 +348,7 @@ class RcloneTransport:
         """`rclone mkdir` (for a bucket-based remote, the bucket); a local path's last
         directory only."""
         if os.path.isabs(self.location):
-            try:
-                os.mkdir(self.location)
-                group_shared(self.location)
-            except FileExistsError:
-                return f"{self.location} exists"
-            except OSError as exc:
-                raise SyncError(f"cannot create central storage {self.location}: "
-                                f"{exc.strerror}: create its parent first") from None
-            return f"created {self.location}"
+            return create_local_central(self.location)
         self._rclone(["mkdir", "--", self.location], "creating central")
         return f"created {self.location}"
 

@@ -38,7 +38,7 @@ from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports.base import (
     Capabilities,
-    group_shared,
+    create_local_central,
     lstat_sizes,
     missing_central,
 )
@@ -549,15 +549,7 @@ class RsyncTransport:
         """The last directory of central's path, under an existing parent (init --create),
         group-writable by the receiver's umask, so teammates can add objects."""
         if not self.ssh:
-            try:
-                os.mkdir(self.path)
-                group_shared(self.path)
-            except FileExistsError:
-                return f"{self.path} exists"
-            except OSError as exc:
-                raise SyncError(f"cannot create central storage {self.path}: "
-                                f"{exc.strerror}: create its parent first") from None
-            return f"created {self.path}"
+            return create_local_central(self.path)
         empty = tempfile.mkdtemp(prefix="dvc-synced-create-")
         try:
             os.chmod(empty, 0o775)  # the new directory gets these bits, less the umask
