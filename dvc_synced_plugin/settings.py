@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from dvc_synced_plugin.selection import EVERYTHING, Selection
+
 TEAM_FILE = ".dvc-synced"
 SECTION = "dvc-synced"
-KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command")
+KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command",
+        "fetch-include", "fetch-exclude")
 DEFAULTS = {"transport": "rsync", "remote": "synced-storage", "jobs": "4", "timeout": "30"}
 # Commands to run: like git's core.sshCommand, never taken from a committed file, or any
 # clone (and its hooks, on `git pull`) would run what the last committer chose.
@@ -30,6 +33,8 @@ class Settings:
     timeout: int  # seconds before a network step gives up
     ssh_command: str  # the ssh program and options (like git's core.sshCommand)
     sources: dict[str, str]  # key -> where its value came from, for `doctor`
+    # fetch-include / fetch-exclude: the outputs pulls and fetches bring (`selection.py`)
+    selection: Selection = EVERYTHING
 
 
 def positive_int(text: str, upto: Optional[int] = None) -> int:

@@ -141,3 +141,19 @@ def test_write_team_file_round_trips_awkward_values(repo: GitRepo) -> None:
     config.write_team_file(repo.root, {"central": awkward, "transport": "rclone"})
     s = load(repo)
     assert (s.central, s.transport) == (awkward, "rclone")
+
+
+def test_fetch_patterns_from_every_layer(repo: GitRepo) -> None:
+    """fetch-include/-exclude are keys like the others: team file, git config, environment
+    (an empty value clears, as git-lfs's do), and a broken wildcard names its key."""
+    team_file(repo, central="/srv/c", fetch_include="data, models/*.bin")
+    run(["git", "config", "dvc-synced.fetch-exclude", "data/raw"], repo.root)
+    s = load(repo)
+    assert s.selection.include == ("data", "models/*.bin")
+    assert s.selection.exclude == ("data/raw",)
+    assert s.sources["fetch-include"] == ".dvc-synced"
+    assert s.selection.selects("data/features") and not s.selection.selects("data/raw")
+    cleared = load(repo, fetch_include="", fetch_exclude="")
+    assert not cleared.selection.active and cleared.selection.selects("anything")
+    with pytest.raises(ConfigError, match=r"fetch-exclude \(environment\).*unclosed"):
+        load(repo, fetch_exclude="data/[ab")
