@@ -263,7 +263,9 @@ def run_job(root: Path) -> int:
 
 def _upload_once(root: Path, tips: list[str]) -> int:
     retry = [str(c) for c in read_state(root).get("retry", [])]
-    tips = gitinfo.known_commits(root, list(dict.fromkeys(retry + tips)))
+    queued = list(dict.fromkeys(retry + tips))  # oldest first: the last is the newest
+    known = set(gitinfo.known_commits(root, queued))  # an amended-away one may be gone
+    tips = [c for c in queued if c in known]
     head = tips[-1] if tips else ""
     _write_state(root, result="running", pid=os.getpid(), commit=head, started=time.time(),
                  finished=None, reported=False, message="", summary="", retry=tips)
