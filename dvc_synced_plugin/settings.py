@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from dvc_synced_plugin.selection import EVERYTHING, Selection
+
 TEAM_FILE = ".dvc-synced"
 SECTION = "dvc-synced"
 KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command",
-        "upload-on-commit")
+        "fetch-include", "fetch-exclude", "upload-on-commit")
 DEFAULTS = {"transport": "rsync", "remote": "synced-storage", "jobs": "4", "timeout": "30",
             "upload-on-commit": "false"}
 # Commands to run: like git's core.sshCommand, never taken from a committed file, or any
@@ -32,6 +34,8 @@ class Settings:
     timeout: int  # seconds before a network step gives up
     ssh_command: str  # the ssh program and options (like git's core.sshCommand)
     sources: dict[str, str]  # key -> where its value came from, for `doctor`
+    # fetch-include / fetch-exclude: the outputs pulls and fetches bring (`selection.py`)
+    selection: Selection = EVERYTHING
     # post-commit starts a background upload of the commit's data (hooks/upload.py)
     upload_on_commit: bool = False
 

@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
             output.line(f"  {where:8} {state}")
         for path in result.unknown_dirs:
             output.line(f"  manifest of {path} is on no storage")
+        for path in result.excluded:
+            output.line(f"  excluded {path} (fetch patterns: {settings.selection.describe()}; "
+                        f"`dvc-synced pull {path}` brings it)")
         for line in background_lines(settings.root):
             output.line(line.rstrip("\n"))
         for path, state in upstream:

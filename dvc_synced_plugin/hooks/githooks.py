@@ -40,7 +40,7 @@ from dvc_synced_plugin.hooks import events, upload
 from dvc_synced_plugin.hooks.events import SKIP_ENV, HeadMove, PushEvent
 from dvc_synced_plugin.output import announce, say
 from dvc_synced_plugin.storage.memo import CommitMemo
-from dvc_synced_plugin.storage.state import read_state, write_state
+from dvc_synced_plugin.storage.state import read_selection, read_state, write_state
 
 
 def _resolve(root: Path, rev: str) -> Optional[str]:
@@ -193,8 +193,14 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
         from dvc_synced_plugin import config  # here: off the fast path, as above
         from dvc_synced_plugin.sync import flows  # here: it loads yaml, dvc; off the fast path
 
-        report = flows.pull_changes(config.load(root), changes,
-                                    checkout="all" if full else "changes")
+        settings = config.load(root)
+        if not full and not staged and read_selection(root) != settings.selection.fingerprint:
+            # The fetch patterns changed since the last sync: an output now included may
+            # never have come, so every output of HEAD counts (the change's old sides too,
+            # for what it removes).
+            full = True
+            changes = gitinfo.changes_between(root, None, new) + changes
+        report = flows.pull_changes(settings, changes, checkout="all" if full else "changes")
     except SyncError as exc:
         write_state(root, "pending", new)
         say(f"warning: the data of {new[:10]} is not in the workspace: {exc}")

@@ -164,3 +164,19 @@ def test_upload_on_commit_from_every_layer(repo: GitRepo) -> None:
                        r"true or false"):
         load(repo, upload_on_commit="maybe")
     assert upload.enabled(repo.root, {"DVC_SYNCED_UPLOAD_ON_COMMIT": "maybe"}) is False
+
+
+def test_fetch_patterns_from_every_layer(repo: GitRepo) -> None:
+    """fetch-include/-exclude are keys like the others: team file, git config, environment
+    (an empty value clears, as git-lfs's do), and a broken wildcard names its key."""
+    team_file(repo, central="/srv/c", fetch_include="data, models/*.bin")
+    run(["git", "config", "dvc-synced.fetch-exclude", "data/raw"], repo.root)
+    s = load(repo)
+    assert s.selection.include == ("data", "models/*.bin")
+    assert s.selection.exclude == ("data/raw",)
+    assert s.sources["fetch-include"] == ".dvc-synced"
+    assert s.selection.selects("data/features") and not s.selection.selects("data/raw")
+    cleared = load(repo, fetch_include="", fetch_exclude="")
+    assert not cleared.selection.active and cleared.selection.selects("anything")
+    with pytest.raises(ConfigError, match=r"fetch-exclude \(environment\).*unclosed"):
+        load(repo, fetch_exclude="data/[ab")

@@ -23,6 +23,7 @@ from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import NULL_SHA
 from dvc_synced_plugin.hooks import events, install
 from dvc_synced_plugin.hooks import githooks as hooks
+from dvc_synced_plugin.selection import EVERYTHING
 from dvc_synced_plugin.sync.flows import Report
 from tests.conftest import REPO_ROOT, make_env
 
@@ -76,7 +77,8 @@ class Recorder:
         self.fail_pull: Exception | None = None
         self.central = "central-a"
         monkeypatch.setattr("dvc_synced_plugin.config.load",
-                            lambda root: SimpleNamespace(central=self.central, timeout=30))
+                            lambda root: SimpleNamespace(central=self.central, timeout=30,
+                                                         selection=EVERYTHING))
         monkeypatch.setattr("dvc_synced_plugin.sync.flows.push_changes", self.push)
         monkeypatch.setattr("dvc_synced_plugin.sync.flows.pull_changes", self.pull)
 
