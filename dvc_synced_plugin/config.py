@@ -29,6 +29,7 @@ from dvc_synced_plugin.settings import (
     SECTION,
     TEAM_FILE,
     Settings,
+    parse_bool,
     positive_int,
 )
 from dvc_synced_plugin.transports import TRANSPORTS, public_names
@@ -123,6 +124,7 @@ def load(root: Path, env: Optional[dict[str, str]] = None) -> Settings:
         ssh_command=values.get("ssh-command", "ssh"),
         sources=sources,
         selection=_selection(values, sources),
+        upload_on_commit=_bool(values, "upload-on-commit", sources),
     )
 
 
@@ -149,6 +151,16 @@ def _positive_int(values: dict[str, str], key: str, sources: dict[str, str]) -> 
     except ValueError:
         raise ConfigError(
             f"dvc-synced.{key} = {values[key]!r} ({sources[key]}) is not a positive whole number"
+        ) from None
+
+
+def _bool(values: dict[str, str], key: str, sources: dict[str, str]) -> bool:
+    try:
+        return parse_bool(values[key])
+    except ValueError:
+        raise ConfigError(
+            f"dvc-synced.{key} = {values[key]!r} ({sources[key]}) is not true or false: "
+            f"`git config {SECTION}.{key} true` (or false)"
         ) from None
 
 

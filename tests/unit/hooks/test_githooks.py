@@ -446,3 +446,44 @@ def test_cherry_pick_and_revert_bring_their_data(repo: Git, engine: Recorder) ->
     assert hooks.run("post-commit", [], env={}) == 0
     assert engine.pulls[-1] == ({"d.dvc"}, False) and len(engine.pulls) == 3
     assert state(repo) == f"ok {repo('rev-parse', 'HEAD')}"
+
+
+# ------------------------------------------------------------------------ upload on commit
+
+
+def test_post_commit_starts_the_upload_only_for_data_and_only_when_on(
+        repo: Git, engine: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Setting off: a commit with data stays on the fast path (no heavy import, no job);
+    on: commits that change pointers start the upload, commits of code do not."""
+    v1 = repo.commit("v1", **repo.pointer("d", "1"))
+    hooks.write_state(repo.path, "ok", v1)
+    repo.commit("data", **repo.pointer("d", "2"))
+    script = (
+        "import sys\n"
+        "from dvc_synced_plugin import cli\n"
+        "code = cli.main(['hook', 'post-commit'])\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
+        "print(code, heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=repo.path, env=repo.env,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0 []", out
+    assert not (repo.path / ".git" / "dvc-synced" / "upload.todo").exists()
+
+    started: list[str] = []
+    monkeypatch.setattr("dvc_synced_plugin.hooks.upload.start",
+                        lambda root, commit: started.append(commit))
+    repo("config", "dvc-synced.upload-on-commit", "true")
+    assert hooks.run("post-commit", [], env={}) == 0
+    head = repo("rev-parse", "HEAD")
+    assert started == [head]
+    repo.commit("code", notes="x")
+    assert hooks.run("post-commit", [], env={}) == 0
+    assert started == [head]  # no pointer changed: nothing to upload
+    repo.commit("more data", **repo.pointer("e", "3"))
+    repo("commit", "-q", "--amend", "-m", "amended")
+    amended = repo("rev-parse", "HEAD")
+    assert hooks.run("post-commit", [], env={}) == 0  # an amend: post-rewrite's turn
+    assert started == [head]
+    assert hooks.run("post-rewrite", ["amend"], stdin=io.StringIO(""), env={}) == 0
+    assert started == [head, amended]
