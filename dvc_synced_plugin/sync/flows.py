@@ -509,14 +509,20 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
 
 
 def pull_outputs(settings: Settings, paths: list[str]) -> Report:
-    """`dvc-synced pull PATH...`: the named outputs of HEAD, whatever the patterns say.
-
-    A path names an output, its pointer file, or a directory holding outputs."""
+    """`dvc-synced pull PATH...`: the named outputs of HEAD, whatever the patterns say."""
     root = settings.root
     changes = gitinfo.changes_between(root, None, gitinfo.rev_parse(root, "HEAD"))
     outs = [o for _, new in reading.read_pointers(root, changes) for o in new]
+    return pull_changes(settings, changes, checkout="all",
+                        select=Selection.of_paths(named_outputs(outs, paths)))
+
+
+def named_outputs(outs: list[Out], paths: list[str]) -> set[str]:
+    """The output paths `paths` name: an output, its pointer file, or a directory holding
+    outputs (relative to the root). A path inside an output or naming none is an error."""
     chosen: set[str] = set()
     for path in paths:
+        path = path.rstrip("/") or "."
         found = {o.path for o in outs if o.pointer == path or _within_or_eq(o.path, path)}
         if not found:
             inside = next((o.path for o in outs if _within_or_eq(path, o.path)), None)
@@ -526,7 +532,7 @@ def pull_outputs(settings: Settings, paths: list[str]) -> Report:
             raise SyncError(f"{path} is no DVC output of HEAD: name an output, its .dvc "
                             "file or a directory holding outputs (`dvc list . --dvc-only`)")
         chosen |= found
-    return pull_changes(settings, changes, checkout="all", select=Selection.of_paths(chosen))
+    return chosen
 
 
 def _within_or_eq(path: str, base: str) -> bool:

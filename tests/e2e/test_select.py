@@ -45,6 +45,13 @@ def write_version(user: User, n: int, raw: bool = True, features: bool = True) -
         user.dvc("repro", "-q")
 
 
+def stage_version(user: User, n: int) -> None:
+    """A commit that changes only the stage's out/skip.txt (out/keep.txt keeps its bytes)."""
+    user.write("src/s", f"skip {n}\n")
+    user.dvc("repro", "-q")
+    commit(user, f"skip v{n}")
+
+
 def plain_pull(user: User, central: str, targets: list[str]) -> None:
     """dave's half of the oracle: DVC's own pull of just these targets from central."""
     config = user.repo / ".dvc" / "config.local"
@@ -165,29 +172,37 @@ def test_fetch_patterns_follow_dvc_pull_of_the_selected_targets(tmp_path: Path,
     got = differences(snapshot(bob.repo), snapshot(dave.repo))
     assert not got, got
 
-    # Push: a merge bringing alice's raw change that bob never fetched goes through when
-    # central has the data, and is refused when the data is nowhere.
-    write_version(alice, 4, features=False)
-    commit(alice, "raw v4")
+    # New patterns (raw included again): the next sync brings every selected output of
+    # HEAD, so raw arrives whole at exp's version, as a fresh `dvc pull` makes it.
+    bob.git("config", "dvc-synced.fetch-exclude", "out/skip.txt")
+    # Push: a merge bringing alice's change to an output bob excludes (never fetched) goes
+    # through when central has the data, and is refused when the data is nowhere.
+    stage_version(alice, 4)
     alice.git("push", "-q", "origin", "exp")
     bob.write("notes.txt", "bob's notes\n")
     commit(bob, "notes")
     bob.git("pull", "-q", "--no-edit", "origin", "exp")
     assert bob.git("rev-list", "--count", "--merges", "HEAD^..HEAD").stdout.strip() == "1"
+    got = differences(snapshot(bob.repo), fresh_oracle(bob, central, [*SELECTED, "data/raw"],
+                                                       tmp_path / "o2"))
+    assert not got, got
+    assert tree_digest(bob.repo / "data" / "raw") == tree_digest(alice.repo / "data" / "raw")
     bob.git("push", "-q", "origin", "exp")
     assert server_ref(bob, "refs/heads/exp") == bob.git("rev-parse", "HEAD").stdout.strip()
-    assert tree_digest(bob.repo / "data" / "raw") == raw_v1  # nothing of raw v4 came
+    assert not (bob.repo / "out" / "skip.txt").exists()
+    assert not objects_of(alice.repo / "out" / "skip.txt") & (
+        store_objects(bob.repo / ".dvc" / "cache") | store_objects(bob.local_storage()))
 
-    write_version(alice, 5, features=False)
-    commit(alice, "raw v5, data not pushed")
+    stage_version(alice, 5)
     alice.git("pull", "-q", "--no-edit", "origin", "exp")
     alice.run("git", "push", "-q", "origin", "exp",
-              env={**alice.env, "DVC_SYNCED_SKIP": "1"})
+              env={**alice.env, "DVC_SYNCED_SKIP": "1"})  # its data reaches no storage
     bob.write("notes.txt", "more notes\n")
     commit(bob, "more notes")
     bob.git("pull", "-q", "--no-edit", "origin", "exp")
     before = server_ref(bob, "refs/heads/exp")
     refused = bob.git("push", "-q", "origin", "exp", check=False)
     assert refused.returncode != 0
-    assert "push refused" in refused.stderr and "data/raw" in refused.stderr, refused.stderr
+    assert "push refused" in refused.stderr and "out/skip.txt" in refused.stderr, \
+        refused.stderr
     assert server_ref(bob, "refs/heads/exp") == before

@@ -76,9 +76,10 @@ class Recorder:
         self.fail_push: list[Exception | None] = []
         self.fail_pull: Exception | None = None
         self.central = "central-a"
+        self.selection = EVERYTHING
         monkeypatch.setattr("dvc_synced_plugin.config.load",
                             lambda root: SimpleNamespace(central=self.central, timeout=30,
-                                                         selection=EVERYTHING))
+                                                         selection=self.selection))
         monkeypatch.setattr("dvc_synced_plugin.sync.flows.push_changes", self.push)
         monkeypatch.setattr("dvc_synced_plugin.sync.flows.pull_changes", self.pull)
 
@@ -310,6 +311,26 @@ def test_first_hook_syncs_in_full_then_incrementally(repo: Git, engine: Recorder
     assert hooks.run("post-merge", ["0"], env={}) == 0
     assert engine.pulls[-1] == ({"d.dvc"}, False)
     assert state(repo) == f"ok {v2}"
+
+
+def test_new_fetch_patterns_make_the_next_sync_a_full_one(repo: Git, engine: Recorder
+                                                         ) -> None:
+    """An output the old patterns left out may never have come: under new patterns the
+    next sync counts every pointer of HEAD (and the change's old sides), then goes back to
+    incremental once the workspace follows them (pull_changes records them)."""
+    from dvc_synced_plugin.selection import Selection
+    from dvc_synced_plugin.storage.state import write_selection
+
+    v1 = repo.commit("v1", **repo.pointer("d", "1"), **repo.pointer("e", "2"))
+    hooks.write_state(repo.path, "ok", v1)
+    engine.selection = Selection(exclude=("e",))
+    v2 = repo.commit("v2", **repo.pointer("d", "3"))
+    assert hooks.run("post-checkout", [v1, v2, "1"], env={}) == 0
+    assert engine.pulls == [({"d.dvc", "e.dvc"}, True)]
+    write_selection(repo.path, engine.selection.fingerprint)
+    v3 = repo.commit("v3", **repo.pointer("d", "4"))
+    assert hooks.run("post-checkout", [v2, v3, "1"], env={}) == 0
+    assert engine.pulls[-1] == ({"d.dvc"}, False)
 
 
 def test_file_checkout_rebase_and_deleted_pointers_do_nothing(repo: Git, engine: Recorder
