@@ -149,6 +149,8 @@ def test_commit_uploads_in_the_background_and_push_moves_nothing(team: Team) -> 
     on_central = store_objects(central)
     assert cache_objects(alice) <= on_central  # all three commits' data, with no push
     assert "done at" in alice.synced("status", check=False).stdout
+    doctor = alice.synced("doctor", check=False).stdout
+    assert "ok    upload on commit: on (git config)" in doctor, doctor
 
     push = alice.run("git", "push", "origin", "main")
     assert "uploaded 0 object(s)" in push.stderr, push.stderr  # confirmed, nothing moved
