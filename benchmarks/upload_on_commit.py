@@ -15,9 +15,15 @@ outside the timing, then, in an order that rotates per repetition:
   on, at once   `git commit`, then `git push` at once (it waits for the job, then confirms)
 
 Per sample: the commit's time, the push's time, and the time from the commit's start
-until the data is on central (off: commit + push; on: until the job records its end).
-Prints medians and writes every sample with the load average to --out (default
-benchmarks/results-upload-on-commit.json).
+until the data is on central (off: commit + push; on: until the job records its end, by
+its own clock), and the job's own duration. Prints medians and writes every sample with
+the load average to --out (default benchmarks/results-upload-on-commit.json).
+
+    python benchmarks/upload_on_commit.py --hook-cost-against REV [--out FILE]
+
+instead times the post-commit hook process with the setting off (what every commit pays),
+the package at REV vs this one, 30 alternating runs each, after a commit of code and after
+a commit of data.
 """
 
 from __future__ import annotations
@@ -95,23 +101,60 @@ def wait_job(user: User, commit: str, timeout: float = 1800) -> float:
 
 
 def sample(user: User, variant: str, tag: str) -> dict[str, float]:
-    start = time.monotonic()
+    start, wall = time.monotonic(), time.time()
     user.git("commit", "-q", "-m", tag)
     committed = time.monotonic()
     head = user.git("rev-parse", "HEAD").stdout.strip()
-    on_central = 0.0
     if variant == "on, later":
-        on_central = wait_job(user, head)
+        wait_job(user, head)
     push_start = time.monotonic()
     push = user.run("git", "push", "-q", "origin", "main")
     pushed = time.monotonic()
+    result = {"commit": committed - start, "push": pushed - push_start}
     if variant == "off":
-        on_central = pushed
-    elif variant == "on, at once":
-        on_central = wait_job(user, head, timeout=1)  # the push waited for it
+        result["commit_to_central"] = pushed - start
+    else:
+        wait_job(user, head, timeout=1 if variant == "on, at once" else 1800)
+        state = job_result(user)  # the job's own clock: when its upload ended
+        result["commit_to_central"] = float(state["finished"]) - wall
+        result["job"] = float(state["finished"]) - float(state["started"])
     last = [ln for ln in push.stderr.splitlines() if "object(s)" in ln]
-    return {"commit": committed - start, "push": pushed - push_start,
-            "commit_to_central": on_central - start, "push_said": last[-1] if last else ""}
+    return {**result, "push_said": last[-1] if last else ""}
+
+
+def hook_cost(base: Path, old_rev: str, rounds: int) -> dict[str, dict[str, float]]:
+    """The post-commit hook process alone, setting off, old code vs this code alternating:
+    after a commit of code and after a commit of data (`PYTHONPATH` picks the package)."""
+    sides = {"old": base / "old-code", "new": Path(__file__).resolve().parent.parent}
+    sides["old"].mkdir()
+    archive = subprocess.run(["git", "archive", old_rev, "dvc_synced_plugin"],
+                             cwd=sides["new"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(sides["old"])], input=archive, check=True)
+    (base / "hook-cost").mkdir()
+    (base / "hook-cost-central").mkdir()
+    team = Team(base / "hook-cost", str(base / "hook-cost-central"))
+    alice = team.founder("alice")
+    alice.synced("install")
+    times: dict[str, list[float]] = {}
+    for kind in ("code", "data"):
+        if kind == "code":
+            alice.write("notes.txt", "x\n")
+            alice.git("add", "notes.txt")
+        else:
+            add_small = alice.repo / "small.bin"
+            add_small.write_bytes(os.urandom(1000))
+            alice.dvc("add", "-q", "small.bin")
+            alice.git("add", "small.bin.dvc", ".gitignore")
+        alice.git("commit", "-q", "-m", kind)
+        for i in range(rounds):
+            for side in (("old", "new") if i % 2 == 0 else ("new", "old")):
+                env = {**alice.env, "PYTHONPATH": str(sides[side])}
+                t0 = time.monotonic()
+                harness.run([sys.executable, "-m", "dvc_synced_plugin", "hook", "post-commit"],
+                            alice.repo, env)
+                times.setdefault(f"{kind}/{side}", []).append(time.monotonic() - t0)
+    return {"median_ms": {k: statistics.median(v) * 1000 for k, v in times.items()},
+            "samples_ms": {k: [x * 1000 for x in v] for k, v in times.items()}}
 
 
 def main() -> int:
@@ -122,8 +165,26 @@ def main() -> int:
     parser.add_argument("--central", choices=("ssh", "local"), default="ssh")
     parser.add_argument("--out", default=str(Path(__file__).parent /
                                              "results-upload-on-commit.json"))
+    parser.add_argument("--hook-cost-against", metavar="REV",
+                        help="instead: the no-op post-commit hook (setting off), the code at "
+                        "REV vs this code, 30 alternating runs each")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="dvc-synced-upload-bench-", dir="/var/tmp"))
+    if args.hook_cost_against:
+        try:
+            load = os.getloadavg()[0]
+            cost = hook_cost(base, args.hook_cost_against, 30)
+        finally:
+            subprocess.run(["rm", "-rf", str(base)], check=False)
+        print(f"post-commit hook process, setting off, load average {load:.1f} "
+              f"(median of 30, alternating):")
+        for kind in ("code", "data"):
+            old, new = cost["median_ms"][f"{kind}/old"], cost["median_ms"][f"{kind}/new"]
+            print(f"  after a commit of {kind}: {args.hook_cost_against[:10]} {old:.0f} ms, "
+                  f"this code {new:.0f} ms (ratio {new / old:.3f})")
+        Path(args.out).write_text(json.dumps({"against": args.hook_cost_against,
+                                              "load": load, **cost}, indent=1) + "\n")
+        return 0
     sshd = harness.start_sshd(base / "sshd") if args.central == "ssh" else None
     samples: dict[str, list[dict]] = {v: [] for v in VARIANTS}
     loads: list[float] = []
@@ -148,15 +209,19 @@ def main() -> int:
             sshd.stop()
         subprocess.run(["rm", "-rf", str(base)], check=False)
     medians = {v: {k: statistics.median(s[k] for s in samples[v])
-                   for k in ("commit", "push", "commit_to_central")} for v in VARIANTS}
+                   for k in ("commit", "push", "commit_to_central") + (("job",) if v != "off"
+                                                                        else ())}
+               for v in VARIANTS}
     print(f"\n{args.size_mib} MiB in {args.files} files, central {args.central}, "
           f"{args.repeat} repetitions, load average {min(loads):.1f}-{max(loads):.1f}")
-    print("| upload-on-commit | git commit | git push | commit -> data on central |")
-    print("|---|---|---|---|")
+    print("| upload-on-commit | git commit | git push | commit -> data on central | "
+          "background job |")
+    print("|---|---|---|---|---|")
     for v in VARIANTS:
         m = medians[v]
+        job = f"{m['job']:.2f} s" if "job" in m else "-"
         print(f"| {v} | {m['commit']:.2f} s | {m['push']:.2f} s | "
-              f"{m['commit_to_central']:.2f} s |")
+              f"{m['commit_to_central']:.2f} s | {job} |")
     off = medians["off"]["push"]
     for v in VARIANTS[1:]:
         print(f"git push {v} / off: {medians[v]['push'] / off:.3f}")

@@ -90,6 +90,12 @@ def progress_stream() -> Optional[TextIO]:
     return _PROGRESS[0] if _PROGRESS else terminal()
 
 
+def progress_on_terminal() -> bool:
+    """Whether live progress goes to a terminal, where parallel transfers would garble its
+    one line (a file from `progress_to` keeps every line: the transfers stay parallel)."""
+    return not _PROGRESS and terminal() is not None
+
+
 def progress_note(message: str) -> None:
     """A line among the live progress, on the user's terminal only: scripts and CI keep
     their one-line results (a retry shows there as a count in the summary)."""

@@ -15,9 +15,9 @@ from dvc_synced_plugin.commands import init as initialize
 from dvc_synced_plugin.dvcfiles import dvcrepo
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.git import gitinfo
-from dvc_synced_plugin.hooks import install
+from dvc_synced_plugin.hooks import install, upload
 from dvc_synced_plugin.selection import Selection
-from dvc_synced_plugin.settings import SECTION, TEAM_FILE
+from dvc_synced_plugin.settings import SECTION, TEAM_FILE, Settings
 from dvc_synced_plugin.sync.plan import outs_of_changes
 from dvc_synced_plugin.transports import required_tools, transport_checks
 
@@ -72,6 +72,18 @@ def pattern_lines(settings) -> list[str]:  # type: ignore[no-untyped-def]
     return lines
 
 
+def upload_lines(s: Settings) -> list[str]:
+    """Upload on commit, when it is on: where it was set and how its last job ended."""
+    if not s.upload_on_commit:
+        return []
+    last = upload.status_line(s.root)
+    lines = [f"ok    upload on commit: on ({s.sources['upload-on-commit']})"]
+    if last:
+        state = upload.outcome(s.root).get("result")
+        lines.append(f"{'ok   ' if state in ('ok', 'running') else 'warn '} {last}")
+    return lines
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     pass
 
@@ -111,6 +123,8 @@ def doctor() -> int:
     s = state.get("settings")
     if s is not None:
         for line in pattern_lines(s):  # type: ignore[arg-type]
+            output.line(line)
+        for line in upload_lines(s):  # type: ignore[arg-type]
             output.line(line)
     tools = required_tools(s) if s is not None else ["rsync"]  # type: ignore[arg-type]
     for tool in tools:

@@ -36,7 +36,7 @@ from typing import Callable, Optional, TextIO, Union
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
-from dvc_synced_plugin.hooks import events, upload
+from dvc_synced_plugin.hooks import events
 from dvc_synced_plugin.hooks.events import SKIP_ENV, HeadMove, PushEvent
 from dvc_synced_plugin.output import announce, say
 from dvc_synced_plugin.storage.memo import CommitMemo
@@ -120,6 +120,7 @@ def pre_push(root: Path, event: PushEvent) -> int:
             changes, unsure, why = pushed_refs.narrow(
                 root, event.remote, dict(os.environ), certain, exclude, changes,
                 verified.pending, settings.timeout)
+        from dvc_synced_plugin.hooks import upload  # here: settings, json; off the fast path
         from dvc_synced_plugin.sync import flows  # here: it loads yaml, dvc; off the fast path
 
         upload.before_push(root)  # a background upload running: wait for it, then check
@@ -355,6 +356,8 @@ def upload_after(root: Path, head: str, parents: Optional[list[str]]) -> None:
     if parents is not None and not gitinfo.changes_between(
             root, parents[0] if parents else None, head):
         return
+    from dvc_synced_plugin.hooks import upload  # here: settings, json; off the fast path
+
     if not upload.enabled(root):
         return
     try:

@@ -77,8 +77,8 @@ def _progress(root: Path) -> Path:
 
 def enabled(root: Path, env: Optional[dict[str, str]] = None) -> bool:
     """The setting, with config.load's precedence (environment, git config, team file), in
-    at most two git calls and no import of the settings' registry. A value that is no
-    boolean counts as off here; `config.load` names it as an error."""
+    one git call (two when the team file names the key), without the transport registry.
+    A value that is no boolean counts as off here; `config.load` names it as an error."""
     env = os.environ if env is None else env
     if ENV in env:
         return _bool(env[ENV])
@@ -86,10 +86,12 @@ def enabled(root: Path, env: Optional[dict[str, str]] = None) -> bool:
     proc = subprocess.run(["git", "config", "--get", name], cwd=root, capture_output=True)
     if proc.returncode == 0:
         return _bool(proc.stdout.decode(errors="replace"))
-    team = root / TEAM_FILE
-    if not team.is_file():
+    try:  # `config.load` reads the team file without includes: absent here, not set
+        if KEY not in (root / TEAM_FILE).read_text(errors="replace").lower():
+            return False
+    except OSError:
         return False
-    proc = subprocess.run(["git", "config", "--file", str(team), "--get", name], cwd=root,
+    proc = subprocess.run(["git", "config", "--file", TEAM_FILE, "--get", name], cwd=root,
                           capture_output=True)
     return proc.returncode == 0 and _bool(proc.stdout.decode(errors="replace"))
 
@@ -275,7 +277,7 @@ def _upload_once(root: Path, tips: list[str]) -> int:
     try:
         progress_to(progress)
         summary = upload(root, tips)
-    except SyncError as exc:
+    except (SyncError, OSError) as exc:  # OSError: a full disk, a vanished directory
         _write_state(root, result="failed", message=str(exc), finished=time.time())
         print(f"upload of {head[:10]} failed: {exc}", flush=True)
         return 1

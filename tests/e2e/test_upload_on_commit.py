@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import Team, User, store_objects
+from tests.e2e.test_hooks import Project
 
 GATE_RSYNC = """#!/bin/sh
 # Uploads (--ignore-existing) wait while the gate file exists; everything else runs at once.
@@ -149,6 +150,8 @@ def test_commit_uploads_in_the_background_and_push_moves_nothing(team: Team) -> 
     on_central = store_objects(central)
     assert cache_objects(alice) <= on_central  # all three commits' data, with no push
     assert "done at" in alice.synced("status", check=False).stdout
+    doctor = alice.synced("doctor", check=False).stdout
+    assert "ok    upload on commit: on (git config)" in doctor, doctor
 
     push = alice.run("git", "push", "origin", "main")
     assert "uploaded 0 object(s)" in push.stderr, push.stderr  # confirmed, nothing moved
@@ -229,3 +232,27 @@ def test_killed_failed_amended_and_rebased_uploads(team: Team) -> None:
     assert "background upload" not in push.stderr, push.stderr
     assert "uploaded 0 object(s)" in push.stderr, push.stderr
     assert cache_objects(alice) <= store_objects(central)
+
+
+def flow_upload_on_commit(p: Project) -> None:
+    """Under pre-commit too (tests/e2e/test_precommit.py): the post-commit hook, run by
+    pre-commit with its own python, starts the job, which puts the commit's data on central
+    before any push; the push then sends nothing."""
+    team, alice = p.team, p.alice
+    central = Path(team.central)
+    alice.git("pull", "-q")
+    alice.git("config", "dvc-synced.upload-on-commit", "true")
+    try:
+        before = store_objects(central)
+        add_data(alice, "on-commit.bin")
+        alice.git("commit", "-q", "-m", "data uploaded at commit time")
+        done = wait_idle(alice)
+        assert done["result"] == "ok" and done["summary"].startswith("uploaded 1 object(s)"), done
+        after = store_objects(central)
+        assert len(after - before) == 1
+        alice.git("push", "-q")
+        assert store_objects(central) == after
+        assert alice.git("ls-remote", "origin", "main").stdout.split()[0] == \
+            alice.git("rev-parse", "HEAD").stdout.strip()
+    finally:
+        alice.git("config", "--unset", "dvc-synced.upload-on-commit")
