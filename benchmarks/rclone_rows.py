@@ -193,7 +193,10 @@ def webdav_rep(work: Path, dav: WebDav, files: dict[str, bytes], rep: int,
                count_dir: Path, count_log: Path, results: Results) -> None:
     env = harness.rclone_env("teamdav", {"type": "webdav", "url": dav.url})
     central = dav.root / f"central-{rep}"
-    central.mkdir()
+    # Through the server, as `init --create` would: a directory made behind its back stays
+    # unseen for the VFS's directory-cache time.
+    subprocess.run(["rclone", "mkdir", f"teamdav:central-{rep}"], check=True,
+                   env={**os.environ, **env})
     alice = team_for(work / "webdav", f"teamdav:central-{rep}", "rclone", env, files,
                      count_dir)
     objects = cache_objects(alice)

@@ -97,17 +97,18 @@ class RcloneTransport:
         return self.retry.retries
 
     def _rclone(self, args: list[str], what: str, progress: bool = False,
-                done: Optional[set[str]] = None) -> str:
+                done: Optional[set[str]] = None, objects: Optional[int] = None) -> str:
         """`progress`: rclone's one-line stats, once a second, on the user's terminal
         (`output.terminal`) while a copy runs; scripts and CI get none. `done`: gets the
         path of every object rclone's log says it copied or moved (verified: rclone logs
         that after its size and hash checks). Retried while it fails in a way retry.py
         calls transient: every call here is safe to repeat (copies never replace, moves
         come from our own scratch dir)."""
-        return self.retry.call(lambda: self._rclone_once(args, what, progress, done))
+        return self.retry.call(
+            lambda: self._rclone_once(args, what, progress, done, objects))
 
     def _rclone_once(self, args: list[str], what: str, progress: bool = False,
-                     done: Optional[set[str]] = None) -> str:
+                     done: Optional[set[str]] = None, objects: Optional[int] = None) -> str:
         import sh
 
         # A local central that is not there: say so, as the rsync transport does (with few
@@ -120,7 +121,7 @@ class RcloneTransport:
             # A silent server costs low-level-retries x --timeout before rclone gives up.
             f"--contimeout={t}s", f"--timeout={t}s",
             "--retries=3", "--low-level-retries=3",
-            *self.profile.args(creating=args[:1] == ["mkdir"]),
+            *self.profile.args(creating=args[:1] == ["mkdir"], objects=objects),
         ]
         errors: list[str] = []  # stderr, as "LEVEL: [object: ]message" lines
         terminal = output.progress_stream() if progress else None
@@ -326,6 +327,7 @@ class RcloneTransport:
                     ["copy", *self._listing(relpaths), "--ignore-existing", "--s3-no-head",
                      f"--files-from={listing}", "--", f"{src_root}", self.location],
                     "uploading to central", progress=True, done=done,
+                    objects=len(relpaths),
                 )
             return set(relpaths) - done
         # One scratch dir per local storage (its runs are serialised by the storage lock):
@@ -335,7 +337,7 @@ class RcloneTransport:
             self._rclone(
                 ["copy", "--no-traverse", f"--files-from={listing}",
                  "--", f"{src_root}", scratch],
-                "uploading to central", progress=True,
+                "uploading to central", progress=True, objects=len(relpaths),
             )
         # rclone refuses to move into a directory that contains the source, so each
         # object directory (`files/md5`, or a legacy `ab`) is moved into on its own.
@@ -353,6 +355,7 @@ class RcloneTransport:
                          f"--files-from={listing}", "--", f"{scratch}/{group}",
                          self._join(group)],
                         "publishing uploads on central", done=moved,
+                        objects=min(len(names), self.profile.move_slots or len(names)),
                     )
             except SyncError:
                 # A directory where an object belongs fails the move (webdav: 412, no
@@ -378,7 +381,7 @@ class RcloneTransport:
             self._rclone(
                 ["copy", *_traverse(relpaths), f"--files-from={listing}",
                  "--", self.location, f"{partial}"],
-                "downloading from central", progress=True,
+                "downloading from central", progress=True, objects=len(relpaths),
             )
         for rel in relpaths:
             src = partial / rel

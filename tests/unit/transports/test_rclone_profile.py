@@ -64,3 +64,10 @@ def test_unreadable_config_sets_no_backend_option(tmp_path: Path) -> None:
     # The default search order: $XDG_CONFIG_HOME/rclone/rclone.conf, then ~/.rclone.conf.
     (tmp_path / ".rclone.conf").write_text("[box1]\ntype = sftp\n")
     assert remote_settings("box1", env_for(tmp_path)) == {"type": "sftp"}
+
+
+def test_no_more_slots_than_objects(tmp_path: Path) -> None:
+    env = env_for(tmp_path, RCLONE_CONFIG="/dev/null", RCLONE_CONFIG_BOX1_TYPE="sftp")
+    p = choose("box1:/srv", 4, False, env)
+    assert p.args(objects=1)[:2] == ["--transfers=1", "--checkers=1"]  # one manifest
+    assert p.args(objects=300)[:2] == ["--transfers=4", "--checkers=4"]
