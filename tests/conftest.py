@@ -43,6 +43,34 @@ TRANSPORTS.setdefault("fake", Entry("tests.fake_transport", "in-process copies (
                                     public=False))
 
 
+# The longest tests and modules, longest first (measured with --durations under
+# pytest-xdist; a stale entry only changes the order). In parallel runs they start first,
+# so they overlap each other and the short tests fill the gaps, instead of one of them
+# starting last and running alone at the end. Whole modules keep their own order, so a
+# module-scoped fixture is still built once per worker.
+LONG_FIRST: tuple[str, ...] = (
+    "tests/e2e/test_quickstart.py",
+    "tests/e2e/test_differential.py",
+    "tests/faults/test_kill.py",
+    "tests/faults/test_fleet.py",
+    "tests/e2e/test_conformance.py",
+    "tests/e2e/test_divergences.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: pytest's own order
+
+    def rank(item: pytest.Item) -> int:
+        for i, prefix in enumerate(LONG_FIRST):
+            if item.nodeid.startswith(prefix):
+                return i
+        return len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each rank stays pytest's
+
+
 def unavailable(exc: Unavailable) -> None:
     """A server the tests need is missing: a skip on a developer's machine, a failure in
     CI, where the README's test command must have installed it (a skip there once hid
