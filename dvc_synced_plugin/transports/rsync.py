@@ -243,33 +243,33 @@ def delta_script(root: str, stage: str, items: list[tuple[str, Optional[str], st
     Nothing outside the stage is written but new object names, and no existing file is
     opened for writing: rsync writes to its own temporary names and renames them.
     """
-    lines = [
+    # One line: the ssh command line crosses the login shell, which may be csh-like (a
+    # newline inside quotes is an error there), and logs of it stay one entry per call.
+    steps = [
         f"umask {RECEIVER_UMASK:03o}",
         f"S={stage}",
-        f"mkdir -p -- {root}/{STAGE_DIR} && mkdir -- \"$S\" \"$S/in\" \"$S/basis\" || exit 70",
+        f'mkdir -p -- {root}/{STAGE_DIR} && mkdir -- "$S" "$S/in" "$S/basis" || exit 70',
     ]
     for rel, base, _ in items:
         if base:
-            where = f"\"$S/basis/{rel}\""
-            lines.append(f"{{ mkdir -p -- \"$S/basis/{posixpath.dirname(rel)}\" && "
+            where = f'"$S/basis/{rel}"'
+            steps.append(f'{{ mkdir -p -- "$S/basis/{posixpath.dirname(rel)}" && '
                          f"{{ ln -- {root}/{base} {where} || cp -- {root}/{base} {where}; }}; }} "
                          ">/dev/null 2>&1")
-    lines += ['rsync "$@"', "s=$?", 'if [ "$s" = 0 ]; then']
+    steps += ['rsync "$@"', "s=$?"]
+    checks = []
     for rel, _, md5 in items:
         final = f"{root}/{rel}"
-        lines += [
-            f"  f=\"$S/in/{rel}\"",
-            f"  if [ -e {final} ] || [ -L {final} ]; then echo \"{HAD_MARK}{rel}\" >&2",
-            "  else",
-            '    case "$(md5sum < "$f" 2>/dev/null || md5 -q < "$f" 2>/dev/null)" in',
-            f"      {md5}*) {{ mkdir -p -- {root}/{posixpath.dirname(rel)} && "
-            f"ln -- \"$f\" {final}; }} || s=71 ;;",
-            f"      *) echo \"{BAD_MARK}{rel}\" >&2; s={DELTA_BAD_EXIT} ;;",
-            "    esac",
-            "  fi",
-        ]
-    lines += ["fi", 'rm -rf -- "$S"', 'exit "$s"']
-    return "\n".join(lines)
+        checks.append(
+            f'f="$S/in/{rel}"; '
+            f'if [ -e {final} ] || [ -L {final} ]; then echo "{HAD_MARK}{rel}" >&2; '
+            'else case "$(md5sum < "$f" 2>/dev/null || md5 -q < "$f" 2>/dev/null)" in '
+            f"{md5}*) {{ mkdir -p -- {root}/{posixpath.dirname(rel)} && "
+            f'ln -- "$f" {final}; }} || s=71 ;; '
+            f'*) echo "{BAD_MARK}{rel}" >&2; s={DELTA_BAD_EXIT} ;; esac; fi')
+    steps.append(f'if [ "$s" = 0 ]; then {"; ".join(checks)}; fi')
+    steps += ['rm -rf -- "$S"', 'exit "$s"']
+    return "; ".join(steps)
 
 
 def parse_marks(text: str, mark: str) -> set[str]:
