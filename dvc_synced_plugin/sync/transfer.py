@@ -111,7 +111,7 @@ class UploadQueue:
         caps = transport.capabilities
         self.lanes = max(1, caps.lanes)
         # Live progress on a terminal would be garbled by parallel runs.
-        showing = caps.progress and output.progress_stream() is not None
+        showing = caps.progress and output.progress_on_terminal()
         self.pipelined = total >= self.PIPELINE_FROM and self.lanes > 1 and not showing
         self.pool: Optional[ThreadPoolExecutor] = None
         self.running: list[Future[None]] = []
