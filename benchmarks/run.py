@@ -2,6 +2,7 @@
 
     python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 5] [--quick] [--readme]
     python benchmarks/run.py --fleet [--clients 8,24,48]     (issue #25, benchmarks/fleet.py)
+    python benchmarks/run.py --rclone [--objects 300]        (issue #23, benchmarks/rclone_rows.py)
 
 Measures, side by side in one run, on projects of N tracked objects with a change of 10:
 push and pull with our hooks vs the seed's manual workflow vs DVC's native ssh remote;
@@ -955,12 +956,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "--s3" in argv:  # issue #14: S3 at volume, its own module, options and results file
         from benchmarks import s3
         return s3.main([a for a in argv if a != "--s3"])
+    if "--rclone" in argv:  # issue #23: rclone over sftp vs rsync, webdav vs a bare copy
+        from benchmarks import rclone_rows
+        return rclone_rows.main([a for a in argv if a != "--rclone"])
     if "--fleet" in argv:  # issue #25: N clients at once, its own options and results file
         from benchmarks import fleet
         return fleet.main([a for a in argv if a != "--fleet"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--s3", action="store_true", help="run only the S3 benchmark "
                         "(benchmarks/s3.py; see its --help, e.g. --s3-size)")
+    parser.add_argument("--rclone", action="store_true", help="run only the rclone rows "
+                        "(benchmarks/rclone_rows.py: sftp vs rsync, webdav vs a bare copy)")
     parser.add_argument("--fleet", action="store_true", help="run only the N-clients-at-once "
                         "benchmark (benchmarks/fleet.py; see its --help, e.g. --clients)")
     parser.add_argument("--sizes", help="project sizes in objects (default 1000,10000,100000)")

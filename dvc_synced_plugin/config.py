@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin.errors import ConfigError
+from dvc_synced_plugin.selection import PatternError, Selection, split_patterns
 from dvc_synced_plugin.settings import (
     DEFAULTS,
     KEYS,
@@ -28,6 +29,7 @@ from dvc_synced_plugin.settings import (
     SECTION,
     TEAM_FILE,
     Settings,
+    parse_bool,
     positive_int,
 )
 from dvc_synced_plugin.transports import TRANSPORTS, public_names
@@ -121,7 +123,22 @@ def load(root: Path, env: Optional[dict[str, str]] = None) -> Settings:
         timeout=_positive_int(values, "timeout", sources),
         ssh_command=values.get("ssh-command", "ssh"),
         sources=sources,
+        selection=_selection(values, sources),
+        upload_on_commit=_bool(values, "upload-on-commit", sources),
     )
+
+
+def _selection(values: dict[str, str], sources: dict[str, str]) -> Selection:
+    patterns = {k: split_patterns(values.get(k, "")) for k in ("fetch-include", "fetch-exclude")}
+    for key, found in patterns.items():
+        try:
+            Selection(include=found).check()
+        except PatternError as exc:
+            raise ConfigError(
+                f"{SECTION}.{key} ({sources[key]}): {exc}: fix the pattern "
+                f"(`git config {SECTION}.{key} PATTERNS`, comma-separated)"
+            ) from None
+    return Selection(include=patterns["fetch-include"], exclude=patterns["fetch-exclude"])
 
 
 def _resolve(root: Path, path: str) -> Path:
@@ -134,6 +151,16 @@ def _positive_int(values: dict[str, str], key: str, sources: dict[str, str]) -> 
     except ValueError:
         raise ConfigError(
             f"dvc-synced.{key} = {values[key]!r} ({sources[key]}) is not a positive whole number"
+        ) from None
+
+
+def _bool(values: dict[str, str], key: str, sources: dict[str, str]) -> bool:
+    try:
+        return parse_bool(values[key])
+    except ValueError:
+        raise ConfigError(
+            f"dvc-synced.{key} = {values[key]!r} ({sources[key]}) is not true or false: "
+            f"`git config {SECTION}.{key} true` (or false)"
         ) from None
 
 

@@ -76,9 +76,24 @@ def terminal() -> Optional[TextIO]:
     return sys.stderr if sys.stderr.isatty() else None
 
 
+_PROGRESS: list[TextIO] = []  # set by `progress_to`: a file instead of the terminal
+
+
+def progress_to(stream: TextIO) -> None:
+    """Send live progress to `stream` from now on: the background upload has no terminal,
+    and a `git push` waiting for it shows its progress from this file."""
+    _PROGRESS[:] = [stream]
+
+
 def progress_stream() -> Optional[TextIO]:
-    """Where live transfer progress goes (see `terminal`)."""
-    return terminal()
+    """Where live transfer progress goes (see `terminal`, `progress_to`)."""
+    return _PROGRESS[0] if _PROGRESS else terminal()
+
+
+def progress_on_terminal() -> bool:
+    """Whether live progress goes to a terminal, where parallel transfers would garble its
+    one line (a file from `progress_to` keeps every line: the transfers stay parallel)."""
+    return not _PROGRESS and terminal() is not None
 
 
 def progress_note(message: str) -> None:

@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from dvc_synced_plugin.selection import EVERYTHING, Selection
+
 TEAM_FILE = ".dvc-synced"
 SECTION = "dvc-synced"
-KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command")
-DEFAULTS = {"transport": "rsync", "remote": "synced-storage", "jobs": "4", "timeout": "30"}
+KEYS = ("central", "transport", "remote", "local", "jobs", "timeout", "ssh-command",
+        "fetch-include", "fetch-exclude", "upload-on-commit")
+DEFAULTS = {"transport": "rsync", "remote": "synced-storage", "jobs": "4", "timeout": "30",
+            "upload-on-commit": "false"}
 # Commands to run: like git's core.sshCommand, never taken from a committed file, or any
 # clone (and its hooks, on `git pull`) would run what the last committer chose.
 PERSONAL_KEYS = ("ssh-command",)
@@ -30,6 +34,10 @@ class Settings:
     timeout: int  # seconds before a network step gives up
     ssh_command: str  # the ssh program and options (like git's core.sshCommand)
     sources: dict[str, str]  # key -> where its value came from, for `doctor`
+    # fetch-include / fetch-exclude: the outputs pulls and fetches bring (`selection.py`)
+    selection: Selection = EVERYTHING
+    # post-commit starts a background upload of the commit's data (hooks/upload.py)
+    upload_on_commit: bool = False
 
 
 def positive_int(text: str, upto: Optional[int] = None) -> int:
@@ -40,3 +48,18 @@ def positive_int(text: str, upto: Optional[int] = None) -> int:
     if number <= 0 or (upto is not None and number > upto):
         raise ValueError(text)
     return number
+
+
+TRUE = ("true", "yes", "on", "1")
+FALSE = ("false", "no", "off", "0", "")
+
+
+def parse_bool(text: str) -> bool:
+    """git's booleans (`git config --type=bool`): true/yes/on/1, false/no/off/0, any case;
+    ValueError otherwise."""
+    word = text.strip().lower()
+    if word in TRUE:
+        return True
+    if word in FALSE:
+        return False
+    raise ValueError(text)

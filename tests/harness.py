@@ -206,6 +206,55 @@ def start_moto(log: Path) -> S3Server:
     raise AssertionError("unreachable")
 
 
+@dataclass
+class RcloneServer:
+    """`rclone serve webdav|sftp` of a directory on loopback: a stand-in for providers DVC
+    lacks (HTTP APIs, plain sftp servers). `remote` is the rclone remote's settings."""
+
+    kind: str
+    root: Path
+    port: int
+    remote: dict[str, str]
+    proc: subprocess.Popen
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def start_rclone_serve(kind: str, root: Path, work: Path) -> RcloneServer:
+    """Serve `root` over `kind` (webdav or sftp) on a free loopback port. The sftp server
+    takes one fresh key (written under `work`), as a real server takes a user's."""
+    if shutil.which("rclone") is None:
+        raise Unavailable("rclone is not installed")
+    root.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    args = ["rclone", "serve", kind, "--addr", f"127.0.0.1:{port}"]
+    remote: dict[str, str] = {}
+    if kind == "webdav":
+        remote = {"type": "webdav", "url": f"http://127.0.0.1:{port}/"}
+    elif kind == "sftp":
+        key = work / "client_ed25519"
+        host_key = work / "host_ed25519"
+        for path in (key, host_key):
+            if not path.exists():
+                run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], work)
+        args += ["--key", str(host_key), "--authorized-keys", str(key.with_suffix(".pub"))]
+        remote = {"type": "sftp", "host": "127.0.0.1", "port": str(port), "user": "dvc",
+                  "key_file": str(key)}
+    else:
+        raise ValueError(f"rclone serves no {kind!r} here")
+    log = work / f"serve-{kind}.log"
+    env = {**os.environ, "RCLONE_CONFIG": "/dev/null"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([*args, str(root)], stdout=out, stderr=subprocess.STDOUT,
+                                env=env, cwd=work)
+    wait_for_port(port, 15, proc, log)
+    return RcloneServer(kind, root, port, remote, proc)
+
+
 def rclone_env(name: str, settings: dict[str, str]) -> dict[str, str]:
     """An rclone remote defined through environment variables (no config file needed)."""
     env = {f"RCLONE_CONFIG_{name.upper()}_{k.upper()}": v for k, v in settings.items()}

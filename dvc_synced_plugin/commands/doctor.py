@@ -15,8 +15,10 @@ from dvc_synced_plugin.commands import init as initialize
 from dvc_synced_plugin.dvcfiles import dvcrepo
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.git import gitinfo
-from dvc_synced_plugin.hooks import install
-from dvc_synced_plugin.settings import SECTION, TEAM_FILE
+from dvc_synced_plugin.hooks import install, upload
+from dvc_synced_plugin.selection import Selection
+from dvc_synced_plugin.settings import SECTION, TEAM_FILE, Settings
+from dvc_synced_plugin.sync.plan import outs_of_changes
 from dvc_synced_plugin.transports import required_tools, transport_checks
 
 
@@ -40,6 +42,46 @@ def _disk_notes(settings) -> list[str]:  # type: ignore[no-untyped-def]
     if tip:
         notes.append(f"tip   disk: {tip}")
     return notes
+
+
+def pattern_lines(settings) -> list[str]:  # type: ignore[no-untyped-def]
+    """The fetch patterns in force, where they come from, and what they leave out of HEAD;
+    a warning for an include pattern that selects no output of HEAD (a typo)."""
+    select = settings.selection
+    if not select.active:
+        return ["ok    fetch patterns: none, every output is fetched"]
+    where = ", ".join(f"{k} from {settings.sources[k]}" for k in
+                      ("fetch-include", "fetch-exclude") if k in settings.sources)
+    lines = [f"ok    fetch patterns: {select.describe()} ({where})"]
+    try:
+        head = gitinfo.rev_parse(settings.root, "HEAD")
+        changes = gitinfo.changes_between(settings.root, None, head)
+        paths = sorted({o.path for _, new in outs_of_changes(settings.root, changes)
+                        for o in new})
+    except SyncError:
+        return lines  # no commit yet, or a pointer that does not read: status says more
+    left = [p for p in paths if not select.selects(p)]
+    shown = ", ".join(left[:5]) + (" ..." if len(left) > 5 else "")
+    lines.append(f"ok    fetch patterns leave out {len(left)} of {len(paths)} output(s) "
+                 f"of HEAD{': ' + shown if left else ''}")
+    for pattern in select.include:
+        if not any(Selection(include=(pattern,)).selects(p) for p in paths):
+            lines.append(f"warn  fetch-include pattern {pattern!r} selects no output of HEAD: "
+                         "patterns match whole outputs (or directories holding them); "
+                         "fix it with `git config dvc-synced.fetch-include ...`")
+    return lines
+
+
+def upload_lines(s: Settings) -> list[str]:
+    """Upload on commit, when it is on: where it was set and how its last job ended."""
+    if not s.upload_on_commit:
+        return []
+    last = upload.status_line(s.root)
+    lines = [f"ok    upload on commit: on ({s.sources['upload-on-commit']})"]
+    if last:
+        state = upload.outcome(s.root).get("result")
+        lines.append(f"{'ok   ' if state in ('ok', 'running') else 'warn '} {last}")
+    return lines
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +121,11 @@ def doctor() -> int:
 
     have_settings = check("settings", settings)
     s = state.get("settings")
+    if s is not None:
+        for line in pattern_lines(s):  # type: ignore[arg-type]
+            output.line(line)
+        for line in upload_lines(s):  # type: ignore[arg-type]
+            output.line(line)
     tools = required_tools(s) if s is not None else ["rsync"]  # type: ignore[arg-type]
     for tool in tools:
         def which(tool: str = tool) -> str:

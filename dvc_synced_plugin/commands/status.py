@@ -10,7 +10,7 @@ from pathlib import Path
 from dvc_synced_plugin import output
 from dvc_synced_plugin.commands.common import settings_here
 from dvc_synced_plugin.errors import SyncError
-from dvc_synced_plugin.hooks import install, schedule
+from dvc_synced_plugin.hooks import install, schedule, upload
 from dvc_synced_plugin.imports import importer as imports
 from dvc_synced_plugin.output import human_bytes
 from dvc_synced_plugin.sync import status
@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
         output.say(f"hooks: {hooks.line()}")
     say_workspace_lag(settings.root, "" if hooks.ok else hooks.fix.removeprefix("run "))
     if args.json:
-        output.line(json.dumps({**result.as_dict(), "upstream": dict(upstream)}, indent=2))
+        output.line(json.dumps({**result.as_dict(), "upstream": dict(upstream),
+                                "upload_on_commit": upload.outcome(settings.root)}, indent=2))
     else:
         output.line(f"revision {result.rev[:10]}: {result.objects} object(s)")
         for where, miss in result.missing.items():
@@ -43,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
             output.line(f"  {where:8} {state}")
         for path in result.unknown_dirs:
             output.line(f"  manifest of {path} is on no storage")
+        for path in result.excluded:
+            output.line(f"  excluded {path} (fetch patterns: {settings.selection.describe()}; "
+                        f"`dvc-synced pull {path}` brings it)")
         for line in background_lines(settings.root):
             output.line(line.rstrip("\n"))
         for path, state in upstream:
@@ -51,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def background_lines(root: Path) -> list[str]:
-    """The last run of the scheduled fetch as one newline-ended line; none if it never ran."""
-    line = schedule.last_run_summary(root)
-    return [f"{line}\n"] if line else []
+    """The last run of the scheduled fetch and the upload on commit (running, done or
+    failed), each as one newline-ended line; none for what never ran."""
+    lines = [schedule.last_run_summary(root), upload.status_line(root)]
+    return [f"{line}\n" for line in lines if line]
 
 
 def upstream_states(root: Path, network: bool) -> list[tuple[str, str]]:

@@ -213,7 +213,12 @@ def checkout(root: Path, targets: list[str] | None) -> list[str]:
     from dvc.exceptions import CheckoutError, DvcException
     from dvc.repo import Repo
 
-    # DVC resolves targets against the current directory: make them absolute.
+    # DVC resolves targets against the current directory: make them absolute. Output
+    # paths go first: DVC 3.67's shortcut for several targets (index_from_targets) reads
+    # them as pointer files and stages, and silently drops an output path (a routed
+    # output's, a selected one's) that follows one; a path first takes its general route.
+    if targets:
+        targets = sorted(targets, key=lambda t: t.endswith(".dvc") or "dvc.yaml:" in t)
     absolute = [str(root / t) for t in targets] if targets else None
     try:
         with Repo(str(root)) as repo:

@@ -150,6 +150,8 @@ class ObjectSet:
     # own remote or the repository it was imported from; never central's nor the local
     # storage's.
     routed: list[tuple[str, Out]] = field(default_factory=list)
+    # Changed outputs the fetch patterns leave out (`selection.py`): nothing moved for them.
+    excluded: list[str] = field(default_factory=list)
 
     def add(self, ref: ObjectRef) -> None:
         bucket = self.dirs if ref.is_dir else self.files

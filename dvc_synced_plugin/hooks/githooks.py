@@ -40,7 +40,7 @@ from dvc_synced_plugin.hooks import events
 from dvc_synced_plugin.hooks.events import SKIP_ENV, HeadMove, PushEvent
 from dvc_synced_plugin.output import announce, say
 from dvc_synced_plugin.storage.memo import CommitMemo
-from dvc_synced_plugin.storage.state import read_state, write_state
+from dvc_synced_plugin.storage.state import read_selection, read_state, write_state
 
 
 def _resolve(root: Path, rev: str) -> Optional[str]:
@@ -120,8 +120,10 @@ def pre_push(root: Path, event: PushEvent) -> int:
             changes, unsure, why = pushed_refs.narrow(
                 root, event.remote, dict(os.environ), certain, exclude, changes,
                 verified.pending, settings.timeout)
+        from dvc_synced_plugin.hooks import upload  # here: settings, json; off the fast path
         from dvc_synced_plugin.sync import flows  # here: it loads yaml, dvc; off the fast path
 
+        upload.before_push(root)  # a background upload running: wait for it, then check
         total = flows.Report()
         for ref, group in [("", changes), *unsure]:
             if not group:
@@ -192,8 +194,14 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
         from dvc_synced_plugin import config  # here: off the fast path, as above
         from dvc_synced_plugin.sync import flows  # here: it loads yaml, dvc; off the fast path
 
-        report = flows.pull_changes(config.load(root), changes,
-                                    checkout="all" if full else "changes")
+        settings = config.load(root)
+        if not full and not staged and read_selection(root) != settings.selection.fingerprint:
+            # The fetch patterns changed since the last sync: an output now included may
+            # never have come, so every output of HEAD counts (the change's old sides too,
+            # for what it removes).
+            full = True
+            changes = gitinfo.changes_between(root, None, new) + changes
+        report = flows.pull_changes(settings, changes, checkout="all" if full else "changes")
     except SyncError as exc:
         write_state(root, "pending", new)
         say(f"warning: the data of {new[:10]} is not in the workspace: {exc}")
@@ -329,8 +337,33 @@ def post_merge(root: Path, event: HeadMove) -> int:
 
 def post_rewrite(root: Path, event: HeadMove) -> int:
     if event.kind == "amend":
-        return sync_workspace(root, event.base or _resolve(root, "HEAD@{1}"))
-    return sync_workspace(root, _resolve(root, "ORIG_HEAD"))
+        code = sync_workspace(root, event.base or _resolve(root, "HEAD@{1}"))
+        head, *parents = gitinfo.git(root, "rev-list", "--parents", "-n", "1",
+                                     "HEAD").decode().split()
+        upload_after(root, head, parents)
+        return code
+    code = sync_workspace(root, _resolve(root, "ORIG_HEAD"))
+    head = _resolve(root, "HEAD")
+    if head:
+        upload_after(root, head, None)  # the job finds what the rebased commits add
+    return code
+
+
+def upload_after(root: Path, head: str, parents: Optional[list[str]]) -> None:
+    """With `dvc-synced.upload-on-commit`, start the background upload of a new commit
+    that changes pointer files (`parents` None: a rebase, every new commit counts). The
+    setting is read only then: a commit of code costs one git call more."""
+    if parents is not None and not gitinfo.changes_between(
+            root, parents[0] if parents else None, head):
+        return
+    from dvc_synced_plugin.hooks import upload  # here: settings, json; off the fast path
+
+    if not upload.enabled(root):
+        return
+    try:
+        upload.start(root, head)
+    except OSError as exc:  # the commit stands; the push uploads as without the setting
+        say(f"warning: could not start the background upload: {exc}; `git push` uploads")
 
 
 def post_commit(root: Path, event: HeadMove) -> int:
@@ -352,11 +385,14 @@ def post_commit(root: Path, event: HeadMove) -> int:
     # Without a reflog (core.logAllRefUpdates off) only a merge commit is surely git's doing.
     made_here = subject.startswith(("commit:", "commit (initial)")) if subject else len(parents) < 2
     if not made_here or written_by_git(message):
-        return sync_workspace(root, parents[0] if parents else None,
+        code = sync_workspace(root, parents[0] if parents else None,
                               side=_merged_side(root, parents))
+        upload_after(root, head, parents)
+        return code
     status, synced = read_state(root)
     if status == "ok" and parents and synced == parents[0]:
         write_state(root, "ok", head)
+    upload_after(root, head, parents)
     return 0
 
 

@@ -29,3 +29,21 @@ def read_state(root: Path) -> tuple[str, str]:
 
 def write_state(root: Path, status: str, sha: str) -> None:
     atomic_write(_state_file(root), f"{status} {sha}\n", fault="state")
+
+
+def _selection_file(root: Path) -> Path:
+    return gitinfo.state_dir(root) / "selection"
+
+
+def read_selection(root: Path) -> str:
+    """The fetch patterns the workspace's outputs last followed (`Selection.fingerprint`);
+    "" for every output, also in a clone that never recorded one."""
+    try:
+        return _selection_file(root).read_text().strip()
+    except OSError:
+        return ""
+
+
+def write_selection(root: Path, fingerprint: str) -> None:
+    if read_selection(root) != fingerprint:
+        atomic_write(_selection_file(root), f"{fingerprint}\n")

@@ -58,6 +58,7 @@ class FetchReport:
     missing: int = 0  # objects central lacks (or that depend on one it lacks): not fetched
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)  # what could not be fetched, and why
+    excluded: set[str] = field(default_factory=set)  # outputs the fetch patterns leave out
 
     def line(self) -> str:
         extra = f", {self.copied} copied from the DVC cache" if self.copied else ""
@@ -67,11 +68,13 @@ class FetchReport:
             f"fetched {self.fetched} object(s) ({human_bytes(self.fetched_bytes)}) from central "
             f"for {self.revisions} revision(s) ({self.known} fetched before), "
             f"{self.present} already here{extra}, "
+            + (f"{len(self.excluded)} output(s) excluded by the fetch patterns, "
+               if self.excluded else "") +
             f"{self.seconds:.1f}s"
         )
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "excluded": sorted(self.excluded)}
 
 
 def parse_days(value: Optional[str]) -> Optional[int]:
@@ -98,13 +101,14 @@ class Fetched(CommitMemo):
     checks the disk again. It keeps the newest KEEP commits.
     """
 
-    def __init__(self, root: Path, local: Path) -> None:
+    def __init__(self, root: Path, local: Path, patterns: str = "") -> None:
         try:
             token = generation(local) if local.is_dir() else "none"
         except OSError:
             token = "none"
+        # Under other fetch patterns a commit's fetch brought other outputs: start afresh.
         super().__init__(gitinfo.state_dir(root) / "fetched",
-                         f"local {local} {token}")
+                         f"local {local} {token}" + (f" {patterns}" if patterns else ""))
 
     @property
     def anchor(self) -> Optional[str]:
@@ -189,7 +193,7 @@ def fetch(
 
     timeout = max(300, settings.timeout) if lock_timeout is None else lock_timeout
     with flows.Session(settings) as session, contextlib.ExitStack() as held:
-        memo = Fetched(root, session.local.root)
+        memo = Fetched(root, session.local.root, settings.selection.fingerprint)
         report.known = sum(t in memo.known for t in tips)
         phases = plan_changes(root, tips, days, done=memo.known, anchor=memo.anchor)
         # HEAD's upstream (the first tip) last: the anchor the next fetch diffs against.
@@ -207,7 +211,9 @@ def fetch(
         # Data a teammate never pushed is not a reason to leave the rest behind.
         for name, changes in phases:
             try:
-                _fill(session, session.plan(changes).all(), counted, report, len(tips))
+                objs = session.plan(changes, select=settings.selection)
+                _fill(session, objs.all(), counted, report, len(tips))
+                report.excluded.update(objs.excluded)
             except MissingObjectsError as exc:
                 report.problems.append(f"{name[:10] if len(name) == 40 else name}: {exc}")
         if not report.problems:  # a partial run is simply computed again next time

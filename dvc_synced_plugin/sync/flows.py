@@ -23,10 +23,11 @@ from dvc_synced_plugin.dvcfiles.objects import ObjectSet
 from dvc_synced_plugin.dvcfiles.pointers import Out
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError, SyncError
 from dvc_synced_plugin.git import gitinfo
-from dvc_synced_plugin.oids import ObjectRef
+from dvc_synced_plugin.oids import ObjectRef, object_path
+from dvc_synced_plugin.selection import EVERYTHING, Selection
 from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.storage.lock import storage_lock, workspace_lock
-from dvc_synced_plugin.storage.state import read_state
+from dvc_synced_plugin.storage.state import read_state, write_selection
 from dvc_synced_plugin.storage.stores import (
     ObjectStore,
     copy_objects,
@@ -39,7 +40,12 @@ from dvc_synced_plugin.sync.plan import (
     plan_changes,
     refuse_escaping_outputs,
 )
-from dvc_synced_plugin.sync.transfer import UploadQueue, describe_missing, download_staged
+from dvc_synced_plugin.sync.transfer import (
+    UploadQueue,
+    describe_missing,
+    download_staged,
+    upload_manifests,
+)
 from dvc_synced_plugin.transports import Transport, open_transport
 from dvc_synced_plugin.workspace import checkout as workspace
 
@@ -61,6 +67,7 @@ class Report:
     # the commit and who must push (`blame`).
     incomplete: list[str] = field(default_factory=list)
     unsaved: list[str] = field(default_factory=list)  # files with changes DVC does not have
+    excluded: list[str] = field(default_factory=list)  # changed outputs the patterns leave out
 
     def line(self, verb: str, where: str) -> str:
         return output.summary(verb, where, self.moved, self.moved_bytes, self.skipped,
@@ -123,8 +130,9 @@ class Session:
             self.cache.sweep()
             yield
 
-    def plan(self, changes: list[gitinfo.PointerChange], strict: bool = True) -> ObjectSet:
-        return plan_changes(self.root, changes, self.manifests, strict)
+    def plan(self, changes: list[gitinfo.PointerChange], strict: bool = True,
+             select: Selection = EVERYTHING) -> ObjectSet:
+        return plan_changes(self.root, changes, self.manifests, strict, select)
 
     def close(self) -> None:
         self.manifests.close()
@@ -205,6 +213,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         raise
     had = uploads.finish()
     manifests = [r for r in todo if r.is_dir]
+    bases = manifest_bases(objs)
     if central is None:
         # Upload first: what central had is checked before any manifest goes up.
         if had is None:  # an upload could not tell after all: any file may have been there
@@ -215,7 +224,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
             _refuse_bad_copies(transport, refs, central, unstored, size, expected=found)
             manifests = [r for r in manifests if r.relpath not in central]
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
-        late = transport.upload(local.root, [r.relpath for r in manifests])
+        late = upload_manifests(transport, local.root, manifests, bases)
         if late is None:
             late = {r.relpath for r in manifests}
         if late:  # a teammate pushed the same manifest meanwhile: check it
@@ -242,7 +251,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
                 _refuse_bad_copies(transport, refs, seen, unstored, size, expected=unsure)
                 skipped |= {r.relpath for r in unsure} & (had or set())
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
-        late = transport.upload(local.root, [r.relpath for r in manifests])
+        late = upload_manifests(transport, local.root, manifests, bases)
         if late and transport.capabilities.confirms_on_exit:
             late_refs = [r for r in manifests if r.relpath in late]
             _refuse_bad_copies(transport, refs, transport.probe(sorted(late)), unstored, size,
@@ -262,6 +271,17 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         )
     report.moved = len(todo)
     report.moved_bytes = sum(local.size(r) for r in todo)
+
+
+def manifest_bases(objs: ObjectSet) -> dict[str, str]:
+    """New manifest relpath -> its output's previous manifest, which central likely holds
+    (the parent commit was pushed): the basis a delta upload sends against."""
+    bases: dict[str, str] = {}
+    for old, new in objs.changed:
+        if (old is not None and old.is_dir and new.is_dir and old.oid != new.oid
+                and not (old.legacy or new.legacy)):
+            bases[object_path(new.oid, False)] = object_path(old.oid, False)
+    return bases
 
 
 def _refuse_non_files(transport: Transport, refs: list[ObjectRef]) -> None:
@@ -441,15 +461,21 @@ def hold_back(objs: ObjectSet, incomplete: list[Out]) -> set[str]:
 
 
 def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
-                 checkout: Checkout = "changes") -> Report:
+                 checkout: Checkout = "changes", select: Optional[Selection] = None) -> Report:
     """Fetch what `changes` add, then check out the outputs involved (`checkout`
-    "changes"), every output (`"all"`, for a workspace in no known state), or none."""
+    "changes"), every output (`"all"`, for a workspace in no known state), or none.
+
+    `select`: the outputs to bring (default: the fetch patterns). The others stay as
+    `dvc pull` of the selected targets leaves them: absent, or whatever version is there.
+    """
     start = time.monotonic()
     report = Report()
     held: set[str] = set()
+    select = settings.selection if select is None else select
     with Session(settings) as session, session.lock():
         # Not strict: a manifest on no storage makes its output incomplete, not the pull.
-        objs = session.plan(changes, strict=False)
+        objs = session.plan(changes, strict=False, select=select)
+        report.excluded = sorted(set(objs.excluded))
         lacking = pull_objects(session, objs, report, partial=True)
         report.retries = session.retries
         incomplete = incomplete_outputs(objs, lacking)
@@ -475,9 +501,9 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
             record = workspace.record_file(git_dir)
             remove_stale_outputs(settings.root, session, stale, record)
             if checkout == "all":
-                # Held back outputs keep what they have: every other output of the
-                # revision is a target of the plan (its changes start from nothing).
-                targets = sorted(objs.targets) if held else None
+                # Held back and excluded outputs keep what they have: every other output
+                # of the revision is a target of the plan (its changes start from nothing).
+                targets = sorted(objs.targets) if held or select.active else None
             else:
                 targets = sorted(update_workspace(settings.root, session.cache, objs, record,
                                                   report) | set(routed))
@@ -492,8 +518,42 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
                     workspace.record_checked_out(settings.root, record, [
                         new for _, new in objs.changed
                         if targets is None or new.target in targets])
+    if checkout == "all" and not select.only and not report.checkout_failed:
+        # The workspace now follows these patterns: a sync under others starts afresh.
+        write_selection(settings.root, select.fingerprint)
     report.seconds = time.monotonic() - start
     return report
+
+
+def pull_outputs(settings: Settings, paths: list[str]) -> Report:
+    """`dvc-synced pull PATH...`: the named outputs of HEAD, whatever the patterns say."""
+    root = settings.root
+    changes = gitinfo.changes_between(root, None, gitinfo.rev_parse(root, "HEAD"))
+    outs = [o for _, new in reading.read_pointers(root, changes) for o in new]
+    return pull_changes(settings, changes, checkout="all",
+                        select=Selection.of_paths(named_outputs(outs, paths)))
+
+
+def named_outputs(outs: list[Out], paths: list[str]) -> set[str]:
+    """The output paths `paths` name: an output, its pointer file, or a directory holding
+    outputs (relative to the root). A path inside an output or naming none is an error."""
+    chosen: set[str] = set()
+    for path in paths:
+        path = path.rstrip("/") or "."
+        found = {o.path for o in outs if o.pointer == path or _within_or_eq(o.path, path)}
+        if not found:
+            inside = next((o.path for o in outs if _within_or_eq(path, o.path)), None)
+            if inside:
+                raise SyncError(f"{path} is inside the output {inside}: dvc-synced pulls "
+                                f"whole outputs: run `dvc-synced pull {inside}`")
+            raise SyncError(f"{path} is no DVC output of HEAD: name an output, its .dvc "
+                            "file or a directory holding outputs (`dvc list . --dvc-only`)")
+        chosen |= found
+    return chosen
+
+
+def _within_or_eq(path: str, base: str) -> bool:
+    return base in ("", ".") or path == base or path.startswith(base.rstrip("/") + "/")
 
 
 def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]:
@@ -679,7 +739,7 @@ def pull_dry_run(settings: Settings, rev: str = "HEAD") -> DryRun:
     changes = gitinfo.changes_between(settings.root, None, sha)
     result = DryRun("download", "from")
     with read_only_session(settings) as session:
-        objs = session.plan(changes, strict=False)
+        objs = session.plan(changes, strict=False, select=settings.selection)
         refs = objs.all()
         result.needed = len(refs)
         need = session.local.missing(session.cache.missing(refs))

@@ -7,6 +7,7 @@ flow (push, pull, status, verify, fetch) reads manifests through one `ManifestSo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +20,7 @@ from dvc_synced_plugin.errors import CorruptObjectError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
 from dvc_synced_plugin.oids import ObjectRef
+from dvc_synced_plugin.selection import EVERYTHING, Selection
 from dvc_synced_plugin.storage.stores import ObjectStore
 from dvc_synced_plugin.sync.transfer import download_staged
 from dvc_synced_plugin.transports.base import Transport
@@ -52,14 +54,21 @@ class ManifestSource:
                 return data
         return None
 
-    def fetch(self, refs: list[ObjectRef], required: bool = True) -> list[ObjectRef]:
+    def fetch(self, refs: list[ObjectRef], required: bool = True,
+              older: Optional[dict[ObjectRef, ObjectRef]] = None) -> list[ObjectRef]:
         """Bring these manifests from central, verified; returns those central lacks
-        (an error when `required`)."""
+        (an error when `required`). `older`: a previous version of each, which comes as
+        a delta against it when it is here."""
         staging = self.staging()
+        bases: dict[str, Path] = {}
+        for ref, old in (older or {}).items():
+            store = next((s for s in self.stores if s.has(old)), None)
+            if store is not None and not (ref.legacy or old.legacy):
+                bases[ref.relpath] = store.path(old)
         lacking = download_staged(
             self.transport(), staging, refs, "are in no cache, local storage nor central",
             ": push them from a clone that has the data (`dvc-synced push`)",
-            lacking_ok=not required,
+            lacking_ok=not required, bases=bases,
         )
         for ref in refs:
             if ref in lacking:
@@ -112,18 +121,21 @@ def _ref(out: Out) -> ObjectRef:
 
 
 def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSource,
-                 strict: bool = True) -> ObjectSet:
+                 strict: bool = True, select: Selection = EVERYTHING) -> ObjectSet:
     """Objects the new side of `changes` adds over the old side, and the changed outputs
     with their manifest deltas (the checkout of just the change).
 
     Manifests not on this machine come from central in one batch. A manifest that is on
     no storage is an error, or with `strict` False an entry in `unknown` (for status).
+    `select`: the outputs a pull or fetch brings; the others land in `excluded` and
+    nothing of theirs is planned (a push plans every output: `select` is not its).
     """
     objs = ObjectSet()
     pending: list[tuple[Optional[Out], Out]] = []
     for change, (old_outs, new_outs) in zip(changes, outs_of_changes(root, changes)):
         old_by_key = {o.key: o for o in old_outs}
-        old_oids = {o.oid for o in old_outs}
+        # Data the old side had here: not an excluded output's, which never came.
+        old_oids = {o.oid for o in old_outs if not select.active or select.selects(o.path)}
         # An output is unchanged when the old side has it at the same path with the same
         # content and mode (a renamed stage keeps its data where it is). One that moved
         # to a new path, or only changed its x bit, needs the workspace updated but no
@@ -132,6 +144,15 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
         for out in new_outs:
             if (out.path, out.oid, out.isexec) in old_at:
                 continue
+            if select.active:
+                if not select.selects(out.path):
+                    objs.excluded.append(out.path)
+                    continue
+                # A stage's target checks out all of its outputs, the excluded too: the
+                # output's own path checks out just it. Every target a path then: DVC
+                # 3.67's shortcut for several targets (index_from_targets) reads pointer
+                # files and stages only, and silently drops a path that follows one.
+                out = dataclasses.replace(out, target=out.path)
             objs.targets.add(out.target)
             if out.route:  # DVC moves its data (an own remote, an import): not central's
                 objs.routed.append((change.commit, out))
@@ -145,7 +166,9 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
                 pending.append((previous, out))
     if not pending:
         return objs
-    lacking = manifests.fetch([_ref(out) for _, out in pending], required=strict)
+    lacking = manifests.fetch([_ref(out) for _, out in pending], required=strict, older={
+        _ref(out): _ref(previous) for previous, out in pending
+        if previous is not None and previous.is_dir and previous.oid != out.oid})
     for previous, out in pending:
         if _ref(out) in lacking:
             objs.unknown.append(out.path)

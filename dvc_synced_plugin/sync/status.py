@@ -35,6 +35,8 @@ class Status:
     objects: int
     missing: dict[str, Where]
     unknown_dirs: list[str] = field(default_factory=list)
+    # Outputs the fetch patterns leave out: not counted above, not missing.
+    excluded: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -51,6 +53,7 @@ class Status:
             "complete": self.complete,
             "missing": {k: asdict(v) for k, v in self.missing.items()},
             "unknown_dirs": self.unknown_dirs,
+            "excluded": self.excluded,
         }
 
 
@@ -79,14 +82,20 @@ def entry_oids(data: bytes, legacy: bool, owner: str) -> Iterator[str]:
     return iter(entries.values())
 
 
-def _revision_oids(session: Session, sha: str) -> tuple[set[str], list[str]]:
+def _revision_oids(session: Session, sha: str, excluded: Optional[list[str]] = None
+                   ) -> tuple[set[str], list[str]]:
     """Every object of a revision once, by its path in a store (the same md5 in the 2.x
     and 3.x layouts is two objects), and the outputs whose manifest is on no storage.
-    Only strings are kept: 10^6 refs would be ~400 MB."""
+    Only strings are kept: 10^6 refs would be ~400 MB. `excluded`: given, the outputs
+    the fetch patterns leave out are left out and listed there."""
     changes = gitinfo.changes_between(session.root, None, sha)
     # Outputs DVC keeps elsewhere (own remote, imports) are not central's to hold.
     outs = [out for _, new in outs_of_changes(session.root, changes) for out in new
             if not out.route]
+    if excluded is not None:
+        select = session.settings.selection
+        excluded += sorted({o.path for o in outs if not select.selects(o.path)})
+        outs = [o for o in outs if select.selects(o.path)]
     found: set[str] = set()
     pending: list[Out] = []
 
@@ -138,8 +147,9 @@ def status(settings: Settings, rev: str = "HEAD") -> Status:
     at 10^6 objects a whole-revision plan and central's full answer held ~1 GB."""
     sha = gitinfo.rev_parse(settings.root, rev)
     missing = {"cache": Where(), "local": Where(), "central": Where()}
+    excluded: list[str] = []
     with read_only_session(settings) as session:
-        relpaths, unknown = _revision_oids(session, sha)
+        relpaths, unknown = _revision_oids(session, sha, excluded)
         for refs in _rounds(relpaths):
             central = session.transport.probe([r.relpath for r in refs])
             # Presence read once per store (listings for many objects, not a stat each).
@@ -157,7 +167,8 @@ def status(settings: Settings, rev: str = "HEAD") -> Status:
                     if not present:
                         missing[name].objects += 1
                         missing[name].bytes += size
-    return Status(rev=sha, objects=len(relpaths), missing=missing, unknown_dirs=unknown)
+    return Status(rev=sha, objects=len(relpaths), missing=missing, unknown_dirs=unknown,
+                  excluded=excluded)
 
 
 @dataclass

@@ -18,16 +18,20 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import Optional
 
 from dvc_synced_plugin import output
 from dvc_synced_plugin.errors import ConfigError, SyncError
 from dvc_synced_plugin.fs import atomic_write
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.oids import HEX32
+from dvc_synced_plugin.safety import check_object_path
 from dvc_synced_plugin.settings import Settings
+from dvc_synced_plugin.transports import rclone_profile
 from dvc_synced_plugin.transports.base import (
     Capabilities,
     create_local_central,
@@ -72,9 +76,10 @@ def tools(settings: Settings) -> list[str]:
 
 
 class RcloneTransport:
-    # rclone exits 0 for some shortfalls (a listed source file that is missing), so a
-    # push lists central again; its uploads share one scratch dir on central: one lane.
-    capabilities = Capabilities(confirms_on_exit=False, lanes=1, progress=True)
+    # rclone exits 0 for some shortfalls (a listed source file that is missing), so an
+    # upload reports as "had" every listed object rclone's log does not name as copied or
+    # moved in, and the push checks those; its uploads share one scratch dir: one lane.
+    capabilities = Capabilities(confirms_on_exit=True, lanes=1, progress=True)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -84,19 +89,25 @@ class RcloneTransport:
         self._seen = False  # central's directory is known to exist
         self.not_files: dict[str, str] = {}
         self.retry = Retry(settings.timeout)
+        self.profile = rclone_profile.choose(
+            self.location, settings.jobs, settings.sources.get("jobs", "default") != "default")
 
     @property
     def retries(self) -> int:
         return self.retry.retries
 
-    def _rclone(self, args: list[str], what: str, progress: bool = False) -> str:
+    def _rclone(self, args: list[str], what: str, progress: bool = False,
+                done: Optional[set[str]] = None) -> str:
         """`progress`: rclone's one-line stats, once a second, on the user's terminal
-        (`output.terminal`) while a copy runs; scripts and CI get none. Retried while it
-        fails in a way retry.py calls transient: every call here is safe to repeat
-        (copies never replace, moves come from our own scratch dir)."""
-        return self.retry.call(lambda: self._rclone_once(args, what, progress))
+        (`output.terminal`) while a copy runs; scripts and CI get none. `done`: gets the
+        path of every object rclone's log says it copied or moved (verified: rclone logs
+        that after its size and hash checks). Retried while it fails in a way retry.py
+        calls transient: every call here is safe to repeat (copies never replace, moves
+        come from our own scratch dir)."""
+        return self.retry.call(lambda: self._rclone_once(args, what, progress, done))
 
-    def _rclone_once(self, args: list[str], what: str, progress: bool = False) -> str:
+    def _rclone_once(self, args: list[str], what: str, progress: bool = False,
+                     done: Optional[set[str]] = None) -> str:
         import sh
 
         # A local central that is not there: say so, as the rsync transport does (with few
@@ -109,23 +120,24 @@ class RcloneTransport:
             # A silent server costs low-level-retries x --timeout before rclone gives up.
             f"--contimeout={t}s", f"--timeout={t}s",
             "--retries=3", "--low-level-retries=3",
-            f"--transfers={self.settings.jobs}", f"--checkers={self.settings.jobs * 2}",
+            *self.profile.args(creating=args[:1] == ["mkdir"]),
         ]
-        stream: dict[str, object] = {}
-        errors: list[str] = []  # stderr, when it is streamed instead of collected by sh
+        errors: list[str] = []  # stderr, as "LEVEL: [object: ]message" lines
         terminal = output.progress_stream() if progress else None
         if terminal is not None:
             base += ["--stats=1s", "--stats-one-line", "--stats-log-level=NOTICE"]
-            out: TextIO = terminal
+        if done is not None:
+            base += ["-v", "--use-json-log"]
 
-            def show(line: str) -> None:  # one parameter: sh passes as many as declared
-                errors.append(line)
-                if "NOTICE:" in line:
-                    with contextlib.suppress(OSError):
-                        out.write("\r" + line.split("NOTICE:", 1)[1].strip()[:120] + " ")
-                        out.flush()
+        def collect(line: str) -> None:  # one parameter: sh passes as many as declared
+            if done is not None and line.startswith("{"):
+                line = _json_line(line, done)
+            errors.append(line)
+            if terminal is not None and "NOTICE:" in line:
+                with contextlib.suppress(OSError):
+                    terminal.write("\r" + line.split("NOTICE:", 1)[1].strip()[:120] + " ")
+                    terminal.flush()
 
-            stream = {"_err": show}
         try:
             rclone = sh.Command("rclone")
         except sh.CommandNotFound:
@@ -136,10 +148,11 @@ class RcloneTransport:
             # Flags before the args: every call ends in `--`, after which all is positional.
             # stdin at EOF: a backend that asks for a password (sftp `ask_password`) fails
             # instead of waiting for an answer that never comes.
-            return str(rclone(*base, *args, _tty_out=False, _in="", **stream))
+            return str(rclone(*base, *args, _tty_out=False, _in="", _err=collect))
         except sh.ErrorReturnCode as exc:
-            text = "".join(errors) if stream else exc.stderr.decode(errors="replace")
-            lines = [ln for ln in text.strip().splitlines() if "NOTICE" not in ln]
+            text = "".join(errors)
+            lines = [ln for ln in text.strip().splitlines()
+                     if "NOTICE" not in ln and not ln.startswith("INFO: ")]
             detail = "; ".join(lines[-2:]) if lines else f"exit {exc.exit_code}"
             if exc.exit_code < 0:
                 detail = f"killed by signal {-exc.exit_code}"
@@ -164,22 +177,53 @@ class RcloneTransport:
             return {}
         if os.path.isabs(self.location):
             return self._probe_local(relpaths)
-        with files_from(relpaths) as listing:
-            out = self._rclone(
-                ["lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime",
-                 *_traverse(relpaths), f"--files-from={listing}", "--", self.location],
-                "checking central",
-            )
+        try:
+            with files_from(relpaths) as listing:
+                out = self._rclone(
+                    ["lsjson", "-R", "--no-mimetype", "--no-modtime",
+                     *self._listing(relpaths), f"--files-from={listing}",
+                     "--", self.location],
+                    "checking central",
+                )
+        except SyncError as exc:
+            # Asked by name, a directory at an object's path fails the whole listing
+            # ("is a directory not a file", naming no path): list the names' own
+            # directories instead, where it shows up as a directory.
+            if "is a directory not a file" not in str(exc) or not all(
+                    _PLAIN_PATH.match(rel) for rel in relpaths):
+                raise
+            with _filter_for(relpaths) as rules:
+                out = self._rclone(
+                    ["lsjson", "-R", "--no-mimetype", "--no-modtime",
+                     *(["--fast-list"] if self.profile.fast_list else []),
+                     f"--filter-from={rules}", "--", self.location],
+                    "checking central",
+                )
         try:
             entries = json.loads(out or "[]")
         except ValueError:
             raise SyncError(f"rclone printed an unreadable listing of {self.location}") from None
-        sizes = {e["Path"]: int(e["Size"]) for e in entries if not e.get("IsDir")}
+        wanted = set(relpaths)
+        sizes: dict[str, int] = {}
+        for e in entries:
+            path = str(e.get("Path", ""))
+            if path not in wanted:
+                continue  # a directory on the way to the objects
+            if e.get("IsDir"):
+                self.not_files[path] = "a directory"
+            else:
+                sizes[path] = int(e["Size"])
         if not sizes:
             # Asked by name (`--no-traverse`), a missing central answers "none of them":
             # tell that apart from an empty one once (a push then never creates it).
             self.require_central()
         return sizes
+
+    def _listing(self, relpaths: list[str]) -> list[str]:
+        """`--no-traverse` for a few objects; for many a listing of their directories,
+        recursive in one go (`--fast-list`) where the backend can."""
+        by_name = _traverse(relpaths)
+        return by_name or (["--fast-list"] if self.profile.fast_list else [])
 
     def _seen_file(self) -> Optional[Path]:
         """Where this clone remembers the centrals it saw exist (None: not in a clone)."""
@@ -239,6 +283,8 @@ class RcloneTransport:
         remote, so a push does not pay an rclone process (over sftp: a connection) to
         ask again.
         """
+        if self._in_place is None and self.profile.whole_uploads is not None:
+            self._in_place = not self.profile.whole_uploads  # known from the type
         if self._in_place is None:
             self._in_place = True
             if not os.path.isabs(self.location):
@@ -260,24 +306,28 @@ class RcloneTransport:
         return self._in_place
 
     def reports_existing(self) -> bool:
-        return False  # its copy does not say what it skipped: a push probes first
+        return True  # what rclone's log does not name as copied or moved in
 
-    def upload(self, src_root: Path, relpaths: list[str]) -> None:
+    def upload(self, src_root: Path, relpaths: list[str]) -> Optional[set[str]]:
+        """Returns the listed objects rclone did not say it put on central: those central
+        had already (`--ignore-existing` skipped them), or anything else rclone passed over
+        with exit 0. The push size-checks those; the rest arrived, verified by rclone."""
         if not relpaths:
-            return
+            return set()
         self.require_central()  # rclone makes missing directories: never central itself
+        done: set[str] = set()
         if not self._writes_in_place(src_root):
             # `--ignore-existing` stays the no-overwrite rule, so never `--no-check-dest`
             # here (it sends regardless). `--s3-no-head`: no HEAD after each PUT (rclone
-            # still checks the PUT's ETag against the md5; the push's probe afterwards
-            # checks every size): a third of the requests of a first push.
+            # still checks the PUT's ETag against the md5): a third of the requests of a
+            # first push.
             with files_from(relpaths) as listing:
                 self._rclone(
-                    ["copy", *_traverse(relpaths), "--ignore-existing", "--s3-no-head",
+                    ["copy", *self._listing(relpaths), "--ignore-existing", "--s3-no-head",
                      f"--files-from={listing}", "--", f"{src_root}", self.location],
-                    "uploading to central", progress=True,
+                    "uploading to central", progress=True, done=done,
                 )
-            return
+            return set(relpaths) - done
         # One scratch dir per local storage (its runs are serialised by the storage lock):
         # whole files a cut run left there are skipped by the next copy (same size and time).
         scratch = self._join(f"{UPLOAD_DIR}/{upload_id(src_root)}")
@@ -295,12 +345,24 @@ class RcloneTransport:
             cut = len(parts) - 2 if len(parts) > 2 else 1
             groups.setdefault("/".join(parts[:cut]), []).append("/".join(parts[cut:]))
         for group, names in groups.items():
-            with files_from(names) as listing:
-                self._rclone(
-                    ["move", "--no-traverse", "--ignore-existing", f"--files-from={listing}",
-                     "--", f"{scratch}/{group}", self._join(group)],
-                    "publishing uploads on central",
-                )
+            moved: set[str] = set()
+            try:
+                with files_from(names) as listing:
+                    self._rclone(
+                        ["move", "--no-traverse", "--ignore-existing",
+                         f"--files-from={listing}", "--", f"{scratch}/{group}",
+                         self._join(group)],
+                        "publishing uploads on central", done=moved,
+                    )
+            except SyncError:
+                # A directory where an object belongs fails the move (webdav: 412, no
+                # overwrite) with rclone's words; the push names it instead (not_files).
+                paths = [f"{group}/{name}" for name in names]
+                self.probe(paths)
+                if not any(p in self.not_files for p in paths):
+                    raise
+            done |= {f"{group}/{name}" for name in moved}
+        return set(relpaths) - done
 
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         """Whole files only: rclone writes a local file under its name as bytes arrive, and
@@ -377,6 +439,18 @@ def remote_key(location: str) -> str:
     return hashlib.sha256("\0".join(parts).encode(errors="surrogateescape")).hexdigest()
 
 
+def _json_line(line: str, done: set[str]) -> str:
+    """One line of `--use-json-log` as text; a verified copy or move goes into `done`."""
+    try:
+        entry = json.loads(line)
+        level, msg, obj = str(entry["level"]), str(entry["msg"]), entry.get("object")
+    except (ValueError, KeyError, TypeError):
+        return line
+    if obj and level == "info" and msg.startswith(("Copied", "Moved")):
+        done.add(str(obj))
+    return f"{level.upper()}: {obj + ': ' if obj else ''}{msg.strip()}\n"
+
+
 def _read_memo(memo: Path, key: str) -> Optional[bool]:
     try:
         text = (memo / key).read_text().strip()
@@ -388,6 +462,25 @@ def _read_memo(memo: Path, key: str) -> Optional[bool]:
 def _write_memo(memo: Path, key: str, in_place: bool) -> None:
     with contextlib.suppress(OSError):  # a memo that cannot be written is asked again
         atomic_write(memo / key, "in-place\n" if in_place else "whole\n")
+
+
+_PLAIN_PATH = re.compile(r"^[0-9A-Za-z._/-]+$")  # no glob characters in a filter rule
+
+
+@contextlib.contextmanager
+def _filter_for(relpaths: list[str]) -> Iterator[str]:
+    """An rclone filter file that lists these paths and whatever sits at them (a
+    directory's own entry included), and nothing else."""
+    for rel in relpaths:
+        check_object_path(rel)
+    fd, path = tempfile.mkstemp(prefix="dvc-synced-", suffix=".filter")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fobj:
+            fobj.write("".join(f"+ /{rel}\n+ /{rel}/**\n" for rel in sorted(set(relpaths))))
+            fobj.write("- **\n")
+        yield path
+    finally:
+        os.unlink(path)
 
 
 def _traverse(relpaths: list[str]) -> list[str]:

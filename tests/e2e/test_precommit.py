@@ -27,6 +27,7 @@ from tests.e2e.test_hooks import (
     flow_share,
     start,
 )
+from tests.e2e.test_upload_on_commit import flow_upload_on_commit
 
 
 class PreCommitMode(Mode):
@@ -69,6 +70,7 @@ def test_story_local_central(team: Team, pre_commit: PreCommitMode) -> None:
     """Every flow, in turn, on one project whose teammates ran only `pre-commit install`."""
     p = start(team, pre_commit)
     flow_share(p)
+    flow_upload_on_commit(p)
     flow_conflicted_merge(p)
     flow_fetch_failure(p)
     flow_fast_path(p)

@@ -40,7 +40,9 @@ def test_defaults(repo: GitRepo) -> None:
     assert (s.transport, s.remote, s.jobs, s.timeout, s.ssh_command) == (
         "rsync", "synced-storage", 4, 30, "ssh")
     assert s.sources == {"transport": "default", "remote": "default", "jobs": "default",
-                         "timeout": "default", "central": ".dvc-synced"}
+                         "timeout": "default", "central": ".dvc-synced",
+                         "upload-on-commit": "default"}
+    assert s.upload_on_commit is False
     home = Path(repo.env["HOME"])
     assert s.local.parent == home / ".cache" / "dvc-synced"
     assert s.local.name.startswith("project.cache-")
@@ -141,3 +143,40 @@ def test_write_team_file_round_trips_awkward_values(repo: GitRepo) -> None:
     config.write_team_file(repo.root, {"central": awkward, "transport": "rclone"})
     s = load(repo)
     assert (s.central, s.transport) == (awkward, "rclone")
+
+
+def test_upload_on_commit_from_every_layer(repo: GitRepo) -> None:
+    """The hook's light reader (`upload.enabled`) agrees with `config.load` in each layer."""
+    from dvc_synced_plugin.hooks import upload
+
+    def both(**env: str) -> tuple[bool, bool]:
+        envs = {f"DVC_SYNCED_{k.upper()}": v for k, v in env.items()}
+        return load(repo, **env).upload_on_commit, upload.enabled(repo.root, envs)
+
+    team_file(repo, central="/team")
+    assert both() == (False, False)
+    team_file(repo, upload_on_commit="true")
+    assert both() == (True, True)
+    repo.git("config", "dvc-synced.upload-on-commit", "off")
+    assert both() == (False, False)
+    assert both(upload_on_commit="Yes") == (True, True)
+    with pytest.raises(ConfigError, match=r"upload-on-commit = 'maybe' \(environment\) is not "
+                       r"true or false"):
+        load(repo, upload_on_commit="maybe")
+    assert upload.enabled(repo.root, {"DVC_SYNCED_UPLOAD_ON_COMMIT": "maybe"}) is False
+
+
+def test_fetch_patterns_from_every_layer(repo: GitRepo) -> None:
+    """fetch-include/-exclude are keys like the others: team file, git config, environment
+    (an empty value clears, as git-lfs's do), and a broken wildcard names its key."""
+    team_file(repo, central="/srv/c", fetch_include="data, models/*.bin")
+    run(["git", "config", "dvc-synced.fetch-exclude", "data/raw"], repo.root)
+    s = load(repo)
+    assert s.selection.include == ("data", "models/*.bin")
+    assert s.selection.exclude == ("data/raw",)
+    assert s.sources["fetch-include"] == ".dvc-synced"
+    assert s.selection.selects("data/features") and not s.selection.selects("data/raw")
+    cleared = load(repo, fetch_include="", fetch_exclude="")
+    assert not cleared.selection.active and cleared.selection.selects("anything")
+    with pytest.raises(ConfigError, match=r"fetch-exclude \(environment\).*unclosed"):
+        load(repo, fetch_exclude="data/[ab")

@@ -29,7 +29,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("storage", "transports"),
     ("dvcfiles",),
     ("git",),
-    ("errors", "output", "safety", "settings", "fs", "oids", "manifest_text", "sandbox",
+    ("errors", "output", "safety", "settings", "selection", "fs", "oids", "manifest_text",
+     "sandbox",
      "tempnames", "faults", ""),
 ]
 LEAVES = len(LAYERS) - 1

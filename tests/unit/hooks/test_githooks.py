@@ -23,6 +23,7 @@ from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import NULL_SHA
 from dvc_synced_plugin.hooks import events, install
 from dvc_synced_plugin.hooks import githooks as hooks
+from dvc_synced_plugin.selection import EVERYTHING
 from dvc_synced_plugin.sync.flows import Report
 from tests.conftest import REPO_ROOT, make_env
 
@@ -75,8 +76,10 @@ class Recorder:
         self.fail_push: list[Exception | None] = []
         self.fail_pull: Exception | None = None
         self.central = "central-a"
+        self.selection = EVERYTHING
         monkeypatch.setattr("dvc_synced_plugin.config.load",
-                            lambda root: SimpleNamespace(central=self.central, timeout=30))
+                            lambda root: SimpleNamespace(central=self.central, timeout=30,
+                                                         selection=self.selection))
         monkeypatch.setattr("dvc_synced_plugin.sync.flows.push_changes", self.push)
         monkeypatch.setattr("dvc_synced_plugin.sync.flows.pull_changes", self.pull)
 
@@ -310,6 +313,26 @@ def test_first_hook_syncs_in_full_then_incrementally(repo: Git, engine: Recorder
     assert state(repo) == f"ok {v2}"
 
 
+def test_new_fetch_patterns_make_the_next_sync_a_full_one(repo: Git, engine: Recorder
+                                                         ) -> None:
+    """An output the old patterns left out may never have come: under new patterns the
+    next sync counts every pointer of HEAD (and the change's old sides), then goes back to
+    incremental once the workspace follows them (pull_changes records them)."""
+    from dvc_synced_plugin.selection import Selection
+    from dvc_synced_plugin.storage.state import write_selection
+
+    v1 = repo.commit("v1", **repo.pointer("d", "1"), **repo.pointer("e", "2"))
+    hooks.write_state(repo.path, "ok", v1)
+    engine.selection = Selection(exclude=("e",))
+    v2 = repo.commit("v2", **repo.pointer("d", "3"))
+    assert hooks.run("post-checkout", [v1, v2, "1"], env={}) == 0
+    assert engine.pulls == [({"d.dvc", "e.dvc"}, True)]
+    write_selection(repo.path, engine.selection.fingerprint)
+    v3 = repo.commit("v3", **repo.pointer("d", "4"))
+    assert hooks.run("post-checkout", [v2, v3, "1"], env={}) == 0
+    assert engine.pulls[-1] == ({"d.dvc"}, False)
+
+
 def test_file_checkout_rebase_and_deleted_pointers_do_nothing(repo: Git, engine: Recorder
                                                               ) -> None:
     v1 = repo.commit("v1", **repo.pointer("d", "1"))
@@ -444,3 +467,44 @@ def test_cherry_pick_and_revert_bring_their_data(repo: Git, engine: Recorder) ->
     assert hooks.run("post-commit", [], env={}) == 0
     assert engine.pulls[-1] == ({"d.dvc"}, False) and len(engine.pulls) == 3
     assert state(repo) == f"ok {repo('rev-parse', 'HEAD')}"
+
+
+# ------------------------------------------------------------------------ upload on commit
+
+
+def test_post_commit_starts_the_upload_only_for_data_and_only_when_on(
+        repo: Git, engine: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Setting off: a commit with data stays on the fast path (no heavy import, no job);
+    on: commits that change pointers start the upload, commits of code do not."""
+    v1 = repo.commit("v1", **repo.pointer("d", "1"))
+    hooks.write_state(repo.path, "ok", v1)
+    repo.commit("data", **repo.pointer("d", "2"))
+    script = (
+        "import sys\n"
+        "from dvc_synced_plugin import cli\n"
+        "code = cli.main(['hook', 'post-commit'])\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
+        "print(code, heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=repo.path, env=repo.env,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0 []", out
+    assert not (repo.path / ".git" / "dvc-synced" / "upload.todo").exists()
+
+    started: list[str] = []
+    monkeypatch.setattr("dvc_synced_plugin.hooks.upload.start",
+                        lambda root, commit: started.append(commit))
+    repo("config", "dvc-synced.upload-on-commit", "true")
+    assert hooks.run("post-commit", [], env={}) == 0
+    head = repo("rev-parse", "HEAD")
+    assert started == [head]
+    repo.commit("code", notes="x")
+    assert hooks.run("post-commit", [], env={}) == 0
+    assert started == [head]  # no pointer changed: nothing to upload
+    repo.commit("more data", **repo.pointer("e", "3"))
+    repo("commit", "-q", "--amend", "-m", "amended")
+    amended = repo("rev-parse", "HEAD")
+    assert hooks.run("post-commit", [], env={}) == 0  # an amend: post-rewrite's turn
+    assert started == [head]
+    assert hooks.run("post-rewrite", ["amend"], stdin=io.StringIO(""), env={}) == 0
+    assert started == [head, amended]

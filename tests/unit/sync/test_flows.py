@@ -176,3 +176,23 @@ def test_upload_queue_runs_lanes_while_objects_arrive(tmp_path: Path,
     uploads = [n for verb, n in transport.calls if verb == "upload"]
     assert sum(uploads) == 40 and len(uploads) > 1
     assert store_objects(central) == {r.relpath for r in refs}
+
+
+def test_pull_paths_name_outputs_pointer_files_or_directories() -> None:
+    """`dvc-synced pull PATH`: an output, its .dvc file, a directory holding outputs; a
+    path inside an output or naming none gets a one-line error naming the fix."""
+    from dvc_synced_plugin.dvcfiles.pointers import Out
+    from dvc_synced_plugin.errors import SyncError
+
+    outs = [Out("data/raw", "data/raw", "0" * 32 + ".dir", False, "data/raw.dvc",
+                "data/raw.dvc"),
+            Out("s:out/a", "out/a", "1" * 32, False, "dvc.lock", "dvc.yaml:s"),
+            Out("s:out/b", "out/b", "2" * 32, False, "dvc.lock", "dvc.yaml:s")]
+    assert flows.named_outputs(outs, ["data/raw"]) == {"data/raw"}
+    assert flows.named_outputs(outs, ["data/raw.dvc", "out/b"]) == {"data/raw", "out/b"}
+    assert flows.named_outputs(outs, ["out/"]) == {"out/a", "out/b"}
+    assert flows.named_outputs(outs, ["."]) == {"data/raw", "out/a", "out/b"}
+    with pytest.raises(SyncError, match=r"inside the output data/raw: .*pull data/raw`"):
+        flows.named_outputs(outs, ["data/raw/part0.csv"])
+    with pytest.raises(SyncError, match="no DVC output of HEAD"):
+        flows.named_outputs(outs, ["data/other"])

@@ -274,3 +274,32 @@ def test_delta_check_skips_the_full_regex(monkeypatch: pytest.MonkeyPatch,
     safety.note_base(bad_ref.oid, new_ref.oid)
     monkeypatch.undo()
     assert "not a plain path" in (fresh.manifest_problem(bad_ref, hostile) or "")
+
+
+def test_a_selection_plans_only_selected_outputs_each_by_its_path(git_repo: GitRepo) -> None:
+    """Fetch patterns: excluded outputs move nothing and are listed; selected ones are
+    checked out by their own path (a stage's target would bring its excluded outputs);
+    an excluded output's data is not taken for present when a selected one reuses it."""
+    from dvc_synced_plugin.selection import Selection
+
+    lock = (f"schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n"
+            f"    - path: keep\n      hash: md5\n      md5: {md5(b'k')}\n"
+            f"    - path: skip\n      hash: md5\n      md5: {md5(b's')}\n")
+    yaml = "stages:\n  s:\n    cmd: x\n    outs:\n    - keep\n    - skip\n"
+    r1 = git_repo.commit("v1", **{"dvc.lock": lock, "dvc.yaml": yaml,
+                                  "raw.dvc": pointer(md5(b"r"), "raw")})
+    select = Selection(exclude=("raw", "skip"))
+    objs = plan_changes(git_repo.root, gitinfo.changes_between(git_repo.root, None, r1),
+                        Manifests(), select=select)
+    assert {r.oid for r in objs.all()} == {md5(b"k")}
+    assert objs.targets == {"keep"} and sorted(objs.excluded) == ["raw", "skip"]
+    # raw's output moves to a selected path: raw never came, so its data is needed now.
+    r2 = git_repo.commit("move", **{"raw.dvc": pointer(md5(b"r"), "sel")})
+    moved = plan_changes(git_repo.root, gitinfo.changes_between(git_repo.root, r1, r2),
+                         Manifests(), select=select)
+    assert {r.oid for r in moved.all()} == {md5(b"r")}
+    # Without a selection: the stage is the target, and the moved data is here already.
+    assert plan(git_repo, gitinfo.changes_between(git_repo.root, None, r1),
+                Manifests()).targets == {"dvc.yaml:s", "raw.dvc"}
+    assert len(plan(git_repo, gitinfo.changes_between(git_repo.root, r1, r2),
+                    Manifests())) == 0
