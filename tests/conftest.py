@@ -49,12 +49,18 @@ TRANSPORTS.setdefault("fake", Entry("tests.fake_transport", "in-process copies (
 # starting last and running alone at the end. Whole modules keep their own order, so a
 # module-scoped fixture is still built once per worker.
 LONG_FIRST: tuple[str, ...] = (
-    "tests/e2e/test_quickstart.py",
-    "tests/e2e/test_differential.py",
-    "tests/faults/test_kill.py",
-    "tests/faults/test_fleet.py",
+    "tests/e2e/test_differential.py",  # 2-2.5 min each at load 5-8
+    "tests/e2e/test_precommit.py",  # the shared hook environment is built by the first
+    "tests/e2e/test_hooks.py",
+    "tests/e2e/test_quickstart.py",  # its own hook environment, as a user builds it
     "tests/e2e/test_conformance.py",
     "tests/e2e/test_divergences.py",
+    "tests/e2e/test_first_day.py",
+    "tests/unit/sync/test_gc.py",
+    "tests/e2e/test_imports.py",
+    "tests/faults/test_imports.py",
+    "tests/faults/test_kill.py",
+    "tests/faults/test_fleet.py",
 )
 
 
