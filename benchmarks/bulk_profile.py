@@ -62,7 +62,7 @@ def child(no_verify: bool) -> None:
 
     timeline(rsync.RsyncTransport, "upload", "upload")
     timeline(rsync.RsyncTransport, "probe", "probe")
-    timeline(rsync.SshSession, "_open", "connect")
+    timeline(rsync.SshSession, "_connect", "connect")
     verify = safety.verify
 
     def timed_verify(path: Path, ref: Any) -> Any:
@@ -161,7 +161,9 @@ def profile(base: Path, sshd: Any, mib: int, repeat: int, counting: Any,
         start = time.monotonic()
         proc = subprocess.run(
             [sys.executable, __file__, "--child", *(["--no-verify"] if no_verify else [])],
-            cwd=alice.repo, env=alice.env, capture_output=True, text=True, check=True)
+            cwd=alice.repo, env=alice.env, capture_output=True, text=True)
+        if proc.returncode:
+            raise SystemExit(f"our push failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
         result["process_seconds"] = time.monotonic() - start
         result["counts"] = counting.take(log).as_dict()

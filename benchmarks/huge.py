@@ -195,6 +195,7 @@ def build(project: Project, log: Log = print) -> float:
     fixture.run(["git", "clone", "-q", str(project.server("ours")), str(alice.repo)],
                 project.root, alice.env)
     alice.dvc("init", "-q")
+    project.store("central-ours").mkdir(parents=True)  # init takes an existing central
     alice.synced("init", "--central", f"dvc-server:{project.store('central-ours')}",
                  "--transport", "rsync")
     rng = random.Random(project.size)

@@ -31,9 +31,9 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import dvc_synced_plugin, dvc, pytest, moto, dvc_ssh, dvc_s3, build" 2>/dev/null; then
+if ! .venv/bin/python -c "import dvc_synced_plugin, dvc, pytest, xdist, moto, dvc_ssh, dvc_s3, build" 2>/dev/null; then
     echo "setup: installing dvc-synced and its test tools into .venv"
     # This machine's pip config names extra local indexes; their "ignored" notes are noise.
     .venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
-    .venv/bin/python -c "import dvc_synced_plugin, dvc, pytest, moto, dvc_ssh, dvc_s3, build"
+    .venv/bin/python -c "import dvc_synced_plugin, dvc, pytest, xdist, moto, dvc_ssh, dvc_s3, build"
 fi

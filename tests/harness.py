@@ -31,6 +31,11 @@ class Unavailable(Exception):
     """A server the harness needs is not installed on this machine."""
 
 
+class PortTaken(RuntimeError):
+    """A server we started did not come up on its port (most often: another test's server
+    took the free port first, as parallel workers may); starting again on another helps."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,14 +45,21 @@ def free_port() -> int:
 def wait_for_port(port: int, seconds: float, proc: subprocess.Popen, log: Path) -> None:
     """Until a server we started accepts on loopback; if it never does, kill it and say why."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                pass
         except OSError:
             time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{proc.args[0]} did not start on port {port}: {log.read_text()}")
+            continue
+        # Someone accepts; ours, unless another test's server took the port first (parallel
+        # workers) and ours is exiting: then it is gone within a moment.
+        time.sleep(0.05)
+        if proc.poll() is None:
+            return
+    if proc.poll() is None:
+        proc.kill()
+    raise PortTaken(f"{proc.args[0]} did not start on port {port}: {log.read_text()}")
 
 
 def tree_digest(path: Path) -> dict[str, str]:
@@ -117,7 +129,18 @@ def start_sshd(base: Path, authorized_for: Optional[list[str]] = None,
     authorized = base / "authorized_keys"
     authorized.write_text(client_key.with_suffix(".pub").read_text())
     os.chmod(authorized, 0o600)
-    port = free_port()
+    for attempt in range(3):  # another worker's server may take the free port first
+        try:
+            return _sshd_on(free_port(), base, sshd_bin, host_key, client_key, authorized,
+                            max_startups, log_level)
+        except PortTaken:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _sshd_on(port: int, base: Path, sshd_bin: str, host_key: Path, client_key: Path,
+             authorized: Path, max_startups: Optional[str], log_level: str) -> Sshd:
     config = base / "sshd_config"
     config.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
@@ -168,12 +191,19 @@ def start_moto(log: Path) -> S3Server:
         [os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     if not exe:
         raise Unavailable("moto[server] is not installed")
-    port = free_port()
-    with open(log, "w") as out:
-        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    wait_for_port(port, 30, proc, log)
-    return S3Server(f"http://127.0.0.1:{port}", proc)
+    for attempt in range(3):  # another worker's server may take the free port first
+        port = free_port()
+        with open(log, "w") as out:
+            proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
+                                    stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, 30, proc, log)
+        except PortTaken:
+            if attempt == 2:
+                raise
+            continue
+        return S3Server(f"http://127.0.0.1:{port}", proc)
+    raise AssertionError("unreachable")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from dvc_synced_plugin.dvcfiles.objects import ObjectSet
 from dvc_synced_plugin.dvcfiles.pointers import Out
 from dvc_synced_plugin.errors import CorruptObjectError, MissingObjectsError, SyncError
 from dvc_synced_plugin.git import gitinfo
-from dvc_synced_plugin.oids import ObjectRef
+from dvc_synced_plugin.oids import ObjectRef, object_path
 from dvc_synced_plugin.selection import EVERYTHING, Selection
 from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.storage.lock import storage_lock, workspace_lock
@@ -40,7 +40,12 @@ from dvc_synced_plugin.sync.plan import (
     plan_changes,
     refuse_escaping_outputs,
 )
-from dvc_synced_plugin.sync.transfer import UploadQueue, describe_missing, download_staged
+from dvc_synced_plugin.sync.transfer import (
+    UploadQueue,
+    describe_missing,
+    download_staged,
+    upload_manifests,
+)
 from dvc_synced_plugin.transports import Transport, open_transport
 from dvc_synced_plugin.workspace import checkout as workspace
 
@@ -208,6 +213,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         raise
     had = uploads.finish()
     manifests = [r for r in todo if r.is_dir]
+    bases = manifest_bases(objs)
     if central is None:
         # Upload first: what central had is checked before any manifest goes up.
         if had is None:  # an upload could not tell after all: any file may have been there
@@ -218,7 +224,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
             _refuse_bad_copies(transport, refs, central, unstored, size, expected=found)
             manifests = [r for r in manifests if r.relpath not in central]
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
-        late = transport.upload(local.root, [r.relpath for r in manifests])
+        late = upload_manifests(transport, local.root, manifests, bases)
         if late is None:
             late = {r.relpath for r in manifests}
         if late:  # a teammate pushed the same manifest meanwhile: check it
@@ -245,7 +251,7 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
                 _refuse_bad_copies(transport, refs, seen, unstored, size, expected=unsure)
                 skipped |= {r.relpath for r in unsure} & (had or set())
         # File objects first: a .dir on a DVC remote makes DVC assume its files are there.
-        late = transport.upload(local.root, [r.relpath for r in manifests])
+        late = upload_manifests(transport, local.root, manifests, bases)
         if late and transport.capabilities.confirms_on_exit:
             late_refs = [r for r in manifests if r.relpath in late]
             _refuse_bad_copies(transport, refs, transport.probe(sorted(late)), unstored, size,
@@ -265,6 +271,17 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
         )
     report.moved = len(todo)
     report.moved_bytes = sum(local.size(r) for r in todo)
+
+
+def manifest_bases(objs: ObjectSet) -> dict[str, str]:
+    """New manifest relpath -> its output's previous manifest, which central likely holds
+    (the parent commit was pushed): the basis a delta upload sends against."""
+    bases: dict[str, str] = {}
+    for old, new in objs.changed:
+        if (old is not None and old.is_dir and new.is_dir and old.oid != new.oid
+                and not (old.legacy or new.legacy)):
+            bases[object_path(new.oid, False)] = object_path(old.oid, False)
+    return bases
 
 
 def _refuse_non_files(transport: Transport, refs: list[ObjectRef]) -> None:

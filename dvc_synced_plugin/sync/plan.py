@@ -54,14 +54,21 @@ class ManifestSource:
                 return data
         return None
 
-    def fetch(self, refs: list[ObjectRef], required: bool = True) -> list[ObjectRef]:
+    def fetch(self, refs: list[ObjectRef], required: bool = True,
+              older: Optional[dict[ObjectRef, ObjectRef]] = None) -> list[ObjectRef]:
         """Bring these manifests from central, verified; returns those central lacks
-        (an error when `required`)."""
+        (an error when `required`). `older`: a previous version of each, which comes as
+        a delta against it when it is here."""
         staging = self.staging()
+        bases: dict[str, Path] = {}
+        for ref, old in (older or {}).items():
+            store = next((s for s in self.stores if s.has(old)), None)
+            if store is not None and not (ref.legacy or old.legacy):
+                bases[ref.relpath] = store.path(old)
         lacking = download_staged(
             self.transport(), staging, refs, "are in no cache, local storage nor central",
             ": push them from a clone that has the data (`dvc-synced push`)",
-            lacking_ok=not required,
+            lacking_ok=not required, bases=bases,
         )
         for ref in refs:
             if ref in lacking:
@@ -159,7 +166,9 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
                 pending.append((previous, out))
     if not pending:
         return objs
-    lacking = manifests.fetch([_ref(out) for _, out in pending], required=strict)
+    lacking = manifests.fetch([_ref(out) for _, out in pending], required=strict, older={
+        _ref(out): _ref(previous) for previous, out in pending
+        if previous is not None and previous.is_dir and previous.oid != out.oid})
     for previous, out in pending:
         if _ref(out) in lacking:
             objs.unknown.append(out.path)

@@ -18,6 +18,24 @@ from dvc_synced_plugin.oids import ObjectRef
 from dvc_synced_plugin.transports.base import Transport
 
 
+def upload_manifests(transport: Transport, src_root: Path, manifests: list[ObjectRef],
+                     bases: dict[str, str]) -> Optional[set[str]]:
+    """`transport.upload` of manifests, as deltas against older versions (`bases`:
+    relpath -> relpath) where the transport can. A delta that fails in any way (a server
+    without md5sum, a shell that is not sh, a result that did not hash right: nothing of
+    it got a name) is followed by the plain upload, which settles it."""
+    rels = [r.relpath for r in manifests]
+    wanted = {r: b for r, b in bases.items() if r in rels}
+    if wanted and transport.capabilities.delta:
+        try:
+            had = transport.upload_delta(src_root, rels, wanted)  # type: ignore[attr-defined]
+        except SyncError:
+            had = None
+        if had is not None:
+            return had
+    return transport.upload(src_root, rels)
+
+
 def describe_missing(refs: list[ObjectRef], where: str) -> str:
     owners = sorted({r.owner or r.oid for r in refs})
     shown = ", ".join(owners[:3]) + (f" and {len(owners) - 3} more" if len(owners) > 3 else "")
@@ -25,10 +43,14 @@ def describe_missing(refs: list[ObjectRef], where: str) -> str:
 
 
 def download_staged(transport: Transport, staging: Path, refs: list[ObjectRef], absent: str,
-                    fix: str, lacking_ok: bool = False) -> list[ObjectRef]:
+                    fix: str, lacking_ok: bool = False,
+                    bases: Optional[dict[str, Path]] = None) -> list[ObjectRef]:
     """Stage `refs` from central; those staged already (manifests fetched earlier, whole
     files of a cut pull) are not asked for again. Returns the refs central lacks, which
     is an error (`absent` + `fix`) unless `lacking_ok`.
+
+    `bases`: relpath -> an older version here (manifests): sent as a delta against it
+    where the transport can (`Capabilities.delta`); the caller hashes what arrives.
 
     No probe first: one round trip when all is there; a shortfall costs a probe, to
     tell objects central lacks from a broken transfer.
@@ -37,8 +59,11 @@ def download_staged(transport: Transport, staging: Path, refs: list[ObjectRef], 
     if not need:
         return []
     failure: Optional[SyncError] = None
+    rels = [r.relpath for r in need]
     try:
-        transport.download([r.relpath for r in need], staging)
+        if not (bases and transport.capabilities.delta and transport.download_delta(  # type: ignore[attr-defined]
+                rels, staging, {r: p for r, p in bases.items() if r in rels})):
+            transport.download(rels, staging)
     except SyncError as exc:
         failure = exc
     short = [r for r in need if not (staging / r.relpath).is_file()]

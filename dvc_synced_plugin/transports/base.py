@@ -46,6 +46,11 @@ class Capabilities:
     lanes: int = 1
     # Shows live progress on a terminal; parallel lanes would garble it.
     progress: bool = False
+    # Has `upload_delta` and `download_delta`: a new `.dir` manifest crosses the wire as
+    # the blocks that differ from an older version of it (76 MB at 10^6 files, a change of
+    # 10 entries). Each may decline (returns None) where it cannot; the caller then uses
+    # `upload` / `download`.
+    delta: bool = False
 
 
 class Transport(Protocol):

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import shlex
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -35,6 +37,8 @@ from typing import Callable, Optional, TextIO
 
 from dvc_synced_plugin import output
 from dvc_synced_plugin.errors import ConfigError, SyncError
+from dvc_synced_plugin.oids import object_ref
+from dvc_synced_plugin.safety import expected_hash
 from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.transports.base import (
     Capabilities,
@@ -51,6 +55,13 @@ PARTIAL_DIR = ".dvc-synced/partial"  # under the storage root, outside the objec
 # progress output by it. A listed file without one was on central already.
 SENT_MARK = "dvc-synced-sent: "
 RECEIVER_UMASK = 0o002  # new dirs group-writable: teammates add objects beside ours
+STAGE_DIR = ".dvc-synced/stage"  # under the storage root: delta uploads before their names
+HAD_MARK = "dvc-synced-had: "  # the delta script's stderr: central had this object
+BAD_MARK = "dvc-synced-bad: "  # ... the staged result did not hash to its name
+DELTA_BAD_EXIT = 72  # the script's exit status when a staged result did not hash right
+# Paths the delta script names without quoting (it runs inside `sh -c '...'` on the
+# server, given as rsync's --rsync-path): anything else uploads whole.
+_PLAIN_PATH = re.compile(r"^[A-Za-z0-9_+./][A-Za-z0-9_+./-]*$")
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9._+-]+@)?(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.%a-z]+\])$")
 
 
@@ -219,6 +230,52 @@ def _rsync_quote(arg: str) -> str:
     raise ConfigError(f"ssh option {arg!r} mixes both quote kinds: simplify dvc-synced.ssh-command")
 
 
+def delta_script(root: str, stage: str, items: list[tuple[str, Optional[str], str]]) -> str:
+    """The server's side of `upload_delta`, a POSIX sh script run as rsync's --rsync-path
+    (`sh -c SCRIPT sh ARGS`: rsync's own arguments arrive as "$@").
+
+    `items`: (relpath, relpath of an older version central may hold or None, md5 the
+    object must hash to). Before rsync: a fresh stage dir, and in its `basis/` each older
+    version under the new name (a hard link, else a copy), which `--copy-dest` makes
+    rsync's delta basis. rsync writes the new objects under `in/`. After: each staged
+    object is hashed, and only one that hashes to its name is linked to it (`ln` never
+    replaces: a name central has already is reported, not touched). The stage goes.
+    Nothing outside the stage is written but new object names, and no existing file is
+    opened for writing: rsync writes to its own temporary names and renames them.
+    """
+    # One line: the ssh command line crosses the login shell, which may be csh-like (a
+    # newline inside quotes is an error there), and logs of it stay one entry per call.
+    steps = [
+        f"umask {RECEIVER_UMASK:03o}",
+        f"S={stage}",
+        f'mkdir -p -- {root}/{STAGE_DIR} && mkdir -- "$S" "$S/in" "$S/basis" || exit 70',
+    ]
+    for rel, base, _ in items:
+        if base:
+            where = f'"$S/basis/{rel}"'
+            steps.append(f'{{ mkdir -p -- "$S/basis/{posixpath.dirname(rel)}" && '
+                         f"{{ ln -- {root}/{base} {where} || cp -- {root}/{base} {where}; }}; }} "
+                         ">/dev/null 2>&1")
+    steps += ['rsync "$@"', "s=$?"]
+    checks = []
+    for rel, _, md5 in items:
+        final = f"{root}/{rel}"
+        checks.append(
+            f'f="$S/in/{rel}"; '
+            f'if [ -e {final} ] || [ -L {final} ]; then echo "{HAD_MARK}{rel}" >&2; '
+            'else case "$(md5sum < "$f" 2>/dev/null || md5 -q < "$f" 2>/dev/null)" in '
+            f"{md5}*) {{ mkdir -p -- {root}/{posixpath.dirname(rel)} && "
+            f'ln -- "$f" {final}; }} || s=71 ;; '
+            f'*) echo "{BAD_MARK}{rel}" >&2; s={DELTA_BAD_EXIT} ;; esac; fi')
+    steps.append(f'if [ "$s" = 0 ]; then {"; ".join(checks)}; fi')
+    steps += ['rm -rf -- "$S"', 'exit "$s"']
+    return "; ".join(steps)
+
+
+def parse_marks(text: str, mark: str) -> set[str]:
+    return {line[len(mark):].strip() for line in text.splitlines() if line.startswith(mark)}
+
+
 class SshSession:
     """A master connection opened once; every ssh/rsync call of the command reuses it.
 
@@ -336,7 +393,7 @@ def _version_check(settings: Settings) -> str:
 class RsyncTransport:
     # rsync exits non-zero unless every listed file arrived whole (checksummed, renamed in
     # only once complete): listing central again after an upload could not disagree.
-    capabilities = Capabilities(confirms_on_exit=True, lanes=2, progress=True)
+    capabilities = Capabilities(confirms_on_exit=True, lanes=2, progress=True, delta=True)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -373,22 +430,25 @@ class RsyncTransport:
     def _rsync(self, args: list[str], what: str, progress: bool = False,
                missing_ok: Optional[list[str]] = None,
                sent: Optional[SentFilter] = None,
-               messages: Optional[list[str]] = None) -> str:
+               messages: Optional[list[str]] = None,
+               remote_command: Optional[str] = None) -> str:
         """One rsync run, retried while it fails before anything moved (see retry.py):
         the master connection was shed, or, without one, rsync's own ssh was."""
         return self.retry.call(lambda: self._rsync_once(args, what, progress, missing_ok,
-                                                        sent, messages))
+                                                        sent, messages, remote_command))
 
     def _rsync_once(self, args: list[str], what: str, progress: bool = False,
                     missing_ok: Optional[list[str]] = None,
                     sent: Optional[SentFilter] = None,
-                    messages: Optional[list[str]] = None) -> str:
+                    messages: Optional[list[str]] = None,
+                    remote_command: Optional[str] = None) -> str:
         """`progress`: live transfer progress on the user's terminal (`output.terminal`:
         stderr for a plain hook, /dev/tty under pre-commit); scripts and CI get none.
         `missing_ok`: the listed files; exit 23 for only those of them that are missing
         is an answer, not a failure (old rsyncs have no --ignore-missing-args).
         `sent`: takes stdout (names of files sent, marked by an --out-format in `args`)
-        and passes the rest on to the terminal. `messages`: gets rsync's stderr."""
+        and passes the rest on to the terminal. `messages`: gets rsync's stderr.
+        `remote_command`: the server's --rsync-path (over ssh), instead of the plain one."""
         import sh
 
         flavor = self.flavor()
@@ -412,7 +472,8 @@ class RsyncTransport:
             stream = {"_out": sent.feed, "_out_bufsize": 0}
         if self.ssh:
             self.ssh.open()
-            base += ["-e", self.ssh.rsh(), f"--rsync-path=umask {RECEIVER_UMASK:03o} && rsync"]
+            base += ["-e", self.ssh.rsh(), "--rsync-path=" + (
+                remote_command or f"umask {RECEIVER_UMASK:03o} && rsync")]
         elif not os.path.isdir(self.path):
             raise missing_central(self.settings.central, self.path)
         rsync = sh.Command(flavor.path)
@@ -508,6 +569,87 @@ class RsyncTransport:
         if sent is None:
             return None
         return set(relpaths).difference(sent.sent)
+
+    def _delta_ready(self, relpaths: list[str]) -> bool:
+        """Over ssh (a local central is read in place: nothing to save), with an rsync 3
+        (`--copy-dest` as a basis, `-I`), and only paths the delta script names unquoted."""
+        return (self.ssh is not None and bool(relpaths) and self.flavor().ignore_missing_args
+                and _PLAIN_PATH.match(self.path) is not None
+                and all(_PLAIN_PATH.match(rel) for rel in relpaths))
+
+    def upload_delta(self, src_root: Path, relpaths: list[str],
+                     bases: dict[str, str]) -> Optional[set[str]]:
+        """`upload` of manifests, each sent as a delta against the older version `bases`
+        names, if central holds it: rsync's delta algorithm sends only changed blocks.
+
+        The result is written to a stage directory of ours on central, hashed there,
+        and only then linked to its name (`delta_script`); one that does not hash right
+        is refused (SyncError, nothing named). Returns the listed objects central had,
+        or None when this central cannot take a delta (the caller uploads plainly).
+        """
+        if not self._delta_ready([*relpaths, *bases.values()]):
+            return None
+        items = []
+        for rel in relpaths:
+            ref = object_ref(rel)
+            if ref is None or ref.legacy:  # a legacy name is not the md5 of the bytes
+                return None
+            items.append((rel, bases.get(rel), expected_hash(ref)))
+        stage = f"{self.path}/{STAGE_DIR}/{os.urandom(8).hex()}"
+        host = self.location.partition(":")[0]
+        script = delta_script(self.path, stage, items)
+        messages: list[str] = []
+        with files_from(relpaths) as listing:
+            try:
+                self._rsync(
+                    # -I: a basis of the same size and time is no copy of the object
+                    # (rsync's quick check would take it as one; the hash would refuse).
+                    ["-t", "-I", f"--files-from={listing}", *self.flavor().upload_modes(),
+                     "--copy-dest=../basis", "--", f"{src_root}/", f"{host}:{stage}/in/."],
+                    "uploading to central", progress=True, messages=messages,
+                    remote_command=f"sh -c '{script}' sh")
+            except SyncError as exc:
+                if BAD_MARK in str(exc) or f"exit {DELTA_BAD_EXIT}" in str(exc):
+                    raise SyncError(
+                        f"a manifest sent as a delta did not hash to its name on central "
+                        f"({self.description}); nothing was named: run the push again"
+                    ) from None
+                raise
+        return parse_marks("".join(messages), HAD_MARK)
+
+    def download_delta(self, relpaths: list[str], dest_root: Path,
+                       bases: dict[str, Path]) -> bool:
+        """`download` of manifests, each received as a delta against an older version on
+        this machine (`bases`: relpath -> its file): rsync's `--copy-dest` basis, a hard
+        link in a scratch dir beside `dest_root`, never written (rsync writes a new file).
+        The caller hashes what arrives before it gets a name, as after `download`.
+        False when this central cannot send a delta (nothing was done)."""
+        if not self._delta_ready(relpaths):
+            return False
+        basis = Path(tempfile.mkdtemp(prefix="basis-", dir=dest_root.parent))
+        try:
+            linked = 0
+            for rel, old in bases.items():
+                target = basis / rel
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.link(old, target)
+                    linked += 1
+                except OSError:
+                    continue  # another filesystem: that one comes whole
+            if not linked:
+                return False
+            with files_from(relpaths) as listing:
+                self._rsync(
+                    ["-t", "-I", f"--files-from={listing}", f"--copy-dest={basis}",
+                     f"--partial-dir={self._partial(str(dest_root))}",
+                     "--", self.location, f"{dest_root}/"],
+                    "downloading from central",
+                    progress=True,
+                )
+            return True
+        finally:
+            shutil.rmtree(basis, ignore_errors=True)
 
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         if not relpaths:
