@@ -79,10 +79,11 @@ def terminal() -> Optional[TextIO]:
 _PROGRESS: list[TextIO] = []  # set by `progress_to`: a file instead of the terminal
 
 
-def progress_to(stream: TextIO) -> None:
-    """Send live progress to `stream` from now on: the background upload has no terminal,
-    and a `git push` waiting for it shows its progress from this file."""
-    _PROGRESS[:] = [stream]
+def progress_to(stream: Optional[TextIO]) -> None:
+    """Send live progress to `stream` from now on (None: back to the terminal): the
+    background upload has no terminal, and a `git push` waiting for it shows its progress
+    from this file. Reset before the file is closed: no later write may meet a closed file."""
+    _PROGRESS[:] = [stream] if stream is not None else []
 
 
 def progress_stream() -> Optional[TextIO]:

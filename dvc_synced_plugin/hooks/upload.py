@@ -287,6 +287,7 @@ def _upload_once(root: Path, tips: list[str]) -> int:
         print(f"upload of {head[:10]} stopped ({exc or 'SIGINT'})", flush=True)
         raise
     finally:
+        progress_to(None)
         progress.close()
     _write_state(root, result="ok", summary=summary, finished=time.time(), retry=[])
     print(f"upload of {head[:10]}: {summary}", flush=True)
