@@ -18,6 +18,7 @@ from dvc_synced_plugin.dvcfiles.pointers import EMPTY, Out, Pointer
 from dvc_synced_plugin.errors import SyncError
 
 _HASHES = {"md5": False, "md5-dos2unix": True}  # hash name -> legacy (2.x) object
+UNPUSHED = "unpushed"  # the route of a `push: false` output, never in `Pointer.outs`
 
 
 def resolve(root: Path, wanted: dict[str, set[str]]) -> dict[tuple[str, str], Pointer]:
@@ -81,6 +82,7 @@ def _read(repo: Any, sha: str, pointer: str) -> Pointer:
         raise SyncError(f"DVC cannot read {dvcfile} at {sha[:10]} ({type(exc).__name__}: "
                         f"{_first_line(exc)}): fix it and commit again") from None
     outs: list[Out] = []
+    unpushed: list[Out] = []
     paths: set[str] = set()
     for stage, wdir in stages:
         for out in stage.outs:
@@ -97,8 +99,8 @@ def _read(repo: Any, sha: str, pointer: str) -> Pointer:
             paths.add(path)
             made = _out(stage, out, path, pointer, dvcfile, pipeline)
             if made is not None:
-                outs.append(made)
-    return Pointer(tuple(outs), frozenset(paths))
+                (outs if made.route != UNPUSHED else unpushed).append(made)
+    return Pointer(tuple(outs), frozenset(paths), tuple(unpushed))
 
 
 def _raw_wdir(loaded: Any, stage: Any, pipeline: bool) -> str:
@@ -132,7 +134,7 @@ def _out(stage: Any, out: Any, path: str, pointer: str, dvcfile: str,
     if stage.is_repo_import:
         route = "import"  # `dvc push` leaves it; `dvc pull` gets it from its repository
     elif not out.can_push:
-        return None  # push: false: DVC sends it nowhere
+        route = UNPUSHED  # push: false: DVC sends it nowhere (kept apart by `_read`)
     elif out.remote:
         route = f"remote:{out.remote}"
     else:

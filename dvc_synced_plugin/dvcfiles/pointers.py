@@ -96,6 +96,7 @@ class Out:
     # Where DVC keeps its data: "" central (through the local storage); "remote:NAME" an
     # own DVC remote (`remote:` of the output); "import" the repository it was imported
     # from. Data of the last two is DVC's to move (`dvc push`/`dvc fetch` of the target).
+    # "unpushed": `push: false`, moved by no one (only in `Pointer.unpushed`).
     route: str = ""
 
     @property
@@ -109,6 +110,9 @@ class Pointer:
 
     outs: tuple[Out, ...] = ()  # cached outputs with an object (any route)
     paths: frozenset[str] = frozenset()  # every output path it declares, cached or not
+    # `push: false` outputs with an object: DVC moves their data nowhere, so no flow
+    # plans them; only the removal of outputs HEAD no longer has needs to know them.
+    unpushed: tuple[Out, ...] = ()
 
 
 EMPTY = Pointer()

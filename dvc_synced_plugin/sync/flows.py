@@ -563,7 +563,9 @@ def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]
     from dvc_synced_plugin.dvcfiles.reading import read_changes
 
     readings = read_changes(root, changes)
-    pairs = [(list(old.outs), list(new.outs)) for old, new in readings]
+    # `push: false` outputs too: bob has one only from running the stage himself, and a
+    # fresh clone has none once HEAD drops it.
+    pairs = [([*old.outs, *old.unpushed], list(new.outs)) for old, new in readings]
     if not any(old for old, _ in pairs):
         return []
     # Every output the new sides declare, cached or not, where DVC puts it (wdir).
