@@ -521,8 +521,10 @@ def main(workdir: Path, repeat: int, warmup: int, rebuild: bool, readme: bool,
         "targets": verdicts, "table": text, "timeouts": results.timeouts,  # type: ignore[attr-defined]
     }, indent=1) + "\n")
     run.log(f"wrote {out} ({meta['seconds']}s)")
-    if readme:
-        update_readme(readme.PAGE, text, meta)
+    if readme:  # the flag: the module is shadowed here
+        from benchmarks.readme import PAGE
+
+        update_readme(PAGE, text, meta)
     return 0
 
 

@@ -3,6 +3,7 @@
     python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 5] [--quick] [--readme]
     python benchmarks/run.py --fleet [--clients 8,24,48]     (issue #25, benchmarks/fleet.py)
     python benchmarks/run.py --rclone [--objects 300]        (issue #23, benchmarks/rclone_rows.py)
+    python benchmarks/run.py --wire [--wire-s3-sizes ...]    (every #23 row, benchmarks/wire.py)
 
 Measures, side by side in one run, on projects of N tracked objects with a change of 10:
 push and pull with our hooks vs the seed's manual workflow vs DVC's native ssh remote;
@@ -959,6 +960,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "--rclone" in argv:  # issue #23: rclone over sftp vs rsync, webdav vs a bare copy
         from benchmarks import rclone_rows
         return rclone_rows.main([a for a in argv if a != "--rclone"])
+    if "--wire" in argv:  # issue #23: every row of it from one run, one table
+        from benchmarks import wire
+        return wire.main([a for a in argv if a != "--wire"])
     if "--fleet" in argv:  # issue #25: N clients at once, its own options and results file
         from benchmarks import fleet
         return fleet.main([a for a in argv if a != "--fleet"])
@@ -967,6 +971,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                         "(benchmarks/s3.py; see its --help, e.g. --s3-size)")
     parser.add_argument("--rclone", action="store_true", help="run only the rclone rows "
                         "(benchmarks/rclone_rows.py: sftp vs rsync, webdav vs a bare copy)")
+    parser.add_argument("--wire", action="store_true", help="every row of issue #23 in one "
+                        "table (benchmarks/wire.py; see its --help, e.g. --wire-s3-sizes)")
     parser.add_argument("--fleet", action="store_true", help="run only the N-clients-at-once "
                         "benchmark (benchmarks/fleet.py; see its --help, e.g. --clients)")
     parser.add_argument("--sizes", help="project sizes in objects (default 1000,10000,100000)")

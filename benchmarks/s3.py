@@ -1,7 +1,7 @@
 """Issues #14 and #23: S3 at volume, ours (rclone) against `dvc push`/`dvc pull` with dvc-s3.
 
     python benchmarks/s3.py [--s3-size 1000,10000,100000] [--repeat 1] [--change-repeat 3]
-                            [--readme]
+                            [--ceiling] [--readme]
     (24 minutes at 100,000 objects in its first run, build included, on 2 cores at load
     4-12: moto took 100,000 PUTs in 391 s from ours and 580 s from dvc-s3)
     python benchmarks/run.py --s3 [same options]
@@ -11,7 +11,9 @@ directory plus its `.dir`), built once under --workdir and reused. Each repetiti
 fresh moto (empty buckets) and fresh git servers, then, in the same run:
 
   first push   alice's `git push` (our plain hook, central an rclone S3 remote on moto)
-               vs `git push` + `dvc push -r s3` (dvc-s3), each into its own empty bucket
+               vs `git push` + `dvc push -r s3` (dvc-s3), each into its own empty bucket;
+               with --ceiling also a bare `rclone copy` of the same objects, one PUT
+               each, into a third: what moto itself allows
   change       9 files rewritten + the new `.dir`: pushed by both, then pulled by a
                teammate: `git pull` (our hook) vs `git pull` + `dvc pull -r s3`
 
@@ -402,13 +404,26 @@ class Results:
 # ------------------------------------------------------------------------------ phases
 
 
+def ceiling_steps(project: S3Project, u: dict[str, User], needed: set[str]) -> list[Step]:
+    """A bare rclone copy of exactly HEAD's objects from alice's cache into the `bare`
+    bucket: one PUT per object and nothing else (no existence check, as the bucket is
+    new; no HEAD after each PUT), so its time is what moto itself allows (#23)."""
+    alice = u["alice"]
+    listing = project.root / "ceiling-objects.txt"
+    listing.write_text("".join(f"{rel}\n" for rel in sorted(needed)))
+    return [(["rclone", "copy", "--files-from", str(listing), "--no-traverse",
+              "--no-check-dest", "--s3-no-head", str(alice.repo / ".dvc" / "cache"),
+              f"{REMOTE}:bare/dvc"], alice.repo, alice.env)]
+
+
 def first_push(project: S3Project, u: dict[str, User], moto: Moto, rep: int,
-               results: Results) -> None:
+               results: Results, ceiling: bool = False) -> None:
     alice = u["alice"]
     needed = head_objects(alice)
-    flows = ["ours", "dvc"] if rep % 2 == 0 else ["dvc", "ours"]
+    flows = run.rotated(["ours", "dvc", *(["bare"] if ceiling else [])], rep)
     for flow in flows:
-        sample = timed(push_steps(u, flow), project, moto, flow == "ours")
+        steps = ceiling_steps(project, u, needed) if flow == "bare" else push_steps(u, flow)
+        sample = timed(steps, project, moto, flow != "dvc")
         results.add(f"first/{flow}", sample)
         log(f"    first push {flow:4} {sample.seconds:7.1f}s {sample.maxrss_kb / 1024:5.0f} MB "
             f"rclone={sample.rclone} s3={sample.requests}")
@@ -416,8 +431,8 @@ def first_push(project: S3Project, u: dict[str, User], moto: Moto, rep: int,
         if not needed <= held:
             raise RuntimeError(f"{flow}: central lacks {len(needed - held)} of HEAD's "
                                f"{len(needed)} objects after the first push")
-    results.checks.append(f"first push {rep + 1}: both buckets hold all {len(needed):,} "
-                          "objects of HEAD")
+    results.checks.append(f"first push {rep + 1}: {len(flows)} buckets hold all "
+                          f"{len(needed):,} objects of HEAD")
 
 
 def head_objects(user: User) -> set[str]:
@@ -586,6 +601,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="counted changes pushed and pulled per first push (default 3)")
     parser.add_argument("--warmup", type=int, default=0, help="uncounted changes first "
                         "(default 0: the first push has warmed every cache already)")
+    parser.add_argument("--ceiling", action="store_true", help="also time a bare `rclone "
+                        "copy` of the same objects into a third bucket, one PUT each: "
+                        "moto's own ceiling (first/bare in the results)")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/dvc-synced-bench"))
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached project")
     parser.add_argument("--readme", action="store_true",
@@ -607,7 +625,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     meta: dict[str, object] = {
         "command": " ".join(["python", "benchmarks/run.py", "--s3", *(argv or [])]),
         "sizes": sizes, "repeat": args.repeat, "change_repeat": args.change_repeat,
-        "warmup": args.warmup, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "warmup": args.warmup, "ceiling": args.ceiling,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "commit": commit, "versions": versions(), "build_seconds": {},
     }
     started = time.monotonic()
@@ -643,7 +662,7 @@ def run_size(size: int, args: argparse.Namespace, meta: dict[str, object]) -> Re
                 build(project, moto)
             ready = json.loads((project.root / "READY").read_text())
             meta["build_seconds"][size] = ready["build_seconds"]  # type: ignore[index]
-            for flow in ("ours", "dvc"):
+            for flow in ("ours", "dvc", *(["bare"] if args.ceiling else [])):
                 moto.make_bucket(flow)
             u = users(project, moto.endpoint)
             counting.rclone_wrapper(project.counting_dir, project.counting_log)
@@ -654,7 +673,7 @@ def run_size(size: int, args: argparse.Namespace, meta: dict[str, object]) -> Re
                 configure_dvc_remote(u[name], moto.endpoint, bucket)
             moto.requests()
             log(f"  s3 run {rep + 1}/{args.repeat}: first push of {size:,} objects")
-            first_push(project, u, moto, rep, results)
+            first_push(project, u, moto, rep, results, args.ceiling)
             results.loads.append(round(os.getloadavg()[0], 2))
             for crep in range(args.warmup + args.change_repeat):
                 change(project, u, moto, crep, crep >= args.warmup, results, rng)

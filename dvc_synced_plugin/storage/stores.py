@@ -351,17 +351,31 @@ def verify_objects(store: ObjectStore, refs: Iterable[ObjectRef], jobs: int) -> 
     A store that shares inodes with a cache whose workspace links into it can hold an
     object edited in place; this is the check that stops it from spreading.
     """
+    for _ in iter_verified(store, list(refs), jobs):
+        pass
+
+
+def iter_verified(store: ObjectStore, refs: list[ObjectRef],
+                  jobs: int) -> Iterator[ObjectRef]:
+    """`verify_objects` one object at a time, in the order given: each ref once its bytes
+    hashed to its name, so a caller can send it while later ones are still being hashed.
+    An object that does not hash right raises when its turn comes: none after it in the
+    order has been yielded."""
     def check(ref: ObjectRef) -> None:
         got = safety.verify(store.path(ref), ref)
         if got is not None:
             raise changed_in_place(store.path(ref), ref, got)
 
-    todo = list(refs)
-    if not todo:
+    if not refs:
         return
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in [pool.submit(check, r) for r in todo]:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = [pool.submit(check, r) for r in refs]
+        for ref, future in zip(refs, futures):
             future.result()
+            yield ref
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _share(src: Path, tmp: Path, link_shared: bool = True) -> bool:

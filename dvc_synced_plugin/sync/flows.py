@@ -32,8 +32,8 @@ from dvc_synced_plugin.storage.stores import (
     ObjectStore,
     copy_objects,
     iter_copies,
+    iter_verified,
     remove_tree,
-    verify_objects,
 )
 from dvc_synced_plugin.sync.plan import (
     ManifestSource,
@@ -201,9 +201,12 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     uploads = UploadQueue(transport, local.root, sum(size(r) for r in send))
     try:
         # Read out of a shared store: hashed before central gets them (cache.type hardlink).
-        verify_objects(local, [r for r in todo if r in in_local], session.settings.jobs)
-        for ref in send & in_local:
-            uploads.ready(ref, local.size(ref))
+        # Each goes to the queue once hashed, while later ones are hashed: the second push
+        # of a bulk (another central, a retry) no longer hashes it all before sending any.
+        for ref in iter_verified(local, [r for r in todo if r in in_local],
+                                 session.settings.jobs):
+            if ref in send:
+                uploads.ready(ref, local.size(ref))
         for ref, _ in iter_copies(cache, local, order, session.settings.jobs,
                                   verify=True, share=True):
             if ref in send:

@@ -8,7 +8,7 @@ caller). What the queue may do comes from the transport's `capabilities`.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
@@ -88,33 +88,39 @@ def download_staged(transport: Transport, staging: Path, refs: list[ObjectRef], 
 
 
 class UploadQueue:
-    """File uploads that run while later objects are still being copied in.
+    """File uploads that run while later objects are still being hashed and copied in.
 
-    Copying 1 GiB into the local storage (read and hash, link or write) done first would
-    add half the transfer time. And one stream is limited by the tool itself, not by ssh:
-    up to `lanes` sessions run at once over the shared connection. While objects still
-    arrive, a session starts when none runs or the waiting bytes reach a threshold that
-    grows fourfold (a handful of sessions: each costs a remote shell's start); what waits
-    at the end goes in two halves. Small pushes send once, at the end: a session costs
-    more than they gain.
+    Hashing 1 GiB (the check every byte gets before it leaves) done first would add a
+    third of the transfer time; here it overlaps the sending. Each upload is a session
+    (over ssh: a remote shell's start, 0.16 s of CPU as root on the benchmark's server),
+    so a lane forms its batch only when it is ready to send: the first after the
+    handshake, with everything verified meanwhile, and each later one with all that was
+    verified while its previous batch went. Hashing outruns the wire, so one lane sends
+    a bulk in two sessions. Up to `lanes` run at once: another starts only once the
+    waiting pile reaches a threshold that grows fourfold (a handful of sessions); at the
+    end a free lane takes half of what waits while another lane runs, so they end
+    together. Small pushes send once, at the end: a session costs more than they gain.
+    Only objects handed to `ready` (verified) are ever sent.
     """
 
     PIPELINE_FROM = 64 << 20
+    SPLIT_FROM = 16 << 20  # a smaller rest at the end goes in one batch
 
     def __init__(self, transport: Transport, src_root: Path, total: int) -> None:
         self.transport = transport
         self.src_root = src_root
-        self.lock = threading.RLock()
+        self.lock = threading.Condition()
         self.waiting: list[tuple[ObjectRef, int]] = []
         self.threshold = max(total // 16, 8 << 20)
-        self.cap = total  # at the end: half of what is left, to even out the lanes
         caps = transport.capabilities
-        self.lanes = max(1, caps.lanes)
-        # Live progress on a terminal would be garbled by parallel runs.
+        # Live progress on a terminal would be garbled by parallel runs: there, sessions
+        # follow each other (still overlapping the hashing).
         showing = caps.progress and output.progress_on_terminal()
-        self.pipelined = total >= self.PIPELINE_FROM and self.lanes > 1 and not showing
+        self.lanes = 1 if showing else max(1, caps.lanes)
+        self.pipelined = total >= self.PIPELINE_FROM
         self.pool: Optional[ThreadPoolExecutor] = None
-        self.running: list[Future[None]] = []
+        self.connecting: Optional[Future[None]] = None
+        self.active = 0  # lanes running (connecting, sending, or taking their next batch)
         self.errors: list[BaseException] = []
         # Listed objects the uploads found on central already; None once one upload
         # could not tell (see Transport.reports_existing).
@@ -123,7 +129,8 @@ class UploadQueue:
         self.stopped = False
 
     def ready(self, ref: ObjectRef, size: int) -> None:
-        """`ref` is in the source store and may be sent; raises a failed upload's error."""
+        """`ref` is verified in the source store and may be sent; raises a failed
+        upload's error."""
         with self.lock:
             self.waiting.append((ref, size))
             if self.pipelined:
@@ -131,35 +138,67 @@ class UploadQueue:
             if self.errors:
                 raise self.errors[0]
 
-    def _launch(self) -> None:
-        """Start what the policy allows (lock held)."""
-        self.running = [f for f in self.running if not f.done()]
-        while len(self.running) < self.lanes and not (self.errors or self.stopped):
-            batch = self._next_batch()
-            if not batch:
-                return
-            if self.pool is None:
-                self.pool = ThreadPoolExecutor(max_workers=self.lanes)
-            future = self.pool.submit(self._upload, [r.relpath for r, _ in batch])
-            self.running.append(future)
-            future.add_done_callback(self._done)
+    def _pile(self) -> int:
+        return sum(n for _, n in self.waiting)
 
-    def _next_batch(self) -> list[tuple[ObjectRef, int]]:
-        """The oldest waiting objects up to `cap` bytes; none yet while more arrive, a lane
-        runs and the pile is under the threshold (fewer, larger sessions)."""
-        if not self.waiting:
+    def _launch(self) -> None:
+        """Start a lane where the policy allows (lock held); the connection is opened at
+        the first object, while the pile grows."""
+        if self.pool is None and not (self.errors or self.stopped):
+            self.pool = ThreadPoolExecutor(max_workers=self.lanes + 1)
+            connect = getattr(self.transport, "connect", None)
+            if connect is not None:
+                self.connecting = self.pool.submit(connect)
+        while (self.waiting and self.active < self.lanes and self.pool is not None
+               and not (self.errors or self.stopped)):
+            if self.arriving and self._pile() < self.threshold:
+                return
+            self.active += 1
+            self.pool.submit(self._lane)
+
+    def _take(self) -> list[tuple[ObjectRef, int]]:
+        """A lane's next batch (lock held): none while more arrive and the pile is under
+        the threshold (another lane runs) or nothing waits; at the end, half while
+        another lane runs."""
+        if self.errors or self.stopped or not self.waiting:
             return []
-        if self.arriving and self.running:
-            if sum(n for _, n in self.waiting) < self.threshold:
+        others = self.active > 1
+        pile = self._pile()
+        if others and self.arriving:
+            if pile < self.threshold:
                 return []
             self.threshold *= 4
+        if not others or self.arriving or pile < self.SPLIT_FROM:
+            batch, self.waiting = self.waiting, []
+            return batch
         taken, size = 0, 0
         while taken < len(self.waiting) and (
-                not taken or size + self.waiting[taken][1] <= self.cap):
+                not taken or size + self.waiting[taken][1] <= (pile + 1) // 2):
             size += self.waiting[taken][1]
             taken += 1
         batch, self.waiting = self.waiting[:taken], self.waiting[taken:]
         return batch
+
+    def _lane(self) -> None:
+        """One lane: connect (if the transport can ahead of a transfer), then send batches
+        until there is none to take."""
+        try:
+            if self.connecting is not None:
+                self.connecting.result()
+            while True:
+                with self.lock:
+                    batch = self._take()
+                    if not batch:
+                        return
+                self._upload([r.relpath for r, _ in batch])
+        except BaseException as exc:  # handed to the thread that waits on the queue
+            with self.lock:
+                self.errors.append(exc)
+        finally:
+            with self.lock:
+                self.active -= 1
+                self._launch()
+                self.lock.notify_all()
 
     def _upload(self, relpaths: list[str]) -> None:
         found = self.transport.upload(self.src_root, relpaths)
@@ -168,13 +207,6 @@ class UploadQueue:
                 self.existing = None
             elif self.existing is not None:
                 self.existing |= found
-
-    def _done(self, future: Future[None]) -> None:
-        with self.lock:
-            error = future.exception()
-            if error is not None:
-                self.errors.append(error)
-            self._launch()
 
     def finish(self) -> Optional[set[str]]:
         """Send what is waiting and wait for every upload; raise the first failure.
@@ -187,17 +219,9 @@ class UploadQueue:
             return self.existing
         with self.lock:
             self.arriving = False
-            self.cap = (sum(n for _, n in self.waiting) + 1) // 2
             self._launch()
-        while True:
-            with self.lock:
-                running = [f for f in self.running if not f.done()]
-                if self.errors or not (running or self.waiting):
-                    break
-                if not running:
-                    self._launch()
-                    continue
-            wait(running, return_when=FIRST_COMPLETED)
+            while not self.errors and (self.active or self.waiting):
+                self.lock.wait()
         self.abort()
         if self.errors:
             raise self.errors[0]

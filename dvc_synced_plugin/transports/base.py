@@ -94,6 +94,9 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release connections."""
 
+    # Optional: `connect() -> None` opens the connection ahead of the first transfer
+    # (rsync over ssh), so the upload queue forms its first batch after the handshake.
+
 
 def lstat_kind(path: str) -> Optional[str]:
     """What sits at `path` when it is not a regular file (None: a regular file or nothing)."""

@@ -540,6 +540,13 @@ class RsyncTransport:
             raise missing_central(self.settings.central, self.path)
         return lstat_sizes(self.path, relpaths, self.description, self.not_files)
 
+    def connect(self) -> None:
+        """Open the shared ssh connection now (optional in `Transport`): the upload queue
+        forms a lane's first batch after the handshake, from all verified meanwhile."""
+        self.flavor()
+        if self.ssh:
+            self.ssh.open()
+
     def reports_existing(self) -> bool:
         """Whether `upload` tells which listed files central had: rsync 3.1 on (old ones
         keep the probe before the upload, as they have always been tested)."""
