@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.rev == "HEAD":
         write_state(settings.root, "ok", gitinfo.rev_parse(settings.root, "HEAD"))
+    if report.kept:  # all else is done; DVC refuses over unsaved work, and so do we
+        output.say(flows.kept_line(report.kept))
+        return 1
     return 0
 
 

@@ -207,6 +207,8 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
         say(f"warning: the data of {new[:10]} is not in the workspace: {exc}")
         say("git's state is as git left it; run `dvc-synced pull` to finish")
         return 1
+    if report.kept:  # the checkout stands (git made it); the kept outputs are named once
+        say(f"warning: {flows.kept_line(report.kept)}")
     if report.incomplete and report.needed:
         announce(report.line("downloaded", "from"))  # what did arrive
     for line in report.incomplete:

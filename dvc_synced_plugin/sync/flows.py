@@ -68,6 +68,7 @@ class Report:
     incomplete: list[str] = field(default_factory=list)
     unsaved: list[str] = field(default_factory=list)  # files with changes DVC does not have
     excluded: list[str] = field(default_factory=list)  # changed outputs the patterns leave out
+    kept: list[str] = field(default_factory=list)  # outputs HEAD dropped, kept: unsaved edits
 
     def line(self, verb: str, where: str) -> str:
         return output.summary(verb, where, self.moved, self.moved_bytes, self.skipped,
@@ -502,7 +503,7 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
             workspace.recover(settings.root, git_dir)  # what a killed update left
             faults.point("workspace")
             record = workspace.record_file(git_dir)
-            remove_stale_outputs(settings.root, session, stale, record)
+            report.kept = remove_stale_outputs(settings.root, session, stale, record)
             if checkout == "all":
                 # Held back and excluded outputs keep what they have: every other output
                 # of the revision is a target of the plan (its changes start from nothing).
@@ -586,10 +587,11 @@ def stale_outputs(root: Path, changes: list[gitinfo.PointerChange]) -> list[Out]
 
 
 def remove_stale_outputs(root: Path, session: Session, stale: list[Out],
-                         record: workspace.DirRecord) -> None:
-    """Plain `dvc pull` removes outputs HEAD no longer has; so do we, unless changed."""
+                         record: workspace.DirRecord) -> list[str]:
+    """Plain `dvc pull` removes outputs HEAD no longer has; so do we, unless changed
+    (returns those kept: DVC refuses there, so the caller says so in one line)."""
     if not stale:
-        return
+        return []
     listed = gitinfo.git(root, "--literal-pathspecs", "ls-files", "-z", "--",
                          *[o.path for o in stale if o.is_dir]) if any(
                              o.is_dir for o in stale) else b""
@@ -598,11 +600,15 @@ def remove_stale_outputs(root: Path, session: Session, stale: list[Out],
         for out in stale:
             if name.startswith(out.path + "/"):
                 in_git.setdefault(out.path, set()).add(name[len(out.path) + 1:])
-    kept = workspace.remove_stale(root, session.cache, stale, session.manifests.read, record,
+    return workspace.remove_stale(root, session.cache, stale, session.manifests.read, record,
                                   in_git)
-    for path in kept:
-        output.warn(f"{path} is no longer tracked by DVC but differs from its last version: "
-                    "kept")
+
+
+def kept_line(kept: list[str]) -> str:
+    """One line for outputs HEAD dropped that hold unsaved edits, naming both ways out."""
+    shown = " ".join(kept[:5]) + (" ..." if len(kept) > 5 else "")
+    return (f"kept {shown}: no longer tracked by DVC, with changes DVC does not have; "
+            f"keep it: `dvc add {kept[0]}` and commit; drop it: `rm -r {kept[0]}`")
 
 
 def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet,

@@ -120,6 +120,7 @@ def test_full_pull_repairs_whatever_the_history(team: Team, tmp_path: Path) -> N
     assert not (bob.repo / "d1").exists(), proc.stderr
     assert (bob.repo / "d2" / "a.txt").read_text() == "bob's unsaved edit\n"
     assert "d2" in proc.stderr, proc.stderr
+    assert proc.returncode != 0, "kept unsaved work, yet exit 0 (DVC refuses)"
     (bob.repo / "d2" / "a.txt").unlink()
     (bob.repo / "d2").rmdir()
     bob.synced("pull")

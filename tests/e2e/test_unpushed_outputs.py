@@ -98,7 +98,8 @@ def test_full_pull_removes_dropped_push_false_outputs(team: Team, tmp_path: Path
     assert not (bob.repo / "cached").exists(), proc.stderr
     if edited:
         assert (bob.repo / "private.bin").read_text() == "bob's unsaved edit\n"
-        assert "private.bin" in proc.stderr, proc.stderr
+        assert proc.returncode != 0, "kept unsaved work, yet exit 0 (DVC refuses)"
+        assert proc.stderr.count("private.bin") >= 1 and "dvc add" in proc.stderr, proc.stderr
         (bob.repo / "private.bin").unlink()
     else:
         assert proc.returncode == 0, proc.stderr
