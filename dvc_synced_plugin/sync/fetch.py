@@ -217,7 +217,7 @@ def fetch(
             held.enter_context(storage_lock(session.local.root, timeout))
         except SyncError as exc:
             raise StorageBusy(str(exc)) from None
-        counted: set[bytes] = set()
+        counted = Counted()
         # The tips first: their manifests are then on disk as the history's delta bases.
         # Data a teammate never pushed is not a reason to leave the rest behind.
         for name, changes in phases:
@@ -269,35 +269,55 @@ def _absent(store: ObjectStore, keys: list[bytes], owner: str) -> list[ObjectRef
     return lacking + store.missing(batch)
 
 
-def _fill(session: Session, objs: ObjectSet, counted: set[bytes], report: FetchReport,
+class Counted:
+    """Objects earlier phases counted. Whole manifests are kept as refs, their entries
+    not: 10^6 keys are ~80 MB, held beside the two manifests a later delta reads. A
+    later phase's candidates are looked up by reading those manifests again."""
+
+    def __init__(self) -> None:
+        self.keys: set[bytes] = set()  # every object but a whole manifest's entries
+        self.wholes: list[ObjectRef] = []
+
+    def drop_counted(self, session: Session, keys: set[bytes]) -> None:
+        """Remove from `keys` what an earlier phase counted."""
+        keys -= self.keys
+        for whole in self.wholes:
+            if not keys:
+                return
+            keys -= {k for k in (_key(oid, whole.legacy) for oid in entry_oids(
+                _manifest(session, whole), whole.legacy, whole.owner)) if k in keys}
+
+
+def _manifest(session: Session, ref: ObjectRef) -> bytes:
+    data = session.manifests.read(ref)
+    if data is None:  # the plan read it: only a store changing under us gets here
+        raise SyncError(f"the manifest of {ref.owner} ({ref.oid}) vanished meanwhile")
+    return data
+
+
+def _fill(session: Session, objs: ObjectSet, counted: Counted, report: FetchReport,
           revisions: int) -> None:
     """Put the objects of `objs` into the local storage: from the DVC cache when it has
     them, else central. Manifests in `objs.whole` are read entry by entry, so memory
-    follows the objects not counted yet, as keys, not a whole revision's refs."""
-    named: list[ObjectRef] = []
-    for ref in objs.all():
-        key = _key(ref.oid, ref.legacy)
-        if key not in counted:
-            counted.add(key)
-            named.append(ref)
+    follows one manifest's entries, as keys, not a whole revision's refs."""
+    by_key = {_key(ref.oid, ref.legacy): ref for ref in objs.all()}
+    fresh = set(by_key)
+    counted.drop_counted(session, fresh)
+    counted.keys |= fresh
+    named = [ref for key, ref in by_key.items() if key in fresh]
     report.needed += len(named)
     lacking = session.local.missing(named)
     report.present += len(named) - len(lacking)
     for whole in objs.whole:
-        data = session.manifests.read(whole)
-        if data is None:  # the plan read it: only a store changing under us gets here
-            raise SyncError(f"the manifest of {whole.owner} ({whole.oid}) vanished meanwhile")
-        keys: list[bytes] = []
-        for oid in entry_oids(data, whole.legacy, whole.owner):
-            key = _key(oid, whole.legacy)
-            if key not in counted:
-                counted.add(key)
-                keys.append(key)
-        del data  # 80 MB at 10^6 entries: not held while the store is listed
+        keys = {_key(oid, whole.legacy) for oid in entry_oids(
+            _manifest(session, whole), whole.legacy, whole.owner)}
+        counted.drop_counted(session, keys)
+        absent = _absent(session.local, list(keys), whole.owner)
         report.needed += len(keys)
-        absent = _absent(session.local, keys, whole.owner)
         report.present += len(keys) - len(absent)
         lacking += absent
+        del keys  # not kept past this manifest: later phases read it again
+        counted.wholes.append(whole)
     # The cache has what was pulled or added here: no reason to ask central for it.
     in_cache = [r for r in lacking if session.cache.has(r)]
     if in_cache:
