@@ -226,3 +226,18 @@ def test_conflicted_squash_with_a_templated_pipeline(team: Team, tmp_path: Path)
     assert state(bob) == ("ok", head(bob))
     _oracle_matches(bob, team, tmp_path)
 
+
+def test_squash_conflict_committed_with_an_own_message(team: Team, tmp_path: Path) -> None:
+    """Case 5's squash, its resolution committed with bob's own message: git drops
+    SQUASH_MSG before post-commit, so the message cannot tell; the old directory d6 stayed
+    and the state said synced. The mark post-merge leaves does tell."""
+    _alice, bob = _squash_conflict_over_a_retyped_output(team)
+    bob.git("commit", "-q", "-m", "take feature's d6")
+    assert (bob.repo / "d6").read_text() == "d6 is a file now\n", "the old directory stayed"
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
+    # The mark went with that commit: the next one, bob's own, syncs nothing.
+    bob.write("notes.txt", "n\n")
+    bob.git("add", "notes.txt")
+    bob.git("commit", "-q", "-m", "notes")
+    assert state(bob) == ("ok", head(bob))
