@@ -430,8 +430,9 @@ def post_commit(root: Path, event: HeadMove) -> int:
 def written_by_git(message: str) -> bool:
     """A plain `git commit` that concludes a conflicted squash merge or revert (also
     `git revert --continue`): its reflog says "commit:", but git wrote the pointer files.
-    git leaves no other trace by then, so its default message is the sign (edited away,
-    the next hook or `dvc-synced pull` catches up; `dvc-synced status` says it lags)."""
+    git leaves no other trace by then, so its default message is the sign. A squash that
+    stopped on pointer files is also known by the mark its post-merge left; a revert whose
+    message was edited away is not (the next full `dvc-synced pull` repairs it)."""
     return message.startswith("Squashed commit of the following:") or (
         "\nThis reverts commit " in message)
 
