@@ -6,15 +6,16 @@ manifests listing their files. Which objects a change needs is `sync/plan.py`'s 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from dvc_synced_plugin.dvcfiles.pointers import Out
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.manifest_text import SEP, differing_regions
-from dvc_synced_plugin.oids import ObjectRef
-from dvc_synced_plugin.safety import check_entry, load_json
+from dvc_synced_plugin.oids import MD5, ObjectRef
+from dvc_synced_plugin.safety import check_entry, load_json, plain_layout
 
 # A manifest is named by its hash: a malformed one was written that way by whoever pushed
 # it, and only a new commit of that directory replaces it.
@@ -60,6 +61,23 @@ def manifest_map(data: bytes, legacy: bool, owner: str) -> dict[str, str]:
         parse_manifest(data, legacy, owner)  # raises the precise error
         raise SyncError(f"the manifest of {owner} is unreadable: {UNREADABLE_FIX}") from None
     return result
+
+
+_ENTRY_MD5 = re.compile(rb'\{"md5": "(' + MD5.encode() + rb')"')
+
+
+def entry_oids(data: bytes, legacy: bool, owner: str) -> Iterator[str]:
+    """The file objects a manifest lists, one at a time, without parsing where it can.
+
+    In DVC's plain layout no name holds a quote, so each `{"md5": "` starts an entry
+    (10^6 entries would be ~400 MB of parsed JSON). Any other layout is parsed, with
+    `manifest_map`'s errors, before the first md5 is given."""
+    if plain_layout(data):
+        return (m.group(1).decode() for m in _ENTRY_MD5.finditer(data))
+    entries = manifest_map(data, legacy, owner)
+    for rel, md5 in entries.items():
+        check_entry(rel, md5, owner)
+    return iter(entries.values())
 
 
 @dataclass(frozen=True)
@@ -152,6 +170,10 @@ class ObjectSet:
     routed: list[tuple[str, Out]] = field(default_factory=list)
     # Changed outputs the fetch patterns leave out (`selection.py`): nothing moved for them.
     excluded: list[str] = field(default_factory=list)
+    # Manifests planned in full whose entries are left out of `files` (`plan_changes`
+    # with `stream_whole`): the caller reads them with `entry_oids`, one at a time, as
+    # 10^6 refs would hold ~500 MB. They are in `dirs` like any other manifest.
+    whole: list[ObjectRef] = field(default_factory=list)
 
     def add(self, ref: ObjectRef) -> None:
         bucket = self.dirs if ref.is_dir else self.files

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin import output
+from dvc_synced_plugin.dvcfiles.objects import ObjectSet, entry_oids
 from dvc_synced_plugin.errors import ConfigError, MissingObjectsError, SyncError
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
@@ -33,7 +34,7 @@ from dvc_synced_plugin.output import human_bytes
 from dvc_synced_plugin.settings import Settings, positive_int
 from dvc_synced_plugin.storage.lock import storage_lock
 from dvc_synced_plugin.storage.memo import CommitMemo
-from dvc_synced_plugin.storage.stores import copy_objects, generation, remove_tree
+from dvc_synced_plugin.storage.stores import ObjectStore, copy_objects, generation, remove_tree
 from dvc_synced_plugin.sync import flows
 from dvc_synced_plugin.sync.flows import Session, fetch_into_local
 
@@ -119,6 +120,7 @@ class Fetched(CommitMemo):
 def plan_changes(
     root: Path, tips: list[str], days: Optional[int], now: Optional[float] = None,
     done: frozenset[str] | set[str] = frozenset(), anchor: Optional[str] = None,
+    covered: Optional[list[str]] = None,
 ) -> list[tuple[str, list[PointerChange]]]:
     """(revision, pointer changes) per tip, then the recent history's: the new sides are
     every version they hold. Tips and recent commits in `done` are left out.
@@ -129,6 +131,7 @@ def plan_changes(
     version has beyond the one replacing it: every such newer version is a tip's or
     replaced in turn, so the chain ends at data counted already. A delta whose base
     manifest is not on this machine falls back to the full manifest.
+    `covered` gets every recent commit whose versions the groups hold (or the base does).
     """
     todo = [t for t in tips if t not in done]
     groups: list[tuple[str, list[PointerChange]]] = []
@@ -160,6 +163,11 @@ def plan_changes(
         for ch in gitinfo.changes_in_commits(root, tips, since=f"@{cutoff}"):
             if ch.commit in done:
                 continue
+            # Remembered even when another commit's entry took its versions: a root
+            # commit whose version a later one replaced was otherwise planned whole
+            # again by every later fetch (10^6 entries read each time).
+            if covered is not None:
+                covered.append(ch.commit)
             want(history, ch.path, ch.old_blob, ch.new_blob, ch.commit, ch.base)
             # The version this commit replaced: a checkout of its parent needs it.
             want(history, ch.path, ch.new_blob, ch.old_blob, f"{ch.commit}^", ch.commit)
@@ -195,46 +203,101 @@ def fetch(
     with flows.Session(settings) as session, contextlib.ExitStack() as held:
         memo = Fetched(root, session.local.root, settings.selection.fingerprint)
         report.known = sum(t in memo.known for t in tips)
-        phases = plan_changes(root, tips, days, done=memo.known, anchor=memo.anchor)
+        covered: list[str] = []
+        phases = plan_changes(root, tips, days, done=memo.known, anchor=memo.anchor,
+                              covered=covered)
         # HEAD's upstream (the first tip) last: the anchor the next fetch diffs against.
         order = [*tips[1:], tips[0]]
+        known = [*[c for c in covered if c not in tips], *order]  # the memo dedups
         if not phases:  # every revision's data was fetched before: no storage work
-            memo.add(order)
+            memo.add(known)
             report.seconds = time.monotonic() - start
             return report
         try:
             held.enter_context(storage_lock(session.local.root, timeout))
         except SyncError as exc:
             raise StorageBusy(str(exc)) from None
-        counted: set[str] = set()
+        counted: set[bytes] = set()
         # The tips first: their manifests are then on disk as the history's delta bases.
         # Data a teammate never pushed is not a reason to leave the rest behind.
         for name, changes in phases:
             try:
-                objs = session.plan(changes, select=settings.selection)
-                _fill(session, objs.all(), counted, report, len(tips))
+                # Manifests without a version here to diff against are streamed (`_fill`).
+                objs = session.plan(changes, select=settings.selection, stream_whole=True)
+                _fill(session, objs, counted, report, len(tips))
                 report.excluded.update(objs.excluded)
             except MissingObjectsError as exc:
                 report.problems.append(f"{name[:10] if len(name) == 40 else name}: {exc}")
         if not report.problems:  # a partial run is simply computed again next time
-            history = [c.commit for _, changes in phases for c in changes
-                       if c.commit not in tips and not c.commit.endswith("^")]
-            memo.add([*history, *order])
+            memo.add(known)
         with contextlib.suppress(OSError):
             remove_tree(session.staging())
     report.seconds = time.monotonic() - start
     return report
 
 
-def _fill(session: Session, refs: list[ObjectRef], counted: set[str], report: FetchReport,
-          revisions: int) -> None:
-    """Put `refs` into the local storage: from the DVC cache when it has them, else central."""
+# Objects checked for presence per round, in whole store directories: a round of many
+# is read from directory listings (`ObjectStore.present`), each directory listed once.
+ROUND = 50_000
 
-    refs = [r for r in refs if r.relpath not in counted]
-    counted.update(r.relpath for r in refs)
-    report.needed += len(refs)
-    lacking = session.local.missing(refs)
-    report.present += len(refs) - len(lacking)
+
+def _key(oid: str, legacy: bool) -> bytes:
+    """An object as 16-18 bytes (md5, then `d` for a manifest, `l` for the 2.x layout):
+    what was counted is kept for a whole revision, and 10^6 relpath strings are ~130 MB."""
+    return (bytes.fromhex(oid[:32]) + (b"d" if oid.endswith(".dir") else b"")
+            + (b"l" if legacy else b""))
+
+
+def _ref(key: bytes, owner: str) -> ObjectRef:
+    mark = key[16:]
+    return ObjectRef(key[:16].hex() + (".dir" if b"d" in mark else ""), b"l" in mark, owner)
+
+
+def _absent(store: ObjectStore, keys: list[bytes], owner: str) -> list[ObjectRef]:
+    """Those of `keys` (objects of `owner`) the store lacks, asked in rounds of whole
+    store directories: an md5's first byte names its directory."""
+    by_dir: list[list[bytes]] = [[] for _ in range(256)]
+    for key in keys:
+        by_dir[key[0]].append(key)
+    lacking: list[ObjectRef] = []
+    batch: list[ObjectRef] = []
+    for group in by_dir:
+        batch += (_ref(k, owner) for k in group)
+        if len(batch) >= ROUND:
+            lacking += store.missing(batch)
+            batch = []
+    return lacking + store.missing(batch)
+
+
+def _fill(session: Session, objs: ObjectSet, counted: set[bytes], report: FetchReport,
+          revisions: int) -> None:
+    """Put the objects of `objs` into the local storage: from the DVC cache when it has
+    them, else central. Manifests in `objs.whole` are read entry by entry, so memory
+    follows the objects not counted yet, as keys, not a whole revision's refs."""
+    named: list[ObjectRef] = []
+    for ref in objs.all():
+        key = _key(ref.oid, ref.legacy)
+        if key not in counted:
+            counted.add(key)
+            named.append(ref)
+    report.needed += len(named)
+    lacking = session.local.missing(named)
+    report.present += len(named) - len(lacking)
+    for whole in objs.whole:
+        data = session.manifests.read(whole)
+        if data is None:  # the plan read it: only a store changing under us gets here
+            raise SyncError(f"the manifest of {whole.owner} ({whole.oid}) vanished meanwhile")
+        keys: list[bytes] = []
+        for oid in entry_oids(data, whole.legacy, whole.owner):
+            key = _key(oid, whole.legacy)
+            if key not in counted:
+                counted.add(key)
+                keys.append(key)
+        del data  # 80 MB at 10^6 entries: not held while the store is listed
+        report.needed += len(keys)
+        absent = _absent(session.local, keys, whole.owner)
+        report.present += len(keys) - len(absent)
+        lacking += absent
     # The cache has what was pulled or added here: no reason to ask central for it.
     in_cache = [r for r in lacking if session.cache.has(r)]
     if in_cache:
@@ -252,7 +315,7 @@ def _fill(session: Session, refs: list[ObjectRef], counted: set[str], report: Fe
         on_central = session.transport.probe([r.relpath for r in todo])
         absent = [r for r in todo if r.relpath not in on_central]
         have = [r for r in todo if r.relpath in on_central and not (
-            r.is_dir and any(a.owner.startswith(f"{r.owner}/") for a in absent))]
+            r.is_dir and _lists_any(session, r, absent))]
         moved, size = fetch_into_local(session, have)
         report.fetched += moved
         report.fetched_bytes += size
@@ -260,3 +323,13 @@ def _fill(session: Session, refs: list[ObjectRef], counted: set[str], report: Fe
         raise
     report.fetched += moved
     report.fetched_bytes += size
+
+
+def _lists_any(session: Session, manifest: ObjectRef, absent: list[ObjectRef]) -> bool:
+    """Whether the manifest lists one of `absent` (or cannot be read to tell)."""
+    gone = {r.oid for r in absent if not r.is_dir and r.legacy == manifest.legacy}
+    if not gone:
+        return False
+    data = session.manifests.read(manifest)
+    return data is None or any(oid in gone for oid in entry_oids(
+        data, manifest.legacy, manifest.owner))

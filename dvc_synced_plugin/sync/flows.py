@@ -132,8 +132,8 @@ class Session:
             yield
 
     def plan(self, changes: list[gitinfo.PointerChange], strict: bool = True,
-             select: Selection = EVERYTHING) -> ObjectSet:
-        return plan_changes(self.root, changes, self.manifests, strict, select)
+             select: Selection = EVERYTHING, stream_whole: bool = False) -> ObjectSet:
+        return plan_changes(self.root, changes, self.manifests, strict, select, stream_whole)
 
     def close(self) -> None:
         self.manifests.close()

@@ -121,7 +121,8 @@ def _ref(out: Out) -> ObjectRef:
 
 
 def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSource,
-                 strict: bool = True, select: Selection = EVERYTHING) -> ObjectSet:
+                 strict: bool = True, select: Selection = EVERYTHING,
+                 stream_whole: bool = False) -> ObjectSet:
     """Objects the new side of `changes` adds over the old side, and the changed outputs
     with their manifest deltas (the checkout of just the change).
 
@@ -129,6 +130,8 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
     no storage is an error, or with `strict` False an entry in `unknown` (for status).
     `select`: the outputs a pull or fetch brings; the others land in `excluded` and
     nothing of theirs is planned (a push plans every output: `select` is not its).
+    `stream_whole`: a directory with no older version here to diff against goes to
+    `whole`, its entries unread (fetch streams them; it checks nothing out).
     """
     objs = ObjectSet()
     pending: list[tuple[Optional[Out], Out]] = []
@@ -162,7 +165,8 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
             if out.oid in old_oids:
                 continue
             objs.add(_ref(out))
-            if out.is_dir and not _expand_dir(objs, out, previous, manifests.read):
+            if out.is_dir and not _expand_dir(objs, out, previous, manifests.read,
+                                              stream_whole):
                 pending.append((previous, out))
     if not pending:
         return objs
@@ -172,7 +176,7 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
     for previous, out in pending:
         if _ref(out) in lacking:
             objs.unknown.append(out.path)
-        elif not _expand_dir(objs, out, previous, manifests.read):
+        elif not _expand_dir(objs, out, previous, manifests.read, stream_whole):
             raise SyncError(
                 f"the manifest of {out.path} ({out.oid}) is on no storage: "
                 "whoever committed it must `git push` again with dvc-synced installed"
@@ -181,8 +185,9 @@ def plan_changes(root: Path, changes: list[PointerChange], manifests: ManifestSo
 
 
 def _expand_dir(objs: ObjectSet, out: Out, previous: Optional[Out],
-                read: ManifestReader) -> bool:
-    """Add the entries of `out`'s manifest that `previous`'s does not have as they are.
+                read: ManifestReader, stream_whole: bool = False) -> bool:
+    """Add the entries of `out`'s manifest that `previous`'s does not have as they are
+    (all of them without `previous`, or into `objs.whole` with `stream_whole`).
 
     A pull of a 10-file change to a 100,000-file directory must not list 100,000 objects.
     """
@@ -194,6 +199,9 @@ def _expand_dir(objs: ObjectSet, out: Out, previous: Optional[Out],
     if data is None:
         return False
     old = read(base) if base is not None else None
+    if old is None and stream_whole:
+        objs.whole.append(ref)
+        return True
     delta = manifest_delta(old, data, ref.legacy, ref.owner)
     objs.deltas[(base.oid if old is not None and base is not None else "", ref.oid)] = delta
     for rel, md5 in delta.after.items():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -11,11 +10,11 @@ from pathlib import Path
 from typing import Optional
 
 from dvc_synced_plugin import safety
-from dvc_synced_plugin.dvcfiles.objects import ObjectSet, manifest_map
+from dvc_synced_plugin.dvcfiles.objects import ObjectSet, entry_oids
 from dvc_synced_plugin.dvcfiles.pointers import Out
 from dvc_synced_plugin.errors import SyncError
 from dvc_synced_plugin.git import gitinfo
-from dvc_synced_plugin.oids import MD5, ObjectRef, object_path, object_ref
+from dvc_synced_plugin.oids import ObjectRef, object_path, object_ref
 from dvc_synced_plugin.settings import Settings
 from dvc_synced_plugin.storage.state import read_state
 from dvc_synced_plugin.sync.flows import Session, read_only_session
@@ -65,21 +64,6 @@ def _revision_objects(session: Session, sha: str) -> ObjectSet:
 # Objects looked up per round: stores are listed directory by directory, so a round
 # takes whole prefix directories (a few at 10^6 objects), each listed once.
 STATUS_BATCH = 50_000
-_ENTRY_MD5 = re.compile(rb'\{"md5": "(' + MD5.encode() + rb')"')
-
-
-def entry_oids(data: bytes, legacy: bool, owner: str) -> Iterator[str]:
-    """The file objects a manifest lists, one at a time, without parsing where it can.
-
-    In DVC's plain layout no name holds a quote, so each `{"md5": "` starts an entry
-    (10^6 entries would be ~400 MB of parsed JSON). Any other layout is parsed, with
-    `manifest_map`'s errors, before the first md5 is given."""
-    if safety.plain_layout(data):
-        return (m.group(1).decode() for m in _ENTRY_MD5.finditer(data))
-    entries = manifest_map(data, legacy, owner)
-    for rel, md5 in entries.items():
-        safety.check_entry(rel, md5, owner)
-    return iter(entries.values())
 
 
 def _revision_oids(session: Session, sha: str, excluded: Optional[list[str]] = None

@@ -72,6 +72,24 @@ def needed(repo: GitRepo, old: Optional[str], new: str, manifests: Manifests) ->
     return plan(repo, gitinfo.changes_between(repo.root, old, new), manifests)
 
 
+def test_a_whole_manifest_can_be_left_to_the_caller(git_repo: GitRepo) -> None:
+    """`stream_whole` (fetch): a directory with no older version here is planned as its
+    manifest alone, its entries unread (at 10^6 they were ~500 MB of refs); one with an
+    older version here still gets its delta."""
+    v1 = manifest({"a": b"A", "b": b"B"})
+    v2 = manifest({"a": b"A", "b": b"B2"})
+    reader = Manifests(v1, v2)
+    r1 = git_repo.commit("v1", **{"data.dvc": pointer(dir_oid(v1))})
+    r2 = git_repo.commit("v2", **{"data.dvc": pointer(dir_oid(v2))})
+    whole = plan_changes(git_repo.root, gitinfo.changes_between(git_repo.root, None, r2),
+                         reader, stream_whole=True)
+    assert whole.whole == [ObjectRef(dir_oid(v2), False)] and not whole.files
+    assert set(whole.dirs) == {ObjectRef(dir_oid(v2), False).relpath} and not whole.deltas
+    delta = plan_changes(git_repo.root, gitinfo.changes_between(git_repo.root, r1, r2),
+                         reader, stream_whole=True)
+    assert not delta.whole and [r.oid for r in delta.files.values()] == [md5(b"B2")]
+
+
 def test_dir_delta_needs_only_changed_entries(git_repo: GitRepo) -> None:
     v1 = manifest({"a": b"A", "b": b"B", "sub/c": b"C"})
     v2 = manifest({"a": b"A", "b": b"B2", "sub/c": b"C", "new": b"N", "copy of a": b"C"})
