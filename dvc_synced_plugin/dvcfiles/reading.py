@@ -178,7 +178,7 @@ def _commits(root: Path, revs: list[str]) -> dict[str, str]:
             f"{r}^{{commit}}" for r in named]).decode().split()
         result.update(zip(named, out))
     if INDEX in revs:
-        tree = gitinfo.git(root, "write-tree").decode().strip()
+        tree = gitinfo.index_tree(root)  # a squash stopped on conflicts: ours for those
         result[INDEX] = gitinfo.git(root, "commit-tree", tree, "-m", "dvc-synced: the index",
                                     input=b"").decode().strip()
     return result

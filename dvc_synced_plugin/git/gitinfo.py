@@ -7,7 +7,9 @@ GitPython or DVC would cost more than the git calls themselves.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,14 +44,17 @@ def is_pointer_path(path: str) -> bool:
 
 
 def git(
-    root: Path | str, *args: str, input: Optional[bytes] = None, check: bool = True
+    root: Path | str, *args: str, input: Optional[bytes] = None, check: bool = True,
+    index: Optional[Path] = None,
 ) -> bytes:
-    """Run git in `root` and return stdout; a failure becomes one SyncError line."""
+    """Run git in `root` and return stdout; a failure becomes one SyncError line.
+    `index`: a scratch index file instead of the work tree's (GIT_INDEX_FILE)."""
     proc = subprocess.run(
         ["git", *args],
         cwd=root,
         input=input,
         capture_output=True,
+        env={**os.environ, "GIT_INDEX_FILE": str(index)} if index else None,
     )
     if check and proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip().splitlines()
@@ -176,6 +181,27 @@ def changes_to_index(root: Path) -> list[PointerChange]:
     )
     # ":0" names the index in `<rev>:<path>` lookups, so dvc.yaml is read from there too.
     return [replace(c, commit=INDEX, base="HEAD") for c in _parse_raw_z(out, with_commits=False)]
+
+
+def index_tree(root: Path) -> str:
+    """The index as a tree. A merge stopped on conflicts leaves unmerged entries, which
+    `git write-tree` refuses; in a scratch copy of the index they take HEAD's version
+    (ours): the staged sync leaves their outputs at HEAD's data, and the resolution's
+    commit brings what was chosen. The real index is never written."""
+    listed = git(root, "diff", "--name-only", "--diff-filter=U", "-z")
+    unmerged = [p for p in listed.split(b"\0") if p]
+    if not unmerged:
+        return git(root, "write-tree").decode().strip()
+    with tempfile.TemporaryDirectory(prefix="dvc-synced-index-") as scratch:
+        index = Path(scratch) / "index"
+        shutil.copyfile(git_dir(root) / "index", index)
+        git(root, "update-index", "-z", "--force-remove", "--stdin",
+            input=b"".join(p + b"\0" for p in unmerged), index=index)
+        ours = git(root, "--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", "HEAD",
+                   "--", *[p.decode("utf-8", "surrogateescape") for p in unmerged])
+        if ours:  # a path HEAD lacks (added there only) stays out, as in HEAD
+            git(root, "update-index", "-z", "--index-info", input=ours, index=index)
+        return git(root, "write-tree", index=index).decode().strip()
 
 
 def unmerged_paths(root: Path) -> set[str]:

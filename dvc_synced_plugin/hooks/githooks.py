@@ -22,7 +22,8 @@ Which hooks git 2.39 fires (checked with real runs, see tests/e2e/test_hooks.py)
   git merge --squash -> post-merge flag 1, also when it stops on conflicts (the
       unmerged pointers are left alone then)
   a conflicted squash merge or revert concluded by `git commit`/`--continue` ->
-      post-commit with a "commit:" reflog: git's default message tells it apart
+      post-commit with a "commit:" reflog: git's default message tells it apart (and,
+      for a squash stopped on pointer files, the mark its post-merge left)
   git am -> post-applypatch per patch (no post-commit)
   git push -> pre-push, also with nothing to push (empty stdin) and for deletions
 """
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Callable, Optional, TextIO, Union
 
 from dvc_synced_plugin.errors import MissingObjectsError, SyncError
+from dvc_synced_plugin.fs import atomic_write
 from dvc_synced_plugin.git import gitinfo
 from dvc_synced_plugin.git.gitinfo import PointerChange
 from dvc_synced_plugin.hooks import events
@@ -330,8 +332,35 @@ def nothing_to_replay(root: Path) -> bool:
                    for line in todo.splitlines())
 
 
+SQUASH_MARK = "squash-unmerged"  # in the state dir: HEAD a conflicted squash started at
+
+
+def mark_conflicted_squash(root: Path) -> None:
+    """A squash stopped on conflicts in pointer files: the resolution's commit (whatever
+    its message: git drops SQUASH_MSG before post-commit) must bring their data."""
+    mark = gitinfo.state_dir(root) / SQUASH_MARK
+    head = _resolve(root, "HEAD")
+    if head and gitinfo.unmerged_paths(root):
+        atomic_write(mark, head + "\n")
+    else:
+        mark.unlink(missing_ok=True)
+
+
+def squash_concluded(root: Path, parents: list[str]) -> bool:
+    """This commit concludes a conflicted squash (the mark names its parent); the mark
+    goes with any commit, so a squash abandoned by `git reset` counts at most once."""
+    mark = gitinfo.state_dir(root) / SQUASH_MARK
+    try:
+        started = mark.read_text().strip()
+    except OSError:
+        return False
+    mark.unlink(missing_ok=True)
+    return len(parents) == 1 and started == parents[0]
+
+
 def post_merge(root: Path, event: HeadMove) -> int:
     if event.kind == "squash":  # the result is staged, not committed: HEAD did not move
+        mark_conflicted_squash(root)
         return sync_workspace(root, None, staged=True)
     # ORIG_HEAD is HEAD before the merge, also for `git pull --rebase` without local commits.
     return sync_workspace(root, _resolve(root, "ORIG_HEAD"))
@@ -386,7 +415,7 @@ def post_commit(root: Path, event: HeadMove) -> int:
     head, *parents = gitinfo.git(root, "rev-list", "--parents", "-n", "1", "HEAD").decode().split()
     # Without a reflog (core.logAllRefUpdates off) only a merge commit is surely git's doing.
     made_here = subject.startswith(("commit:", "commit (initial)")) if subject else len(parents) < 2
-    if not made_here or written_by_git(message):
+    if not made_here or written_by_git(message) or squash_concluded(root, parents):
         code = sync_workspace(root, parents[0] if parents else None,
                               side=_merged_side(root, parents))
         upload_after(root, head, parents)
@@ -401,8 +430,9 @@ def post_commit(root: Path, event: HeadMove) -> int:
 def written_by_git(message: str) -> bool:
     """A plain `git commit` that concludes a conflicted squash merge or revert (also
     `git revert --continue`): its reflog says "commit:", but git wrote the pointer files.
-    git leaves no other trace by then, so its default message is the sign (edited away,
-    the next hook or `dvc-synced pull` catches up; `dvc-synced status` says it lags)."""
+    git leaves no other trace by then, so its default message is the sign. A squash that
+    stopped on pointer files is also known by the mark its post-merge left; a revert whose
+    message was edited away is not (the next full `dvc-synced pull` repairs it)."""
     return message.startswith("Squashed commit of the following:") or (
         "\nThis reverts commit " in message)
 

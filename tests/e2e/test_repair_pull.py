@@ -8,6 +8,8 @@ file) are fixed. The two conflicted merges the differential campaign found are h
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from tests.conftest import Team, User
@@ -125,3 +127,117 @@ def test_full_pull_repairs_whatever_the_history(team: Team, tmp_path: Path) -> N
     (bob.repo / "d2").rmdir()
     bob.synced("pull")
     _oracle_matches(bob, team, tmp_path)
+
+
+def _rmtree(path: Path) -> None:
+    for top, dirs, _files in os.walk(path):
+        for d in dirs:
+            os.chmod(os.path.join(top, d), 0o755)
+    shutil.rmtree(path)
+
+
+def _write_stages(user: User, stages: dict[str, list[str]], templated: bool) -> None:
+    """dvc.yaml with these stages; `templated`: the outputs spelled through `vars`, which
+    only DVC's own loading reads (the slow path)."""
+    variables, body = [], []
+    for name, outs in stages.items():
+        body += [f"  {name}:", "    cmd: 'true'", "    deps: [src.txt]", "    outs:"]
+        for j, out in enumerate(outs):
+            variables.append(f"  - v_{name}_{j}: {out}")
+            body.append(f"    - ${{v_{name}_{j}}}" if templated else f"    - {out}")
+    head_lines = ["vars:", *variables] if templated else []
+    (user.repo / "dvc.yaml").write_text("\n".join([*head_lines, "stages:", *body]) + "\n")
+
+
+def _stages(alice: User, templated: bool) -> None:
+    """Stage s1 (output o1) and s2 (directory outputs p1, p2), committed by `dvc commit`."""
+    alice.write("src.txt", "1\n")
+    alice.write("o1/a", "o1\n")
+    alice.write("p1/a", "p1\n")
+    alice.write("p2/b/c", "p2\n")
+    _write_stages(alice, {"s1": ["o1"], "s2": ["p1", "p2"]}, templated)
+    alice.dvc("commit", "-f", "-q")
+
+
+def _drop_s2(alice: User, templated: bool) -> None:
+    """s2 leaves dvc.yaml by hand; `dvc commit` keeps its dvc.lock entry, which DVC
+    ignores from then on (a stage dvc.yaml lacks has no outputs)."""
+    _rmtree(alice.repo / "p1")
+    _rmtree(alice.repo / "p2")
+    _write_stages(alice, {"s1": ["o1"]}, templated)
+    alice.dvc("commit", "-f", "-q")
+    assert "s2:" in (alice.repo / "dvc.lock").read_text()
+
+
+def test_conflicted_pull_drops_a_stage_kept_in_dvc_lock(team: Team, tmp_path: Path) -> None:
+    """Case 5's conflicted `git pull`: alice drops stage s2 from dvc.yaml (its two
+    directory outputs with it) and changes m.txt, which bob changed too; bob takes
+    theirs. On 7fcb160 the hooks read dvc.lock alone, so p1 and p2 stayed, and a full
+    `dvc-synced pull` left them too."""
+    alice, bob = pair(team)
+    alice.write("m.txt", "m\n")
+    _stages(alice, templated=False)
+    publish(alice, "two stages")
+    bob.git("pull", "-q")
+    assert (bob.repo / "p2/b/c").is_file()
+    _drop_s2(alice, templated=False)
+    alice.write("m.txt", "m from alice\n")
+    publish(alice, "drop s2")
+    bob.write("m.txt", "m from bob\n")
+    bob.git("commit", "-q", "-am", "bob's m")
+    assert bob.git("pull", "-q", "--no-rebase", check=False).returncode != 0
+    resolve_conflicts(bob, "theirs")
+    commit_resolution(bob)
+    assert not (bob.repo / "p1").exists() and not (bob.repo / "p2").exists()
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
+
+
+def test_conflicted_squash_with_a_templated_pipeline(team: Team, tmp_path: Path) -> None:
+    """Case 5's squash: `git merge --squash` stops on d6.dvc (the other side made d6 a
+    file) and also brings a templated dvc.yaml that drops s2. Its post-merge read the
+    index through DVC, and `git write-tree` refuses an unmerged index: the sync failed,
+    the commit's sync then ran in full and left p1 and p2 behind. On 7fcb160 the lock
+    entry DVC ignores kept them too."""
+    alice, bob = pair(team)
+    alice.write("d6/a.txt", "a\n")
+    _stages(alice, templated=True)
+    publish(alice, "stages and d6", "d6")
+    alice.git("push", "-q", "origin", "main:feature")
+    alice.write("d6/a.txt", "a2\n")
+    publish(alice, "d6 changes", "d6")
+    alice.git("switch", "-q", "feature")
+    alice.git("pull", "-q")
+    _rmtree(alice.repo / "d6")
+    alice.write("d6", "d6 is a file now\n")
+    _drop_s2(alice, templated=True)
+    publish(alice, "d6 becomes a file, s2 goes", "d6")
+    alice.git("switch", "-q", "main")
+    bob.git("pull", "-q")
+    assert (bob.repo / "p2/b/c").is_file()
+    bob.git("fetch", "-q")
+    proc = bob.git("merge", "--squash", "origin/feature", check=False)
+    assert proc.returncode != 0, "expected a conflict"
+    assert "warning" not in proc.stderr, proc.stderr
+    resolve_conflicts(bob, "theirs")
+    commit_resolution(bob)
+    assert (bob.repo / "d6").read_text() == "d6 is a file now\n"
+    assert not (bob.repo / "p1").exists() and not (bob.repo / "p2").exists()
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
+
+
+def test_squash_conflict_committed_with_an_own_message(team: Team, tmp_path: Path) -> None:
+    """Case 5's squash, its resolution committed with bob's own message: git drops
+    SQUASH_MSG before post-commit, so the message cannot tell; the old directory d6 stayed
+    and the state said synced. The mark post-merge leaves does tell."""
+    _alice, bob = _squash_conflict_over_a_retyped_output(team)
+    bob.git("commit", "-q", "-m", "take feature's d6")
+    assert (bob.repo / "d6").read_text() == "d6 is a file now\n", "the old directory stayed"
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
+    # The mark went with that commit: the next one, bob's own, syncs nothing.
+    bob.write("notes.txt", "n\n")
+    bob.git("add", "notes.txt")
+    bob.git("commit", "-q", "-m", "notes")
+    assert state(bob) == ("ok", head(bob))
