@@ -96,13 +96,18 @@ def _two_outputs_dropped_there(team: Team) -> tuple[User, User]:
     return alice, bob
 
 
-def test_conflicted_pull_resolved_theirs_drops_the_outputs(team: Team, tmp_path: Path) -> None:
-    _alice, bob = _two_outputs_dropped_there(team)
+def _theirs_committed_drops(bob: User, team: Team, tmp_path: Path, *gone: str) -> None:
+    """Resolve with theirs, commit: the dropped outputs leave, synced, as DVC has HEAD."""
     resolve_conflicts(bob, "theirs")
     commit_resolution(bob)
-    assert not (bob.repo / "d1").exists() and not (bob.repo / "d2").exists()
+    assert not any((bob.repo / name).exists() for name in gone)
     assert state(bob) == ("ok", head(bob))
     _oracle_matches(bob, team, tmp_path)
+
+
+def test_conflicted_pull_resolved_theirs_drops_the_outputs(team: Team, tmp_path: Path) -> None:
+    _alice, bob = _two_outputs_dropped_there(team)
+    _theirs_committed_drops(bob, team, tmp_path, "d1", "d2")
 
 
 def test_full_pull_repairs_whatever_the_history(team: Team, tmp_path: Path) -> None:
@@ -186,11 +191,7 @@ def test_conflicted_pull_drops_a_stage_kept_in_dvc_lock(team: Team, tmp_path: Pa
     bob.write("m.txt", "m from bob\n")
     bob.git("commit", "-q", "-am", "bob's m")
     assert bob.git("pull", "-q", "--no-rebase", check=False).returncode != 0
-    resolve_conflicts(bob, "theirs")
-    commit_resolution(bob)
-    assert not (bob.repo / "p1").exists() and not (bob.repo / "p2").exists()
-    assert state(bob) == ("ok", head(bob))
-    _oracle_matches(bob, team, tmp_path)
+    _theirs_committed_drops(bob, team, tmp_path, "p1", "p2")
 
 
 def test_conflicted_squash_with_a_templated_pipeline(team: Team, tmp_path: Path) -> None:
