@@ -242,3 +242,37 @@ def test_squash_conflict_committed_with_an_own_message(team: Team, tmp_path: Pat
     bob.git("add", "notes.txt")
     bob.git("commit", "-q", "-m", "notes")
     assert state(bob) == ("ok", head(bob))
+
+
+def test_squash_conflicted_in_dvc_lock_of_a_templated_pipeline(
+        team: Team, tmp_path: Path) -> None:
+    """`git merge --squash` stops on dvc.lock itself (both sides changed o1 of a
+    templated stage): the index has no stage-0 dvc.lock while post-merge reads it through
+    DVC. The resolution ("theirs", committed with bob's own message) brings feature's o1."""
+    alice, bob = pair(team)
+    _stages(alice, templated=True)
+    publish(alice, "stages")
+    alice.git("push", "-q", "origin", "main:feature")
+    alice.write("o1/a", "o1 on main\n")
+    alice.dvc("commit", "-f", "-q")
+    publish(alice, "o1 changes on main")
+    alice.git("switch", "-q", "feature")
+    alice.git("pull", "-q")
+    alice.write("o1/a", "o1 on feature\n")
+    alice.dvc("commit", "-f", "-q")
+    publish(alice, "o1 changes on feature")
+    alice.git("switch", "-q", "main")
+
+    bob.git("pull", "-q")
+    assert (bob.repo / "o1/a").read_text() == "o1 on main\n"
+    bob.git("fetch", "-q")
+    proc = bob.git("merge", "--squash", "origin/feature", check=False)
+    assert proc.returncode != 0, "expected a conflict"
+    assert "dvc-synced: error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "dvc.lock" in bob.git("diff", "--name-only", "--diff-filter=U").stdout
+    assert (bob.repo / "o1/a").read_text() == "o1 on main\n", "ours stays until resolved"
+    resolve_conflicts(bob, "theirs")
+    bob.git("commit", "-q", "-m", "take feature's o1")
+    assert (bob.repo / "o1/a").read_text() == "o1 on feature\n"
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
