@@ -276,3 +276,31 @@ def test_squash_conflicted_in_dvc_lock_of_a_templated_pipeline(
     assert (bob.repo / "o1/a").read_text() == "o1 on feature\n"
     assert state(bob) == ("ok", head(bob))
     _oracle_matches(bob, team, tmp_path)
+
+
+def test_first_hook_after_no_known_state_removes_outputs_head_lacks(
+        team: Team, tmp_path: Path) -> None:
+    """Hooks with no record of the workspace (installed after the fact, or after a failed
+    sync) sync in full: HEAD's outputs, and, as a full `dvc-synced pull` does, outputs of
+    the commits HEAD was at lately that HEAD lacks. d1 stayed before: only HEAD counted."""
+    alice, bob = pair(team)
+    alice.write("d1/a.txt", "d1\n")
+    alice.write("f.txt", "f1\n")
+    publish(alice, "d1 and f", "d1", "f.txt")
+    bob.git("pull", "-q")
+    assert (bob.repo / "d1/a.txt").is_file()
+    alice.dvc("remove", "-q", "d1.dvc")
+    _rmtree(alice.repo / "d1")
+    alice.write("f.txt", "f2\n")
+    publish(alice, "drop d1", "f.txt")
+    bob.env["DVC_SYNCED_SKIP"] = "1"
+    bob.git("pull", "-q")  # no hooks yet, as far as the workspace knows
+    del bob.env["DVC_SYNCED_SKIP"]
+    forget_sync(bob)
+    alice.write("f.txt", "f3\n")
+    publish(alice, "f again", "f.txt")
+    bob.git("pull", "-q")
+    assert (bob.repo / "f.txt").read_text() == "f3\n"
+    assert not (bob.repo / "d1").exists(), "an output HEAD lacks stayed"
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
