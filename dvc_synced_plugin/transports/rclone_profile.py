@@ -116,10 +116,23 @@ def choose(location: str, jobs: int, jobs_explicit: bool,
     if kind in SSH_TYPES:
         # dvc-synced hashes every object itself; rclone's server-side md5sum/sha1sum is a
         # remote command (an ssh session, the account's shell start) per object uploaded.
+        commands: dict[str, Optional[str]] = {}
         for key in HASH_KEYS:
-            if keys is not None and key not in keys and f"RCLONE_SFTP_{key.upper()}" not in env:
+            value = _user_value(keys, env, key)
+            if keys is not None and value is None:
                 flags.append(f"--sftp-{key.replace('_', '-')}=none")
+                value = "none"
+            commands[key] = value
         why.append("sftp: no server-side md5sum/sha1sum commands (dvc-synced checks hashes)")
+        # With no hash command left, rclone runs no remote command at all, yet each process
+        # (each sftp Fs: two for a move) first opens a session to detect the shell (`echo`:
+        # the server account's shell starts, its rc files run) unless shell_type is set.
+        # rclone saves what it detected into a config file, never into RCLONE_CONFIG_*
+        # variables. "none": no remote commands, which is what is left to run.
+        if (keys is not None and all(v == "none" for v in commands.values())
+                and _user_value(keys, env, "shell_type") is None):
+            flags.append("--sftp-shell-type=none")
+            why.append("sftp: no shell-type detection session (no remote command is run)")
         # A checker only stats a name: one connection each is a handshake it rarely repays.
         checkers_per_transfer = 1
         # Publishing from the scratch dir is a rename each: two connections did 300 in
@@ -142,6 +155,16 @@ def choose(location: str, jobs: int, jobs_explicit: bool,
     profile = Profile(kind, None, None, tuple(flags), fast_list, whole, move_slots,
                       tuple(why))
     return _parallel(profile, jobs, jobs_explicit, env, checkers_per_transfer)
+
+
+def _user_value(keys: Optional[Mapping[str, str]], env: Mapping[str, str],
+                key: str) -> Optional[str]:
+    """The value the user set for sftp option `key` (config key or variable of the remote,
+    or rclone's RCLONE_SFTP_<KEY>), stripped and lower-cased; None when unset."""
+    value = (keys or {}).get(key)
+    if value is None:
+        value = env.get(f"RCLONE_SFTP_{key.upper()}")
+    return None if value is None else value.strip().lower()
 
 
 def _parallel(profile: Profile, jobs: int, jobs_explicit: bool, env: Mapping[str, str],
