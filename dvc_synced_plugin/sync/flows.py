@@ -619,6 +619,7 @@ def settle_exec_bits(root: Path, cache: ObjectStore, changes: list[gitinfo.Point
     them (`workspace.settle_exec`). Copies carry their own mode: nothing to do."""
     if not {"hardlink", "symlink"} & set(dvcrepo.cache_types(root)):
         return
+    # reading imports yaml (and maybe DVC): kept off the fast path of a no-op
     from dvc_synced_plugin.dvcfiles.reading import read_changes
 
     def file_outs(readings: list) -> list[Out]:
