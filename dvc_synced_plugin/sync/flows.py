@@ -215,8 +215,11 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     except BaseException:
         uploads.abort()
         raise
-    had = uploads.finish()
     manifests = [r for r in todo if r.is_dir]
+    stage = getattr(transport, "stage_ahead", None)
+    if stage is not None and manifests:
+        stage([r.relpath for r in manifests])  # every one is in the local storage now
+    had = uploads.finish()
     bases = manifest_bases(objs)
     if central is None:
         # Upload first: what central had is checked before any manifest goes up.
