@@ -302,5 +302,24 @@ def test_first_hook_after_no_known_state_removes_outputs_head_lacks(
     bob.git("pull", "-q")
     assert (bob.repo / "f.txt").read_text() == "f3\n"
     assert not (bob.repo / "d1").exists(), "an output HEAD lacks stayed"
+
+
+def test_revert_conflict_committed_with_an_edited_message(team: Team, tmp_path: Path) -> None:
+    """A revert that stops on a pointer file, resolved to the reverted side and committed
+    through the editor with bob's own message (the "This reverts commit" line gone): the
+    data stayed the old one while the state said synced. git leaves no revert trace by
+    post-commit; the message file it edited still holds the "# Conflicts:" hint."""
+    bob = team.founder("bob")
+    bob.synced("install")
+    for text in ("v1\n", "v2\n", "v3\n"):
+        bob.write("data.txt", text)
+        publish(bob, f"data {text.strip()}", "data.txt")
+    bob.git("revert", "--no-edit", "HEAD~1", check=False)  # v2 -> v1 against v3: conflict
+    assert bob.git("diff", "--name-only", "--diff-filter=U").stdout.split() == ["data.txt.dvc"]
+    resolve_conflicts(bob, "theirs")  # the revert's side: v1
+    editor = "sed -i -e 's/^Revert .*/back to v1/' -e '/This reverts commit/d'"
+    bob.run("git", "-c", f"core.editor={editor}", "commit", "-q")
+    assert "This reverts" not in bob.git("log", "-1", "--format=%B").stdout
+    assert (bob.repo / "data.txt").read_text() == "v1\n", "the data stayed v3"
     assert state(bob) == ("ok", head(bob))
     _oracle_matches(bob, team, tmp_path)
