@@ -247,8 +247,9 @@ def build(project: Project, port: int, login: str, log=print) -> None:  # type: 
     alice.git("remote", "add", "seed", str(project.server("seed")))
     alice.git("remote", "add", "native", str(project.server("native")))
     alice.dvc("init", "-q")
+    project.store("central-ours").parent.mkdir(parents=True, exist_ok=True)
     central = f"dvc-server:{project.store('central-ours')}"
-    alice.synced("init", "--central", central, "--transport", "rsync")
+    alice.synced("init", "--central", central, "--transport", "rsync", "--create")
     alice.dvc("remote", "add", "--local", "seed-storage", str(project.store("alice-seed-local")))
     configure_ssh_remote(alice, project, port, login)
 

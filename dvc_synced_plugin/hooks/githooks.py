@@ -23,7 +23,8 @@ Which hooks git 2.39 fires (checked with real runs, see tests/e2e/test_hooks.py)
       unmerged pointers are left alone then)
   a conflicted squash merge or revert concluded by `git commit`/`--continue` ->
       post-commit with a "commit:" reflog: git's default message tells it apart (and,
-      for a squash stopped on pointer files, the mark its post-merge left)
+      for a squash stopped on pointer files, the mark its post-merge left; for a message
+      edited in the editor, the "# Conflicts:" hint left in COMMIT_EDITMSG)
   git am -> post-applypatch per patch (no post-commit)
   git push -> pre-push, also with nothing to push (empty stdin) and for deletions
 """
@@ -31,6 +32,7 @@ Which hooks git 2.39 fires (checked with real runs, see tests/e2e/test_hooks.py)
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Callable, Optional, TextIO, Union
 
@@ -188,6 +190,10 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
         if not full:
             changes = _with_rewritten(changes, outputs_git_wrote_in(
                 root, bases, new, staged, side), gitinfo.INDEX if staged else new)
+        else:  # no known state: outputs of commits checked out lately that HEAD lacks go
+            from dvc_synced_plugin.sync import flows  # off the fast path: it loads yaml, dvc
+
+            changes += flows.repair_changes(root, new, bases)
         # A deleted pointer needs nothing fetched, but its outputs leave the workspace
         # (as plain `dvc pull` removes them): deletions count too.
         if not changes:
@@ -415,7 +421,8 @@ def post_commit(root: Path, event: HeadMove) -> int:
     head, *parents = gitinfo.git(root, "rev-list", "--parents", "-n", "1", "HEAD").decode().split()
     # Without a reflog (core.logAllRefUpdates off) only a merge commit is surely git's doing.
     made_here = subject.startswith(("commit:", "commit (initial)")) if subject else len(parents) < 2
-    if not made_here or written_by_git(message) or squash_concluded(root, parents):
+    if (not made_here or written_by_git(message) or squash_concluded(root, parents)
+            or conflicts_resolved(root)):
         code = sync_workspace(root, parents[0] if parents else None,
                               side=_merged_side(root, parents))
         upload_after(root, head, parents)
@@ -432,9 +439,27 @@ def written_by_git(message: str) -> bool:
     `git revert --continue`): its reflog says "commit:", but git wrote the pointer files.
     git leaves no other trace by then, so its default message is the sign. A squash that
     stopped on pointer files is also known by the mark its post-merge left; a revert whose
-    message was edited away is not (the next full `dvc-synced pull` repairs it)."""
+    message was edited away by `conflicts_resolved`; one committed with `-m` or `-F` and
+    a message of the user's is not (the next full `dvc-synced pull` repairs it)."""
     return message.startswith("Squashed commit of the following:") or (
         "\nThis reverts commit " in message)
+
+
+# The hint git's sequencer appends, commented out, to the message of a pick or revert that
+# stopped on conflicts: a literal (never translated), in core.commentChar.
+CONFLICTS_HINT = re.compile(r"^[^\w\s] Conflicts:$", re.MULTILINE)
+
+
+def conflicts_resolved(root: Path) -> bool:
+    """The commit concludes a conflicted revert (or squash) through the editor, whatever
+    the message became: COMMIT_EDITMSG, the file git gave the editor, still has git's
+    "# Conflicts:" hint (comments are stripped from the commit, not from the file). git
+    rewrites the file for every commit, `-m` ones too, so an older one never counts."""
+    try:
+        text = (gitinfo.git_dir(root) / "COMMIT_EDITMSG").read_text(errors="replace")
+    except OSError:
+        return False
+    return CONFLICTS_HINT.search(text) is not None
 
 
 def post_applypatch(root: Path, event: HeadMove) -> int:

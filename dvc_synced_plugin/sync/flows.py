@@ -12,7 +12,7 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional
@@ -215,8 +215,11 @@ def push_objects(session: Session, objs: ObjectSet, report: Report) -> None:
     except BaseException:
         uploads.abort()
         raise
-    had = uploads.finish()
     manifests = [r for r in todo if r.is_dir]
+    stage = getattr(transport, "stage_ahead", None)
+    if stage is not None and manifests:
+        stage([r.relpath for r in manifests])  # every one is in the local storage now
+    had = uploads.finish()
     bases = manifest_bases(objs)
     if central is None:
         # Upload first: what central had is checked before any manifest goes up.
@@ -522,6 +525,7 @@ def pull_changes(settings: Settings, changes: list[gitinfo.PointerChange],
                     workspace.record_checked_out(settings.root, record, [
                         new for _, new in objs.changed
                         if targets is None or new.target in targets])
+            settle_exec_bits(settings.root, session.cache, changes, objs)
     if checkout == "all" and not select.only and not report.checkout_failed:
         # The workspace now follows these patterns: a sync under others starts afresh.
         write_selection(settings.root, select.fingerprint)
@@ -611,6 +615,39 @@ def kept_line(kept: list[str]) -> str:
             f"keep it: `dvc add {kept[0]}` and commit; drop it: `rm -r {kept[0]}`")
 
 
+def settle_exec_bits(root: Path, cache: ObjectStore, changes: list[gitinfo.PointerChange],
+                     objs: ObjectSet) -> None:
+    """With a link cache type, the objects of the outputs `changes` touched keep the x
+    bit only where an `isexec` output of HEAD has them, as a fresh `dvc pull` leaves
+    them (`workspace.settle_exec`). Copies carry their own mode: nothing to do."""
+    if not {"hardlink", "symlink"} & set(dvcrepo.cache_types(root)):
+        return
+    # reading imports yaml (and maybe DVC): kept off the fast path of a no-op
+    from dvc_synced_plugin.dvcfiles.reading import read_changes
+
+    def file_outs(readings: list) -> list[Out]:
+        return [o for pair in readings for side in pair for o in (*side.outs, *side.unpushed)
+                if not o.is_dir and not o.legacy]
+
+    readings = read_changes(root, changes)
+    candidates = {o.oid for o in file_outs(readings)}
+    for delta in objs.deltas.values():  # directory entries this update linked
+        candidates.update(md5 for rel, md5 in delta.after.items()
+                          if isinstance(md5, str) and delta.before.get(rel) != md5)
+    here = {o.oid for _, new in readings for o in (*new.outs, *new.unpushed) if o.isexec}
+
+    def executable() -> set[str]:
+        try:
+            every = read_changes(root, gitinfo.changes_between(
+                root, None, gitinfo.rev_parse(root, "HEAD")))
+        except SyncError:
+            return candidates  # HEAD unreadable: take nothing off
+        return here | {o.oid for _, new in every for o in (*new.outs, *new.unpushed)
+                       if o.isexec}
+
+    workspace.settle_exec(cache, sorted(candidates), executable)
+
+
 def update_workspace(root: Path, cache: ObjectStore, objs: ObjectSet,
                      record: Optional[workspace.DirRecord] = None,
                      report: Optional[Report] = None) -> set[str]:
@@ -638,9 +675,17 @@ def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
     head = gitinfo.rev_parse(settings.root, "HEAD")
     changes = gitinfo.changes_between(settings.root, None, sha)
     if sha == head:
-        changes += left_since_sync(settings.root, head)
-        changes += _readable(settings.root, gitinfo.left_by_recent_heads(settings.root, head))
+        changes += repair_changes(settings.root, head)
     return pull_changes(settings, changes, checkout="all" if sha == head else "none")
+
+
+def repair_changes(root: Path, head: str, bases: Sequence[str] = ()) -> list[gitinfo.PointerChange]:
+    """What a sync from no known state adds to HEAD's own pointers: the outputs of commits
+    the workspace may hold (the last sync, HEAD's recent reflog, `bases`) that HEAD
+    lacks, so they leave as a fresh clone would not have them."""
+    since = [c for b in bases for c in gitinfo.changes_between(root, b, head) if c.old_blob]
+    return left_since_sync(root, head) + _readable(
+        root, gitinfo.left_by_recent_heads(root, head) + since)
 
 
 def _readable(root: Path, changes: list[gitinfo.PointerChange]) -> list[gitinfo.PointerChange]:

@@ -249,8 +249,10 @@ def workspace_lag(root: Path, no_hooks: str = "") -> Optional[str]:
     """One line when the workspace's data is not HEAD's, as the hooks' state file knows it.
 
     git fires no hook for some commands that move HEAD (`git reset`, `git am` under
-    pre-commit, a commit message edited away from git's own on a resolved squash merge):
-    the next hook or `dvc-synced pull` catches up, and until then this says so.
+    pre-commit): the next hook or `dvc-synced pull` catches up, and until then this says
+    so. One case it cannot see: a conflicted revert concluded by `git commit -m`/`-F`
+    with a message of the user's leaves no trace of git's doing, so post-commit takes it
+    for the user's own commit and the state moves along; a full `dvc-synced pull` repairs.
     `no_hooks`: why the hooks are missing in this clone, when they are: then that is
     the cause named (no hook ever ran), not a git command.
     """

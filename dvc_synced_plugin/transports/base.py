@@ -96,6 +96,8 @@ class Transport(Protocol):
 
     # Optional: `connect() -> None` opens the connection ahead of the first transfer
     # (rsync over ssh), so the upload queue forms its first batch after the handshake.
+    # Optional: `stage_ahead(relpaths) -> None`: objects the push will upload later (its
+    # manifests) may travel with the next upload, unpublished (rclone's scratch dir).
 
 
 def lstat_kind(path: str) -> Optional[str]:

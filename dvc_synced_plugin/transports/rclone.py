@@ -87,6 +87,8 @@ class RcloneTransport:
         self.description = f"rclone to {self.location}"
         self._in_place: Optional[bool] = None
         self._seen = False  # central's directory is known to exist
+        self._stage_next: list[str] = []  # to go to the scratch dir with the next upload
+        self._staged: set[str] = set()  # in the scratch dir whole (rclone said Copied)
         self.not_files: dict[str, str] = {}
         self.retry = Retry(settings.timeout)
         self.profile = rclone_profile.choose(
@@ -97,7 +99,8 @@ class RcloneTransport:
         return self.retry.retries
 
     def _rclone(self, args: list[str], what: str, progress: bool = False,
-                done: Optional[set[str]] = None, objects: Optional[int] = None) -> str:
+                done: Optional[set[str]] = None, objects: Optional[int] = None,
+                moving: bool = False) -> str:
         """`progress`: rclone's one-line stats, once a second, on the user's terminal
         (`output.terminal`) while a copy runs; scripts and CI get none. `done`: gets the
         path of every object rclone's log says it copied or moved (verified: rclone logs
@@ -105,10 +108,11 @@ class RcloneTransport:
         calls transient: every call here is safe to repeat (copies never replace, moves
         come from our own scratch dir)."""
         return self.retry.call(
-            lambda: self._rclone_once(args, what, progress, done, objects))
+            lambda: self._rclone_once(args, what, progress, done, objects, moving))
 
     def _rclone_once(self, args: list[str], what: str, progress: bool = False,
-                     done: Optional[set[str]] = None, objects: Optional[int] = None) -> str:
+                     done: Optional[set[str]] = None, objects: Optional[int] = None,
+                     moving: bool = False) -> str:
         import sh
 
         # A local central that is not there: say so, as the rsync transport does (with few
@@ -121,7 +125,8 @@ class RcloneTransport:
             # A silent server costs low-level-retries x --timeout before rclone gives up.
             f"--contimeout={t}s", f"--timeout={t}s",
             "--retries=3", "--low-level-retries=3",
-            *self.profile.args(creating=args[:1] == ["mkdir"], objects=objects),
+            *self.profile.args(creating=args[:1] == ["mkdir"], objects=objects,
+                               moving=moving),
         ]
         errors: list[str] = []  # stderr, as "LEVEL: [object: ]message" lines
         terminal = output.progress_stream() if progress else None
@@ -332,13 +337,29 @@ class RcloneTransport:
             return set(relpaths) - done
         # One scratch dir per local storage (its runs are serialised by the storage lock):
         # whole files a cut run left there are skipped by the next copy (same size and time).
+        # After a run that ended (the marker gone) nothing there is worth a look: the copy
+        # sends regardless (`--no-check-dest`), instead of asking for each name first (over
+        # sftp a round trip each, and a connection per checker). Only the scratch dir is
+        # written this way; the final names are reached by the moves, `--ignore-existing`.
         scratch = self._join(f"{UPLOAD_DIR}/{upload_id(src_root)}")
-        with files_from(relpaths) as listing:
-            self._rclone(
-                ["copy", "--no-traverse", f"--files-from={listing}",
-                 "--", f"{src_root}", scratch],
-                "uploading to central", progress=True, objects=len(relpaths),
-            )
+        pending = src_root / ".dvc-synced" / "upload-pending"
+        fresh = not pending.exists()
+        with contextlib.suppress(OSError):
+            pending.touch()
+        ahead = [r for r in dict.fromkeys(self._stage_next)
+                 if r not in relpaths and r not in self._staged and (src_root / r).is_file()]
+        self._stage_next = []
+        sending = [r for r in relpaths if r not in self._staged]
+        copied: set[str] = set()
+        if sending:
+            with files_from(sending + ahead) as listing:
+                self._rclone(
+                    ["copy", "--no-traverse", *(["--no-check-dest"] if fresh else []),
+                     f"--files-from={listing}", "--", f"{src_root}", scratch],
+                    "uploading to central", progress=True, objects=len(sending),
+                    done=copied if ahead else None,
+                )
+            self._staged |= copied.intersection(ahead)
         # rclone refuses to move into a directory that contains the source, so each
         # object directory (`files/md5`, or a legacy `ab`) is moved into on its own.
         groups: dict[str, list[str]] = {}
@@ -355,7 +376,7 @@ class RcloneTransport:
                          f"--files-from={listing}", "--", f"{scratch}/{group}",
                          self._join(group)],
                         "publishing uploads on central", done=moved,
-                        objects=min(len(names), self.profile.move_slots or len(names)),
+                        objects=len(names), moving=True,
                     )
             except SyncError:
                 # A directory where an object belongs fails the move (webdav: 412, no
@@ -365,7 +386,17 @@ class RcloneTransport:
                 if not any(p in self.not_files for p in paths):
                     raise
             done |= {f"{group}/{name}" for name in moved}
+        self._staged.difference_update(relpaths)
+        with contextlib.suppress(OSError):
+            pending.unlink()
         return set(relpaths) - done
+
+    def stage_ahead(self, relpaths: list[str]) -> None:
+        """`relpaths` (the push's manifests, in the local storage already) go to the
+        scratch dir with the next upload's copy, so their own upload later is only the
+        move that publishes them (one rclone process less; over sftp its connections).
+        Nothing is published ahead: a manifest still gets its name only once uploaded."""
+        self._stage_next = list(relpaths)
 
     def download(self, relpaths: list[str], dest_root: Path) -> None:
         """Whole files only: rclone writes a local file under its name as bytes arrive, and

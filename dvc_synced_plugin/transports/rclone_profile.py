@@ -47,16 +47,25 @@ class Profile:
     move_slots: Optional[int] = None  # at most this many slots for server-side renames
     why: tuple[str, ...] = field(default=(), compare=False)  # for doctor and the docs
 
-    def args(self, creating: bool = False, objects: Optional[int] = None) -> list[str]:
+    def args(self, creating: bool = False, objects: Optional[int] = None,
+             moving: bool = False) -> list[str]:
         """`creating`: for `rclone mkdir` (`init --create`), which must make a bucket.
         `objects`: how many the call moves; no more slots than that (over ssh each slot
-        is a connection: a push's manifests are one object)."""
+        is a connection: a push's manifests are one object). `moving`: the server-side
+        renames that publish uploads (`move_slots`, and a checker per two of them)."""
         out = []
         cap = max(1, objects) if objects is not None else None
+        check_cap = cap
+        if moving and self.move_slots:
+            cap = min(cap or self.move_slots, self.move_slots)
+            # A rename costs a transfer slot ~4 round trips (parent stat, mkdir, rename,
+            # stat), its check 2 (source and destination stat): one checker keeps two
+            # renames busy.
+            check_cap = max(1, cap // 2)
         if self.transfers is not None:
             out.append(f"--transfers={min(self.transfers, cap or self.transfers)}")
         if self.checkers is not None:
-            out.append(f"--checkers={min(self.checkers, cap or self.checkers)}")
+            out.append(f"--checkers={min(self.checkers, check_cap or self.checkers)}")
         return out + [f for f in self.flags if not (creating and f in CREATE_FLAGS)]
 
 
@@ -116,10 +125,23 @@ def choose(location: str, jobs: int, jobs_explicit: bool,
     if kind in SSH_TYPES:
         # dvc-synced hashes every object itself; rclone's server-side md5sum/sha1sum is a
         # remote command (an ssh session, the account's shell start) per object uploaded.
+        commands: dict[str, Optional[str]] = {}
         for key in HASH_KEYS:
-            if keys is not None and key not in keys and f"RCLONE_SFTP_{key.upper()}" not in env:
+            value = _user_value(keys, env, key)
+            if keys is not None and value is None:
                 flags.append(f"--sftp-{key.replace('_', '-')}=none")
+                value = "none"
+            commands[key] = value
         why.append("sftp: no server-side md5sum/sha1sum commands (dvc-synced checks hashes)")
+        # With no hash command left, rclone runs no remote command at all, yet each process
+        # (each sftp Fs: two for a move) first opens a session to detect the shell (`echo`:
+        # the server account's shell starts, its rc files run) unless shell_type is set.
+        # rclone saves what it detected into a config file, never into RCLONE_CONFIG_*
+        # variables. "none": no remote commands, which is what is left to run.
+        if (keys is not None and all(v == "none" for v in commands.values())
+                and _user_value(keys, env, "shell_type") is None):
+            flags.append("--sftp-shell-type=none")
+            why.append("sftp: no shell-type detection session (no remote command is run)")
         # A checker only stats a name: one connection each is a handshake it rarely repays.
         checkers_per_transfer = 1
         # Publishing from the scratch dir is a rename each: two connections did 300 in
@@ -142,6 +164,16 @@ def choose(location: str, jobs: int, jobs_explicit: bool,
     profile = Profile(kind, None, None, tuple(flags), fast_list, whole, move_slots,
                       tuple(why))
     return _parallel(profile, jobs, jobs_explicit, env, checkers_per_transfer)
+
+
+def _user_value(keys: Optional[Mapping[str, str]], env: Mapping[str, str],
+                key: str) -> Optional[str]:
+    """The value the user set for sftp option `key` (config key or variable of the remote,
+    or rclone's RCLONE_SFTP_<KEY>), stripped and lower-cased; None when unset."""
+    value = (keys or {}).get(key)
+    if value is None:
+        value = env.get(f"RCLONE_SFTP_{key.upper()}")
+    return None if value is None else value.strip().lower()
 
 
 def _parallel(profile: Profile, jobs: int, jobs_explicit: bool, env: Mapping[str, str],

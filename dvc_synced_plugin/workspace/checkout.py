@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -290,12 +290,45 @@ def _prune(path: Path, root: Path) -> None:
 
 def set_exec(path: Path, isexec: bool) -> None:
     """The owner's x bit as DVC leaves it: `isexec` adds it (through a link, as DVC's
-    chmod does); a copy checked out afresh without `isexec` has none. DVC never takes
-    the bit off a link: its inode is the cache object, which other outputs share."""
+    chmod does); a copy checked out afresh without `isexec` has none. A link's bit is
+    its cache object's, which other outputs share: `settle_exec` takes it off."""
     st = os.stat(path)
     mode = st.st_mode | stat.S_IXUSR if isexec else st.st_mode & ~0o111
     if mode != st.st_mode and (isexec or (not os.path.islink(path) and st.st_nlink == 1)):
         os.chmod(path, stat.S_IMODE(mode))
+
+
+def settle_exec(cache: ObjectStore, candidates: Iterable[str],
+                executable: Callable[[], set[str]]) -> int:
+    """Take the x bit off each candidate cache object no `isexec` output of HEAD has.
+
+    With a link cache type a workspace file's mode is its object's, and an object keeps
+    the bit an `isexec` output once gave it (ours or DVC's chmod through the link) after
+    that output changed or left. A fresh clone's `dvc pull` has it only where HEAD says
+    so: its fetch checks every object HEAD needs and protects it to 0444
+    (dvc_data/hashfile/db/local.py: oids_exist -> check -> protect), then its checkout
+    adds the bit for `isexec` entries alone (dvc_data/index/checkout.py: _chmod_files).
+    `candidates`: the objects this update's outputs had or have (an object gains the
+    bit only from an `isexec` output, and loses that output only in a change).
+    `executable`: the objects of HEAD's `isexec` outputs, asked for only when a
+    candidate has the bit. Returns how many objects lost it."""
+    keep: Optional[set[str]] = None
+    settled = 0
+    for md5 in candidates:
+        path = cache.path(ObjectRef(md5, False))
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
+            continue
+        if keep is None:
+            keep = executable()
+        if md5 not in keep:
+            with contextlib.suppress(OSError):  # a shared cache we may not chmod: DVC too
+                os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o111)
+                settled += 1
+    return settled
 
 
 def update(

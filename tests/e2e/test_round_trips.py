@@ -343,6 +343,51 @@ def test_rclone_sftp_asks_the_backend_features_once(tmp_path: Path, sshd: Sshd) 
     assert len(store_objects(central)) == 4
 
 
+def test_rclone_sftp_first_push_processes_sessions_connections(tmp_path: Path) -> None:
+    """#23: a first push over an sftp remote as a user writes it (host, port, user,
+    key_file: no tuning key) starts at most 4 rclone processes (central's existence, the
+    copy of files and manifests to the scratch dir, the move of the files, the move of the
+    manifest), runs no command on the server (no shell-type or hash probe: each starts the
+    account's shell) and opens few ssh connections. Was 5 processes, 5 sessions, 23."""
+    from tests.conftest import Unavailable, rclone_env, start_sshd, unavailable
+
+    try:
+        server = start_sshd(tmp_path / "sshd", log_level="VERBOSE")
+    except Unavailable as exc:
+        unavailable(exc)
+    try:
+        log = tmp_path / "rclone.log"
+        wrapper = counting.rclone_wrapper(tmp_path / "bin", log)
+        central = tmp_path / "central"
+        central.mkdir()
+        env = rclone_env("teamsftp", {
+            "type": "sftp", "host": "127.0.0.1", "port": str(server.port),
+            "user": server.user, "key_file": str(server.client_key)})
+        team = Team(tmp_path, f"teamsftp:{central}", transport="rclone", extra_env=env)
+        alice = team.founder("alice")
+        alice.env["PATH"] = f"{wrapper}{os.pathsep}{alice.env['PATH']}"
+        alice.synced("install")
+        files = {f"data/f{i:03d}.bin": os.urandom(1024) for i in range(60)}
+        commit(alice, files, ["data"], "60 files")
+        counting.take(log)
+        before = server.connections_seen()[0]
+        sessions = server.log.read_text().count("Starting session: command")
+        alice.git("push", "-q", "origin", "main")
+        calls = log.read_text().splitlines()
+        connections = server.connections_seen()[0] - before
+        assert len(store_objects(central)) == 61
+        # Everything sent to the scratch dir was published (the manifest too).
+        assert not [p for p in (central / ".dvc-synced").rglob("*") if p.is_file()]
+        assert len(calls) <= 4, calls
+        assert sum(" copy " in line for line in calls) == 1, calls
+        assert server.log.read_text().count("Starting session: command") == sessions
+        # lsjson 1; copy 4 transfers (no checks in the scratch dir); moves: their source
+        # and destination, one checker, two renames; 10 measured with 300 objects.
+        assert connections <= 11, connections
+    finally:
+        server.stop()
+
+
 def test_remembered_features_follow_the_remote_definition(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from dvc_synced_plugin.transports import rclone

@@ -508,3 +508,17 @@ def test_post_commit_starts_the_upload_only_for_data_and_only_when_on(
     assert started == [head]
     assert hooks.run("post-rewrite", ["amend"], stdin=io.StringIO(""), env={}) == 0
     assert started == [head, amended]
+
+
+def test_conflicts_hint_in_the_edited_message_file(repo: Git) -> None:
+    """A revert stopped on conflicts and committed through the editor: git's commented
+    "Conflicts:" hint stays in COMMIT_EDITMSG (any core.commentChar); a `-m` commit
+    rewrites the file, so the hint of an earlier commit never counts."""
+    repo.commit("one")
+    editmsg = repo.path / ".git" / "COMMIT_EDITMSG"
+    editmsg.write_text("back to v1\n\n# Conflicts:\n#\tdata.txt.dvc\n")
+    assert hooks.conflicts_resolved(repo.path)
+    editmsg.write_text("back to v1\n\n; Conflicts:\n;\tdata.txt.dvc\n")
+    assert hooks.conflicts_resolved(repo.path)
+    repo.commit("my own commit, mentioning Conflicts: in the text")
+    assert not hooks.conflicts_resolved(repo.path)

@@ -18,7 +18,27 @@ def test_sftp_asks_no_server_side_hash_and_fewer_connections(tmp_path: Path) -> 
     p = choose("box1:/srv/dvc", 4, False, env)
     assert p.type == "sftp" and p.whole_uploads is False
     assert p.args() == ["--transfers=4", "--checkers=4", "--sftp-md5sum-command=none",
-                        "--sftp-sha1sum-command=none"]
+                        "--sftp-sha1sum-command=none", "--sftp-shell-type=none"]
+
+
+def test_sftp_shell_type_none_only_when_no_remote_command_is_left(tmp_path: Path) -> None:
+    """rclone opens a session per sftp Fs to detect the shell unless shell_type is set;
+    "none" is set for the user only when no hash command of theirs needs a shell."""
+    conf = tmp_path / "rclone.conf"
+    env = env_for(tmp_path, RCLONE_CONFIG=str(conf))
+    conf.write_text("[box1]\ntype = sftp\nmd5sum_command = none\nsha1sum_command = None\n")
+    assert choose("box1:/srv", 4, False, env).flags == ("--sftp-shell-type=none",)
+    conf.write_text("[box1]\ntype = sftp\nmd5sum_command = md5sum\n")  # needs the shell
+    assert "--sftp-shell-type=none" not in choose("box1:/srv", 4, False, env).flags
+    conf.write_text("[box1]\ntype = sftp\nshell_type = unix\n")  # the user's (or rclone's)
+    assert choose("box1:/srv", 4, False, env).flags == (
+        "--sftp-md5sum-command=none", "--sftp-sha1sum-command=none")
+    conf.write_text("[box1]\ntype = sftp\n")
+    for var in ("RCLONE_SFTP_SHELL_TYPE", "RCLONE_CONFIG_BOX1_SHELL_TYPE"):
+        assert "--sftp-shell-type=none" not in choose(
+            "box1:/srv", 4, False, {**env, var: "unix"}).flags
+    assert "--sftp-shell-type=none" not in choose(
+        "box1:/srv", 4, False, {**env, "RCLONE_SFTP_MD5SUM_COMMAND": "md5 -r"}).flags
 
 
 def test_the_users_own_settings_win(tmp_path: Path) -> None:
@@ -71,3 +91,9 @@ def test_no_more_slots_than_objects(tmp_path: Path) -> None:
     p = choose("box1:/srv", 4, False, env)
     assert p.args(objects=1)[:2] == ["--transfers=1", "--checkers=1"]  # one manifest
     assert p.args(objects=300)[:2] == ["--transfers=4", "--checkers=4"]
+    # The renames out of the scratch dir: two slots, one checker for both.
+    assert p.args(objects=300, moving=True)[:2] == ["--transfers=2", "--checkers=1"]
+    assert p.args(objects=1, moving=True)[:2] == ["--transfers=1", "--checkers=1"]
+    # RCLONE_CHECKERS is the user's: not passed, moving or not.
+    mine = choose("box1:/srv", 4, False, {**env, "RCLONE_CHECKERS": "8"})
+    assert not [a for a in mine.args(objects=300, moving=True) if a.startswith("--checkers")]
