@@ -99,7 +99,8 @@ class RcloneTransport:
         return self.retry.retries
 
     def _rclone(self, args: list[str], what: str, progress: bool = False,
-                done: Optional[set[str]] = None, objects: Optional[int] = None) -> str:
+                done: Optional[set[str]] = None, objects: Optional[int] = None,
+                moving: bool = False) -> str:
         """`progress`: rclone's one-line stats, once a second, on the user's terminal
         (`output.terminal`) while a copy runs; scripts and CI get none. `done`: gets the
         path of every object rclone's log says it copied or moved (verified: rclone logs
@@ -107,10 +108,11 @@ class RcloneTransport:
         calls transient: every call here is safe to repeat (copies never replace, moves
         come from our own scratch dir)."""
         return self.retry.call(
-            lambda: self._rclone_once(args, what, progress, done, objects))
+            lambda: self._rclone_once(args, what, progress, done, objects, moving))
 
     def _rclone_once(self, args: list[str], what: str, progress: bool = False,
-                     done: Optional[set[str]] = None, objects: Optional[int] = None) -> str:
+                     done: Optional[set[str]] = None, objects: Optional[int] = None,
+                     moving: bool = False) -> str:
         import sh
 
         # A local central that is not there: say so, as the rsync transport does (with few
@@ -123,7 +125,8 @@ class RcloneTransport:
             # A silent server costs low-level-retries x --timeout before rclone gives up.
             f"--contimeout={t}s", f"--timeout={t}s",
             "--retries=3", "--low-level-retries=3",
-            *self.profile.args(creating=args[:1] == ["mkdir"], objects=objects),
+            *self.profile.args(creating=args[:1] == ["mkdir"], objects=objects,
+                               moving=moving),
         ]
         errors: list[str] = []  # stderr, as "LEVEL: [object: ]message" lines
         terminal = output.progress_stream() if progress else None
@@ -373,7 +376,7 @@ class RcloneTransport:
                          f"--files-from={listing}", "--", f"{scratch}/{group}",
                          self._join(group)],
                         "publishing uploads on central", done=moved,
-                        objects=min(len(names), self.profile.move_slots or len(names)),
+                        objects=len(names), moving=True,
                     )
             except SyncError:
                 # A directory where an object belongs fails the move (webdav: 412, no

@@ -47,16 +47,25 @@ class Profile:
     move_slots: Optional[int] = None  # at most this many slots for server-side renames
     why: tuple[str, ...] = field(default=(), compare=False)  # for doctor and the docs
 
-    def args(self, creating: bool = False, objects: Optional[int] = None) -> list[str]:
+    def args(self, creating: bool = False, objects: Optional[int] = None,
+             moving: bool = False) -> list[str]:
         """`creating`: for `rclone mkdir` (`init --create`), which must make a bucket.
         `objects`: how many the call moves; no more slots than that (over ssh each slot
-        is a connection: a push's manifests are one object)."""
+        is a connection: a push's manifests are one object). `moving`: the server-side
+        renames that publish uploads (`move_slots`, and a checker per two of them)."""
         out = []
         cap = max(1, objects) if objects is not None else None
+        check_cap = cap
+        if moving and self.move_slots:
+            cap = min(cap or self.move_slots, self.move_slots)
+            # A rename costs a transfer slot ~4 round trips (parent stat, mkdir, rename,
+            # stat), its check 2 (source and destination stat): one checker keeps two
+            # renames busy.
+            check_cap = max(1, cap // 2)
         if self.transfers is not None:
             out.append(f"--transfers={min(self.transfers, cap or self.transfers)}")
         if self.checkers is not None:
-            out.append(f"--checkers={min(self.checkers, cap or self.checkers)}")
+            out.append(f"--checkers={min(self.checkers, check_cap or self.checkers)}")
         return out + [f for f in self.flags if not (creating and f in CREATE_FLAGS)]
 
 

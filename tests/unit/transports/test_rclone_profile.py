@@ -91,3 +91,9 @@ def test_no_more_slots_than_objects(tmp_path: Path) -> None:
     p = choose("box1:/srv", 4, False, env)
     assert p.args(objects=1)[:2] == ["--transfers=1", "--checkers=1"]  # one manifest
     assert p.args(objects=300)[:2] == ["--transfers=4", "--checkers=4"]
+    # The renames out of the scratch dir: two slots, one checker for both.
+    assert p.args(objects=300, moving=True)[:2] == ["--transfers=2", "--checkers=1"]
+    assert p.args(objects=1, moving=True)[:2] == ["--transfers=1", "--checkers=1"]
+    # RCLONE_CHECKERS is the user's: not passed, moving or not.
+    mine = choose("box1:/srv", 4, False, {**env, "RCLONE_CHECKERS": "8"})
+    assert not [a for a in mine.args(objects=300, moving=True) if a.startswith("--checkers")]
