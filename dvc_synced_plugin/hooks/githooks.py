@@ -190,6 +190,10 @@ def sync_workspace(root: Path, base: Optional[str], staged: bool = False,
         if not full:
             changes = _with_rewritten(changes, outputs_git_wrote_in(
                 root, bases, new, staged, side), gitinfo.INDEX if staged else new)
+        else:  # no known state: outputs of commits checked out lately that HEAD lacks go
+            from dvc_synced_plugin.sync import flows  # off the fast path: it loads yaml, dvc
+
+            changes += flows.repair_changes(root, new, bases)
         # A deleted pointer needs nothing fetched, but its outputs leave the workspace
         # (as plain `dvc pull` removes them): deletions count too.
         if not changes:

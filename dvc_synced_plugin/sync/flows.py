@@ -12,7 +12,7 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional
@@ -675,9 +675,17 @@ def pull_revision(settings: Settings, rev: str = "HEAD") -> Report:
     head = gitinfo.rev_parse(settings.root, "HEAD")
     changes = gitinfo.changes_between(settings.root, None, sha)
     if sha == head:
-        changes += left_since_sync(settings.root, head)
-        changes += _readable(settings.root, gitinfo.left_by_recent_heads(settings.root, head))
+        changes += repair_changes(settings.root, head)
     return pull_changes(settings, changes, checkout="all" if sha == head else "none")
+
+
+def repair_changes(root: Path, head: str, bases: Sequence[str] = ()) -> list[gitinfo.PointerChange]:
+    """What a sync from no known state adds to HEAD's own pointers: the outputs of commits
+    the workspace may hold (the last sync, HEAD's recent reflog, `bases`) that HEAD
+    lacks, so they leave as a fresh clone would not have them."""
+    since = [c for b in bases for c in gitinfo.changes_between(root, b, head) if c.old_blob]
+    return left_since_sync(root, head) + _readable(
+        root, gitinfo.left_by_recent_heads(root, head) + since)
 
 
 def _readable(root: Path, changes: list[gitinfo.PointerChange]) -> list[gitinfo.PointerChange]:

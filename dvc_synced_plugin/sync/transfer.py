@@ -111,6 +111,9 @@ class UploadQueue:
         self.src_root = src_root
         self.lock = threading.Condition()
         self.waiting: list[tuple[ObjectRef, int]] = []
+        # Bytes in `waiting`, kept as it changes: summed at each `ready`, a first push of
+        # 100,000 small objects re-added the whole pile per object until a lane started.
+        self.pile = 0
         self.threshold = max(total // 16, 8 << 20)
         caps = transport.capabilities
         # Live progress on a terminal would be garbled by parallel runs: there, sessions
@@ -133,13 +136,14 @@ class UploadQueue:
         upload's error."""
         with self.lock:
             self.waiting.append((ref, size))
+            self.pile += size
             if self.pipelined:
                 self._launch()
             if self.errors:
                 raise self.errors[0]
 
     def _pile(self) -> int:
-        return sum(n for _, n in self.waiting)
+        return self.pile
 
     def _launch(self) -> None:
         """Start a lane where the policy allows (lock held); the connection is opened at
@@ -170,6 +174,7 @@ class UploadQueue:
             self.threshold *= 4
         if not others or self.arriving or pile < self.SPLIT_FROM:
             batch, self.waiting = self.waiting, []
+            self.pile = 0
             return batch
         taken, size = 0, 0
         while taken < len(self.waiting) and (
@@ -177,6 +182,7 @@ class UploadQueue:
             size += self.waiting[taken][1]
             taken += 1
         batch, self.waiting = self.waiting[:taken], self.waiting[taken:]
+        self.pile -= size
         return batch
 
     def _lane(self) -> None:
@@ -214,6 +220,7 @@ class UploadQueue:
         if not self.pipelined:
             batch = [r.relpath for r, _ in self.waiting]
             self.waiting = []
+            self.pile = 0
             if batch:
                 self._upload(batch)
             return self.existing

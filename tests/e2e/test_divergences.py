@@ -384,7 +384,11 @@ def _git_tracks_inside_output(team: Team, tracked_before: bool) -> tuple[User, U
     alice.git("switch", "-q", "feature")
     alice.git("pull", "-q")
     alice.write("d/a.txt", "a changed in git\n")
+    alice.write("f.txt", "feature's own change\n")  # a squash taking "ours" still commits
     publish(alice, "d/a.txt in git, changed")
+    # DVC's d/s/b.txt left alice's workspace with the switch (her hooks sync in full: no
+    # state file), so `git add -A` did not commit it into git.
+    assert alice.git("ls-tree", "-r", "--name-only", "HEAD", "d").stdout == "d/a.txt\n"
     alice.git("switch", "-q", "main")
     pulled(bob)
     assert (bob.repo / "d/s/b.txt").is_file()

@@ -244,6 +244,66 @@ def test_squash_conflict_committed_with_an_own_message(team: Team, tmp_path: Pat
     assert state(bob) == ("ok", head(bob))
 
 
+def test_squash_conflicted_in_dvc_lock_of_a_templated_pipeline(
+        team: Team, tmp_path: Path) -> None:
+    """`git merge --squash` stops on dvc.lock itself (both sides changed o1 of a
+    templated stage): the index has no stage-0 dvc.lock while post-merge reads it through
+    DVC. The resolution ("theirs", committed with bob's own message) brings feature's o1."""
+    alice, bob = pair(team)
+    _stages(alice, templated=True)
+    publish(alice, "stages")
+    alice.git("push", "-q", "origin", "main:feature")
+    alice.write("o1/a", "o1 on main\n")
+    alice.dvc("commit", "-f", "-q")
+    publish(alice, "o1 changes on main")
+    alice.git("switch", "-q", "feature")
+    alice.git("pull", "-q")
+    alice.write("o1/a", "o1 on feature\n")
+    alice.dvc("commit", "-f", "-q")
+    publish(alice, "o1 changes on feature")
+    alice.git("switch", "-q", "main")
+
+    bob.git("pull", "-q")
+    assert (bob.repo / "o1/a").read_text() == "o1 on main\n"
+    bob.git("fetch", "-q")
+    proc = bob.git("merge", "--squash", "origin/feature", check=False)
+    assert proc.returncode != 0, "expected a conflict"
+    assert "dvc-synced: error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "dvc.lock" in bob.git("diff", "--name-only", "--diff-filter=U").stdout
+    assert (bob.repo / "o1/a").read_text() == "o1 on main\n", "ours stays until resolved"
+    resolve_conflicts(bob, "theirs")
+    bob.git("commit", "-q", "-m", "take feature's o1")
+    assert (bob.repo / "o1/a").read_text() == "o1 on feature\n"
+    assert state(bob) == ("ok", head(bob))
+    _oracle_matches(bob, team, tmp_path)
+
+
+def test_first_hook_after_no_known_state_removes_outputs_head_lacks(
+        team: Team, tmp_path: Path) -> None:
+    """Hooks with no record of the workspace (installed after the fact, or after a failed
+    sync) sync in full: HEAD's outputs, and, as a full `dvc-synced pull` does, outputs of
+    the commits HEAD was at lately that HEAD lacks. d1 stayed before: only HEAD counted."""
+    alice, bob = pair(team)
+    alice.write("d1/a.txt", "d1\n")
+    alice.write("f.txt", "f1\n")
+    publish(alice, "d1 and f", "d1", "f.txt")
+    bob.git("pull", "-q")
+    assert (bob.repo / "d1/a.txt").is_file()
+    alice.dvc("remove", "-q", "d1.dvc")
+    _rmtree(alice.repo / "d1")
+    alice.write("f.txt", "f2\n")
+    publish(alice, "drop d1", "f.txt")
+    bob.env["DVC_SYNCED_SKIP"] = "1"
+    bob.git("pull", "-q")  # no hooks yet, as far as the workspace knows
+    del bob.env["DVC_SYNCED_SKIP"]
+    forget_sync(bob)
+    alice.write("f.txt", "f3\n")
+    publish(alice, "f again", "f.txt")
+    bob.git("pull", "-q")
+    assert (bob.repo / "f.txt").read_text() == "f3\n"
+    assert not (bob.repo / "d1").exists(), "an output HEAD lacks stayed"
+
+
 def test_revert_conflict_committed_with_an_edited_message(team: Team, tmp_path: Path) -> None:
     """A revert that stops on a pointer file, resolved to the reverted side and committed
     through the editor with bob's own message (the "This reverts commit" line gone): the

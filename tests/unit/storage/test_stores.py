@@ -121,3 +121,41 @@ def test_legacy_hash_folds_crlf(tmp_path: Path) -> None:
     path.write_bytes(binary)
     with open(path, "rb") as f:
         assert content_hash(f, legacy=True) == md5(binary)  # binary: no folding
+
+
+def test_ordered_map_keeps_order_bounds_what_is_queued_and_stops_at_a_failure(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copies and hashes of a push run `jobs` at a time, yielded in order, with at
+    most jobs x AHEAD queued: all 100,000 objects of a first push queued up front held
+    185 MB of futures (#23). A failure is raised in its turn, nothing after it yielded."""
+    import threading
+
+    from dvc_synced_plugin.storage import stores
+
+    monkeypatch.setattr(stores, "AHEAD", 3)
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def work(i: int) -> int:
+        with lock:
+            started.append(i)
+        return i * i
+
+    got = []
+    for item, result in stores.ordered_map(work, list(range(100)), 2):
+        # Whatever has been handed to the pool so far is within the window's reach.
+        assert max(started) < item + 1 + 2 * 3
+        got.append((item, result))
+    assert got == [(i, i * i) for i in range(100)]
+
+    def fails_at_5(i: int) -> int:
+        if i == 5:
+            raise ValueError("bad object")
+        return i
+
+    seen = []
+    with pytest.raises(ValueError, match="bad object"):
+        for item, _ in stores.ordered_map(fails_at_5, list(range(50)), 3):
+            seen.append(item)
+    assert seen == [0, 1, 2, 3, 4]
+    assert list(stores.ordered_map(work, [], 4)) == []

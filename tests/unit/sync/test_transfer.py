@@ -46,3 +46,38 @@ def test_delta_first_then_plain_when_it_fails_or_declines(tmp_path: Path) -> Non
     plain = Stub(set())
     assert upload_manifests(plain, tmp_path, [NEW], {}) == {"plain"}  # type: ignore[arg-type]
     assert plain.calls == ["upload"]
+
+
+class Lanes:
+    """A transport with two lanes whose uploads record their batches."""
+
+    capabilities = Capabilities(lanes=2)
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def upload(self, src_root: Path, relpaths: list[str]) -> Optional[set[str]]:
+        self.batches.append(relpaths)
+        return set()
+
+
+def test_upload_queue_keeps_its_pile_as_objects_arrive_and_leave(tmp_path: Path) -> None:
+    """The pile (bytes waiting) is kept as objects arrive and batches leave, not summed
+    over every waiting object at each arrival (quadratic in a first push of 100,000
+    small objects, #23); every object is sent once, batches as the thresholds say."""
+    from dvc_synced_plugin.sync.transfer import UploadQueue
+
+    size = 1 << 20
+    refs = [ObjectRef(f"{i:032x}", False) for i in range(200)]
+    transport = Lanes()
+    queue = UploadQueue(transport, tmp_path, len(refs) * size)  # type: ignore[arg-type]
+    assert queue.pipelined
+    for ref in refs:
+        queue.ready(ref, size)
+        with queue.lock:
+            assert queue.pile == sum(n for _, n in queue.waiting)
+    assert queue.finish() == set()
+    assert queue.pile == 0 and not queue.waiting
+    sent = [rel for batch in transport.batches for rel in batch]
+    assert sorted(sent) == sorted(r.relpath for r in refs)
+    assert len(transport.batches) >= 2  # a lane started before the last object arrived
