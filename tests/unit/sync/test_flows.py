@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -170,8 +171,13 @@ def test_upload_queue_runs_lanes_while_objects_arrive(tmp_path: Path,
     queue = UploadQueue(transport, src, 40_000)
     queue.threshold = 5_000  # a small pile starts the next lane
     assert queue.pipelined and queue.lanes == 2
-    for ref in refs:
+    for i, ref in enumerate(refs):
         queue.ready(ref, 1000)
+        if i == 9:  # a lane sends before the rest arrive, however the threads are scheduled
+            deadline = time.monotonic() + 30
+            while not any(verb == "upload" for verb, _ in transport.calls):
+                assert time.monotonic() < deadline, "no lane started while objects arrived"
+                time.sleep(0.01)
     queue.finish()
     uploads = [n for verb, n in transport.calls if verb == "upload"]
     assert sum(uploads) == 40 and len(uploads) > 1
