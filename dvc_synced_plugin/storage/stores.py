@@ -360,22 +360,26 @@ def ordered_map(fn: Callable[[T], R], items: list[T], jobs: int
 
     At most `jobs * AHEAD` tasks are queued at once: a future costs about 1.9 KB (its
     condition, lock and work item), so submitting the 100,000 objects of a first push
-    up front held 185 MB until the last was done (#23)."""
+    up front held 185 MB until the last was done (#23). The window is topped up once
+    half of it is done, not per task: a submit per result woke an idle worker each
+    time (10% more CPU hashing 30,000 small files than submitting all at once; topped
+    up in halves, no more)."""
     if not items:
         return
     workers = max(1, jobs)
+    full = workers * AHEAD
     pool = ThreadPoolExecutor(max_workers=workers)
     window: deque[tuple[T, Future[R]]] = deque()
     queued = iter(items)
     try:
-        for item in itertools.islice(queued, workers * AHEAD):
-            window.append((item, pool.submit(fn, item)))
-        while window:
+        while True:
+            if len(window) <= full // 2:
+                for item in itertools.islice(queued, full - len(window)):
+                    window.append((item, pool.submit(fn, item)))
+            if not window:
+                return
             item, future = window.popleft()
-            result = future.result()
-            for more in itertools.islice(queued, 1):
-                window.append((more, pool.submit(fn, more)))
-            yield item, result
+            yield item, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
