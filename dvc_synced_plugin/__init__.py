@@ -1,3 +1,3 @@
 """dvc-synced: DVC data that follows plain git push and git pull."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
